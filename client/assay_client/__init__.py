@@ -1,0 +1,1 @@
+"""Assay client: report runs, metrics and artifacts from training jobs."""

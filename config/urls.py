@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from core import views as core_views
+
+from .api import api
+
+
+def _api_urls():
+    """The API's URL patterns, exempt from the login redirect (ninja checks tokens itself)."""
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        pattern.callback.login_required = False
+    return patterns, app_name, namespace
+
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("radar/", include("radar.urls")),
+    path("papers/", include("papers.urls")),
+    path("experiments/", include("experiments.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", _api_urls()),
+]

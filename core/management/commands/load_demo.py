@@ -1,0 +1,76 @@
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from core.roles import ADMIN, LEAD, MEMBER, sync_groups
+from experiments.models import Experiment
+from papers.models import Paper
+from radar.models import Technique
+
+DEMO_PASSWORD = "assay-demo"
+DEMO_USERS = [
+    # username, role, full name
+    ("alice", LEAD, "Alice Lead"),
+    ("bob", MEMBER, "Bob Member"),
+    ("dana", MEMBER, "Dana Researcher"),
+    ("admin", ADMIN, "Ada Admin"),
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Load Assay's demo data: users, a radar of real ML techniques with history, papers, "
+        "and experiments. Refuses a database that already has data."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing (and succeed) when the database already has data.",
+        )
+
+    def handle(self, *args, if_empty=False, **options):
+        has_data = (
+            User.objects.exists()
+            or Technique.objects.exists()
+            or Paper.objects.exists()
+            or Experiment.objects.exists()
+        )
+        if has_data:
+            if if_empty:
+                self.stdout.write("The database already has data; demo data not loaded.")
+                self._print_login()
+                return
+            raise CommandError("The database already has data; load_demo only fills an empty one.")
+        with transaction.atomic():
+            sync_groups()
+            users = {}
+            for username, role, full_name in DEMO_USERS:
+                first, last = full_name.split(" ", 1)
+                user = User.objects.create_user(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    first_name=first,
+                    last_name=last,
+                    email=f"{username}@example.org",
+                    is_staff=role == ADMIN,
+                    is_superuser=role == ADMIN,
+                )
+                user.groups.add(Group.objects.get(name=role))
+                users[username] = user
+            from experiments import demo as experiments_demo
+            from papers import demo as papers_demo
+            from radar import demo as radar_demo
+
+            radar_demo.load(users, stdout=self.stdout)
+            papers_demo.load(users, stdout=self.stdout)
+            experiments_demo.load(users, stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        self._print_login()
+
+    def _print_login(self):
+        self.stdout.write(
+            "Log in at http://127.0.0.1:8000/ as alice (Lead), bob (Member) or admin (Admin); "
+            f"password for each: {DEMO_PASSWORD}"
+        )

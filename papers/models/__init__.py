@@ -1,0 +1,3 @@
+from .paper import Paper
+
+__all__ = ["Paper"]

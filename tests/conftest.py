@@ -1,0 +1,52 @@
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from tests import factories  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.ASSAY_INDEX_DIR = tmp_path / "indexes"
+
+
+@pytest.fixture
+def alice(db):
+    """A Lead: moves radar items and signs gates."""
+    return factories.make_user(username="alice", role="Lead")
+
+
+@pytest.fixture
+def bob(db):
+    """A Member: reads, writes notes, proposes."""
+    return factories.make_user(username="bob", role="Member")
+
+
+@pytest.fixture
+def charlie(db):
+    """Logged in, but in no group: sees nothing."""
+    return factories.make_user(username="charlie", role=None)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(client, bob):
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
+def charlie_client(client, charlie):
+    client.force_login(charlie)
+    return client

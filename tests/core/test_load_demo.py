@@ -1,0 +1,22 @@
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def test_load_demo_fills_an_empty_database_and_prints_the_login(capsys):
+    call_command("load_demo")
+    assert User.objects.filter(username="alice", groups__name="Lead").exists()
+    assert "password for each" in capsys.readouterr().out
+
+
+def test_load_demo_refuses_a_database_with_data(bob):
+    with pytest.raises(CommandError, match="already has data"):
+        call_command("load_demo")
+
+
+def test_load_demo_if_empty_leaves_existing_data_alone(bob, capsys):
+    call_command("load_demo", "--if-empty")
+    assert not User.objects.filter(username="alice").exists()
+    assert "not loaded" in capsys.readouterr().out

@@ -1,0 +1,252 @@
+"""Real processes for tests: PostgreSQL, Redis, the web server (gunicorn) and Celery workers.
+
+Tests that need one start it here (or use the one CI started, given by DATABASE_URL and
+REDIS_URL). A missing binary skips the test on a developer machine and fails it in CI, where
+ASSAY_REQUIRE_SERVICES=1 is set, so a green CI run means every service test really ran.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN_DIR = Path(PYTHON).parent
+
+
+def require_binary(name, *candidates):
+    """The path of an installed program, else skip (or fail under ASSAY_REQUIRE_SERVICES)."""
+    for candidate in (name, *candidates):
+        found = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
+        if found:
+            return found
+    message = f"{name} is not installed (apt-get install it; CI does)"
+    if os.environ.get("ASSAY_REQUIRE_SERVICES"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _port_open(port):
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _as_service_user(command):
+    """PostgreSQL refuses to run as root: run it as the postgres user there."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+class RedisServer:
+    def __init__(self, directory):
+        self.binary = require_binary("redis-server")
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for(lambda: _port_open(self.port), what="redis")
+        return self
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+
+class PostgresServer:
+    def __init__(self, directory):
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        pg_ctl = require_binary("pg_ctl", *(str(c) for c in candidates))
+        self.bin = Path(pg_ctl).parent
+        self.directory = Path(directory)
+        self.port = free_port()
+        self.data = self.directory / "data"
+
+    def _run(self, *command):
+        subprocess.run(_as_service_user(list(command)), check=True, capture_output=True)
+
+    def init(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                  "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")  # fmt: skip
+        return self
+
+    def start(self):
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
+                  str(self.directory / "server.log"), "-w", "-o",
+                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off",
+                  "start")  # fmt: skip
+        return self
+
+    def stop(self, mode="fast"):
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def create_database(self, name):
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                  "-U", "postgres", name)  # fmt: skip
+        return self.url(name)
+
+    def url(self, name):
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+
+def database_url_of(settings_dict):
+    """A DATABASE_URL for the database Django is connected to now (the test database)."""
+    engine = settings_dict["ENGINE"]
+    if engine.endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{credentials}{host}{port}/{settings_dict['NAME']}"
+
+
+def service_env(**overrides):
+    """The environment for an Assay process started by a test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1",
+                "HF_HUB_OFFLINE": "1", "DEBUG": "false", "LOG_LEVEL": "WARNING"})  # fmt: skip
+    env.update({k: str(v) for k, v in overrides.items() if v is not None})
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+    return env
+
+
+class AppServer:
+    """Assay served by gunicorn on a free port, as in production."""
+
+    def __init__(self, env, workers=2, threads=4, log_path=None):
+        self.env = env
+        self.workers = workers
+        self.threads = threads
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+        self.log_path = log_path
+
+    def start(self, timeout=60):
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [str(BIN_DIR / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(self.workers), "--threads", str(self.threads),
+             "--graceful-timeout", "5", "--timeout", "60"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_for(self._healthy, timeout=timeout, what=f"web server on {self.url}")
+        return self
+
+    def _healthy(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"web server exited with {self.process.returncode}")
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self):
+        """SIGKILL the server and its workers: a crash, not a shutdown."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class CeleryWorker:
+    def __init__(self, env, queues=("celery",), log_path=None):
+        self.env = env
+        self.queues = queues
+        self.process = None
+        self.log_path = log_path
+
+    def start(self, timeout=60):
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [str(BIN_DIR / "celery"), "-A", "config", "worker", "-l", "info",
+             "--concurrency", "1", "-Q", ",".join(self.queues), "--without-gossip",
+             "--without-mingle", "-n", f"test-{free_port()}@%h"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_for(self._ready, timeout=timeout, what="celery worker")
+        return self
+
+    def _ready(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {self.process.returncode}")
+        result = subprocess.run(
+            [str(BIN_DIR / "celery"), "-A", "config", "inspect", "ping", "--timeout", "1"],
+            cwd=ROOT, env=self.env, capture_output=True, text=True,
+        )  # fmt: skip
+        return result.returncode == 0 and "pong" in result.stdout
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def redis_url_for_tests(tmp_path_factory):
+    """REDIS_URL from CI if given, else a Redis server of our own."""
+    url = os.environ.get("ASSAY_TEST_REDIS_URL")
+    if url:
+        host = urlparse(url)
+        if host.port and _port_open(host.port):
+            return url, None
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    return server.url, server
