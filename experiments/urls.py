@@ -1,9 +1,11 @@
 from django.urls import path
 
-from . import views
+from .views import experiments
 
 app_name = "experiments"
 urlpatterns = [
-    path("", views.experiment_list, name="experiment_list"),
-    path("panel/", views.home_panel, name="home_panel"),
+    # --- experiments, criteria, gates, evidence pages ---
+    path("", experiments.experiment_list, name="experiment_list"),
+    path("panel/", experiments.home_panel, name="home_panel"),
+    # --- tokens ---
 ]

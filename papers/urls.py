@@ -1,11 +1,13 @@
 from django.urls import path
 
-from . import views
+from .views import library, search
 
 app_name = "papers"
 urlpatterns = [
-    path("", views.paper_list, name="paper_list"),
-    path("search/", views.paper_list, name="search"),
-    path("questions/", views.paper_list, name="question_list"),
-    path("panel/", views.home_panel, name="home_panel"),
+    # --- library, notes, questions, imports ---
+    path("", library.paper_list, name="paper_list"),
+    path("questions/", library.paper_list, name="question_list"),
+    path("panel/", library.home_panel, name="home_panel"),
+    # --- search ---
+    path("search/", search.search, name="search"),
 ]
