@@ -1,3 +1,13 @@
-from .paper import Paper
+from .notes import PaperNote
+from .paper import Paper, ReadingState, Tag
+from .questions import ConclusionRevision, QuestionLink, ResearchQuestion
 
-__all__ = ["Paper"]
+__all__ = [
+    "ConclusionRevision",
+    "Paper",
+    "PaperNote",
+    "QuestionLink",
+    "ReadingState",
+    "ResearchQuestion",
+    "Tag",
+]
