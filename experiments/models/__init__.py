@@ -1,4 +1,14 @@
-from .evidence import MetricPoint, Run
+from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run
 from .experiment import Experiment
+from .tokens import ApiToken, TokenFailure
 
-__all__ = ["Experiment", "MetricPoint", "Run"]
+__all__ = [
+    "ApiToken",
+    "Artifact",
+    "Experiment",
+    "IngestBatch",
+    "MetricPoint",
+    "MetricSummary",
+    "Run",
+    "TokenFailure",
+]

@@ -1,8 +1,91 @@
-from django.db import models
+"""What training jobs report: runs, their metric points, ingest batches and artifacts.
+
+NaN is stored as NULL: SQLite turns a REAL NaN into NULL on its own, so doing the same on
+PostgreSQL keeps both backends identical (MIN/MAX/AVG skip it alike). `NaNFloatField` turns
+NULL back into NaN when read. Infinity is stored as itself on both.
+"""
+
+import math
+import re
+from collections import defaultdict
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+
+class NaNFloatField(models.FloatField):
+    """A float column where NaN is kept as NULL (the column is nullable for that only)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["null"] = True
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("null", None)
+        return name, path, args, kwargs
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value is not None and math.isnan(value):
+            return None
+        return value
+
+    def from_db_value(self, value, expression, connection):
+        return math.nan if value is None else value
+
+
+def is_finite(value):
+    return value is not None and math.isfinite(value)
+
+
+def json_safe(value):
+    """`value` with non-finite floats as the strings "NaN", "Infinity", "-Infinity".
+
+    PostgreSQL's jsonb refuses NaN and Infinity, so params and summaries keep them as text.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+NON_FINITE_NAMES = {"nan": math.nan, "infinity": math.inf, "inf": math.inf}
+
+
+def as_number(value):
+    """A summary value as a float (undoing json_safe), or None when it is not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        sign = -1.0 if value.startswith("-") else 1.0
+        name = value.lstrip("+-").lower()
+        if name in NON_FINITE_NAMES:
+            return sign * NON_FINITE_NAMES[name]
+    return None
+
+
+class RunQuerySet(models.QuerySet):
+    def for_experiment(self, experiment):
+        return self.filter(experiment=experiment)
 
 
 class Run(models.Model):
-    """One training job's run. (Skeleton: the experiments issue fills it in.)"""
+    """One training job's run of an experiment, e.g. the candidate with seed 3."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+        KILLED = "killed"
 
     experiment = models.ForeignKey(
         "experiments.Experiment", on_delete=models.CASCADE, related_name="runs"
@@ -10,16 +93,258 @@ class Run(models.Model):
     name = models.CharField(max_length=200)
     variant = models.CharField(max_length=100, default="candidate")
     seed = models.IntegerField(null=True, blank=True)
+    # Chosen by the client so that a retried or spooled "create run" finds the same run.
+    client_key = models.CharField(max_length=64, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    git_commit = models.CharField(max_length=64, blank=True)
+    host = models.CharField(max_length=200, blank=True)
+    gpu = models.CharField(max_length=200, blank=True, help_text="GPU description")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    summary = models.JSONField(default=dict, blank=True, help_text="Final metrics")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["variant", "seed", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "client_key"],
+                condition=~models.Q(client_key=""),
+                name="run_client_key_unique_per_experiment",
+            )
+        ]
 
     def __str__(self):
         return self.name
+
+    @classmethod
+    def start(cls, experiment, *, name, client_key="", params=None, **fields):
+        """Create a run, or return the one already created with the same client_key."""
+        if client_key:
+            existing = cls.objects.filter(experiment=experiment, client_key=client_key).first()
+            if existing:
+                return existing, False
+        run = cls(
+            experiment=experiment,
+            name=name,
+            client_key=client_key,
+            params=json_safe(params or {}),
+            **fields,
+        )
+        run.full_clean()
+        try:
+            with transaction.atomic():
+                run.save()
+        except IntegrityError:
+            # Two retries of the same create racing: the unique constraint picked a winner.
+            existing = cls.objects.filter(experiment=experiment, client_key=client_key).first()
+            if client_key and existing:
+                return existing, False
+            raise
+        return run, True
+
+    @property
+    def is_finished(self):
+        return self.status != self.Status.RUNNING
+
+    def finish(self, *, status=Status.FINISHED, summary=None):
+        """End the run with a status and its final metrics; finishing again updates them."""
+        if status not in self.Status.values or status == self.Status.RUNNING:
+            raise ValidationError({"status": f"cannot finish a run as {status!r}"})
+        self.status = status
+        if summary:
+            self.summary = {**self.summary, **json_safe(summary)}
+        self.finished_at = timezone.now()
+        self.save(update_fields=["status", "summary", "finished_at"])
+
+    def summary_value(self, metric):
+        return as_number(self.summary.get(metric))
+
+    def log_points(self, points, *, idempotency_key):
+        """Store one batch of points, all or nothing; a batch already stored is not stored again.
+
+        `points` are dicts with key, value, step and optional wall_time and bucket. Returns
+        (ingest batch, created); created is False when the key was seen before for this run.
+        """
+        with transaction.atomic():
+            # Locking the run serialises batches of one run, so summaries count every point once.
+            locked = Run.objects.select_for_update().get(pk=self.pk)
+            existing = IngestBatch.objects.filter(run=locked, idempotency_key=idempotency_key)
+            batch = existing.first()
+            if batch:
+                if batch.points != len(points):
+                    raise ValidationError(
+                        {"idempotency_key": "already used for a different batch of this run"}
+                    )
+                return batch, False
+            batch = IngestBatch.objects.create(
+                run=locked, idempotency_key=idempotency_key, points=len(points)
+            )
+            rows = MetricSummary.absorb(locked, points)
+            MetricPoint.insert_many(rows)
+        return batch, True
+
+    def add_artifact(self, *, uri, kind="", size=None, sha256=""):
+        artifact = Artifact(run=self, uri=uri, kind=kind, size=size, sha256=sha256.lower())
+        artifact.full_clean()
+        artifact.save()
+        return artifact
 
 
 class MetricPoint(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="points")
     key = models.CharField(max_length=100)
+    bucket = models.CharField(max_length=100, blank=True, help_text="Stratum label")
     step = models.BigIntegerField()
-    value = models.FloatField()
+    value = NaNFloatField()
+    wall_time = models.FloatField(null=True, blank=True, help_text="Unix time, seconds")
+    # Arrival order within (run, key, bucket): series() picks every k-th point by index.
+    seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["run", "key", "step"], name="metricpoint_run_key_step"),
+            models.Index(fields=["run", "key", "bucket", "seq"], name="metricpoint_run_key_seq"),
+        ]
 
     def __str__(self):
         return f"{self.key}@{self.step}={self.value}"
+
+    COLUMNS = ("run_id", "key", "bucket", "step", "value", "wall_time", "seq")
+
+    @classmethod
+    def insert_many(cls, rows):
+        """Insert tuples in COLUMNS order: COPY on PostgreSQL (several times faster), else bulk."""
+        if not rows:
+            return
+        if connection.vendor == "postgresql":
+            table = cls._meta.db_table
+            with connection.cursor() as cursor:
+                with cursor.cursor.copy(
+                    f"COPY {table} ({', '.join(cls.COLUMNS)}) FROM STDIN"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            return
+        cls.objects.bulk_create(
+            [cls(**dict(zip(cls.COLUMNS, row, strict=True))) for row in rows], batch_size=500
+        )
+
+
+class MetricSummary(models.Model):
+    """Per (run, key, bucket): kept up to date at ingest so reads never scan the points."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_summaries")
+    key = models.CharField(max_length=100)
+    bucket = models.CharField(max_length=100, blank=True)
+    count = models.BigIntegerField(default=0)
+    first_step = models.BigIntegerField(null=True)
+    last_step = models.BigIntegerField(null=True)
+    last_value = NaNFloatField()
+    has_non_finite = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "key", "bucket"], name="metricsummary_unique_series"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.run} {self.key} {self.bucket}".strip()
+
+    @classmethod
+    def absorb(cls, run, points):
+        """Fold a batch into the summaries of a locked run; return the point rows to insert."""
+        by_series = defaultdict(list)
+        for point in points:
+            by_series[(point["key"], point.get("bucket") or "")].append(point)
+        summaries = {
+            (s.key, s.bucket): s
+            for s in cls.objects.filter(run=run, key__in={key for key, _ in by_series})
+        }
+        rows, created, changed = [], [], []
+        for (key, bucket), series in by_series.items():
+            summary = summaries.get((key, bucket))
+            if summary is None:
+                summary = cls(run=run, key=key, bucket=bucket)
+                created.append(summary)
+            else:
+                changed.append(summary)
+            for point in series:
+                step, value = point["step"], point["value"]
+                rows.append(
+                    (run.pk, key, bucket, step, None if math.isnan(value) else value,
+                     point.get("wall_time"), summary.count)
+                )  # fmt: skip
+                summary.count += 1
+                if not math.isfinite(value):
+                    summary.has_non_finite = True
+                if summary.first_step is None or step < summary.first_step:
+                    summary.first_step = step
+                # Ties go to the later point: a value logged again for a step replaces it.
+                if summary.last_step is None or step >= summary.last_step:
+                    summary.last_step, summary.last_value = step, value
+        cls.objects.bulk_create(created)
+        cls.objects.bulk_update(
+            changed, ["count", "first_step", "last_step", "last_value", "has_non_finite"]
+        )
+        return rows
+
+
+class IngestBatch(models.Model):
+    """A batch of points accepted for a run, remembered by its idempotency key."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="ingest_batches")
+    idempotency_key = models.CharField(max_length=100)
+    points = models.PositiveIntegerField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "idempotency_key"], name="ingestbatch_key_unique_per_run"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.run} {self.idempotency_key}"
+
+
+def validate_artifact_uri(uri):
+    parts = urlsplit(uri)
+    if parts.scheme not in Artifact.SCHEMES:
+        raise ValidationError(
+            f"URI scheme must be one of {', '.join(Artifact.SCHEMES)}, not {parts.scheme!r}"
+        )
+    if parts.scheme != "file" and not parts.netloc:
+        raise ValidationError(f"{parts.scheme}:// URI needs a bucket or host")
+    if not (parts.path.strip("/") or parts.netloc):
+        raise ValidationError("URI names no object")
+
+
+class Artifact(models.Model):
+    """A file a run produced, registered by reference: the bytes stay where they are."""
+
+    SCHEMES = ("s3", "gs", "file", "https")
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    uri = models.CharField(max_length=1000, validators=[validate_artifact_uri])
+    kind = models.CharField(max_length=50, blank=True, help_text="checkpoint, dataset, ...")
+    size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Bytes")
+    sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[
+            RegexValidator(re.compile(r"^[0-9a-f]{64}$"), "sha256 must be 64 hexadecimal digits")
+        ],
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return self.uri

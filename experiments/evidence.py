@@ -1,0 +1,93 @@
+"""Read helpers over what training jobs reported, for the experiment pages and criteria.
+
+Each helper runs a fixed number of queries however many points were logged: they read the
+per-series summaries kept at ingest (MetricSummary), and series() fetches every k-th point
+through an index rather than the whole history.
+"""
+
+import math
+
+from .models import MetricPoint, MetricSummary, Run
+
+
+def _runs(experiment):
+    return list(Run.objects.for_experiment(experiment))
+
+
+def metric_names(experiment):
+    """Sorted names of every metric logged or summarised by the experiment's runs."""
+    names = set(
+        MetricSummary.objects.filter(run__experiment=experiment)
+        .values_list("key", flat=True)
+        .distinct()
+    )
+    for run in _runs(experiment):
+        names.update(run.summary)
+    return sorted(names)
+
+
+def run_values(experiment, metric):
+    """[(run, value)], one per run that has the metric.
+
+    The value is the run's summary metric when it finished with one, else the last value it
+    logged (by step) outside any bucket. Runs without the metric are left out.
+    """
+    last_logged = dict(
+        MetricSummary.objects.filter(run__experiment=experiment, key=metric, bucket="").values_list(
+            "run_id", "last_value"
+        )
+    )
+    values = []
+    for run in _runs(experiment):
+        value = run.summary_value(metric) if run.is_finished else None
+        if value is None:
+            value = last_logged.get(run.pk)
+        if value is not None:
+            values.append((run, value))
+    return values
+
+
+def bucket_values(experiment, metric):
+    """[(run, bucket, value)]: each run's last value of the metric in each bucket label."""
+    runs = {run.pk: run for run in _runs(experiment)}
+    rows = (
+        MetricSummary.objects.filter(run__experiment=experiment, key=metric)
+        .exclude(bucket="")
+        .order_by("run_id", "bucket")
+        .values_list("run_id", "bucket", "last_value")
+    )
+    return [(runs[run_id], bucket, value) for run_id, bucket, value in rows if run_id in runs]
+
+
+def non_finite_metrics(experiment):
+    """Names of metrics with a NaN or infinite value, logged or in a run's summary."""
+    names = set(
+        MetricSummary.objects.filter(run__experiment=experiment, has_non_finite=True)
+        .values_list("key", flat=True)
+        .distinct()
+    )
+    for run in _runs(experiment):
+        for metric in run.summary:
+            value = run.summary_value(metric)
+            if value is not None and not math.isfinite(value):
+                names.add(metric)
+    return names
+
+
+def series(run, metric, max_points=500):
+    """[(step, value)] of a run's metric ordered by step, at most about max_points of them.
+
+    Long histories are thinned on the server: every k-th point in arrival order (taken
+    through the (run, key, bucket, seq) index), plus the last one. Two queries at most.
+    """
+    summary = MetricSummary.objects.filter(run=run, key=metric, bucket="").first()
+    if summary is None or summary.count == 0:
+        return []
+    points = MetricPoint.objects.filter(run=run, key=metric, bucket="")
+    if summary.count > max_points:
+        stride = math.ceil(summary.count / max(max_points - 1, 1))
+        wanted = list(range(0, summary.count, stride))
+        if wanted[-1] != summary.count - 1:
+            wanted.append(summary.count - 1)
+        points = points.filter(seq__in=wanted)
+    return list(points.order_by("step", "seq").values_list("step", "value"))
