@@ -195,6 +195,9 @@ ASSAY_EMBEDDING_BATCH_SIZE = _positive_int("ASSAY_EMBEDDING_BATCH_SIZE", 64)
 ASSAY_ANN_THRESHOLD = _positive_int("ASSAY_ANN_THRESHOLD", 200_000)
 ASSAY_INDEX_DIR = DATA_DIR / "indexes"
 
+# Radar: an active technique nobody touched for this many days counts as stale.
+ASSAY_RADAR_STALE_DAYS = _positive_int("ASSAY_RADAR_STALE_DAYS", 90)
+
 # Experiments: ingestion limits and token rate limiting.
 ASSAY_API_MAX_BATCH_POINTS = _positive_int("ASSAY_API_MAX_BATCH_POINTS", 10_000)
 ASSAY_TOKEN_FAILURES_PER_MINUTE = _positive_int("ASSAY_TOKEN_FAILURES_PER_MINUTE", 20)

@@ -20,6 +20,8 @@ LEAD_ONLY = {
     "radar.delete_technique",
     "radar.move_technique",
     "radar.decide_nomination",
+    "radar.add_ringmove",
+    "radar.change_ringmove",
     "radar.add_quadrant",
     "radar.change_quadrant",
     "radar.delete_quadrant",

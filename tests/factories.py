@@ -19,14 +19,70 @@ def make_user(*, username=None, role="Member", password=PASSWORD, **fields):
 # --- radar ---
 
 
-def make_technique(*, name=None, **fields):
+def make_quadrant(*, name="Techniques", order=0):
+    from radar.models import Quadrant
+
+    return Quadrant.objects.get_or_create(name=name, defaults={"order": order})[0]
+
+
+def _radar_actor():
+    """The user who records factory-made moves when a test does not care who."""
+    user, _ = User.objects.get_or_create(username="radar-factory")
+    return user
+
+
+def make_technique(*, name=None, quadrant=None, ring="adopt", by=None, at=None, tags=(), **fields):
+    """A technique put on the radar through its first RingMove, with the rules satisfied
+    (an owner for TRIAL/ASSESS, a dated next action for TRIAL, a reason for HOLD/SKIP)
+    unless the test passes those fields itself."""
+    import datetime
+
+    from django.utils import timezone
     from django.utils.text import slugify
 
-    from radar.models import Technique
+    from radar.models import Tag, Technique
 
     name = name or f"Technique {next(_sequence)}"
+    by = by or _radar_actor()
     fields.setdefault("slug", slugify(name))
-    return Technique.objects.create(name=name, **fields)
+    if ring in ("trial", "assess"):
+        fields.setdefault("owner", by)
+    if ring == "trial":
+        fields.setdefault("next_action", "Benchmark against the baseline")
+        fields.setdefault("next_action_due", timezone.localdate() + datetime.timedelta(days=14))
+    if at:
+        fields.setdefault("created_at", at)
+    technique = Technique(name=name, quadrant=quadrant or make_quadrant(), **fields)
+    technique.move_to(
+        ring,
+        by=by,
+        at=at,
+        reason="Added in a test",
+        failed_constraint="Fails a test constraint" if ring in ("hold", "skip") else "",
+    )
+    for tag in tags:
+        technique.tags.add(Tag.objects.get_or_create(name=tag)[0])
+    return technique
+
+
+def make_review(*, held_on=None, **fields):
+    from django.utils import timezone
+
+    from radar.models import Review
+
+    return Review.objects.create(held_on=held_on or timezone.localdate(), **fields)
+
+
+def make_nomination(*, name=None, proposed_by=None, quadrant=None, **fields):
+    from radar.models import Nomination
+
+    fields.setdefault("reason", "Reported 2x throughput on our workload size")
+    return Nomination.objects.create(
+        name=name or f"Nominee {next(_sequence)}",
+        quadrant=quadrant or make_quadrant(),
+        proposed_by=proposed_by or make_user(),
+        **fields,
+    )
 
 
 # --- papers ---
