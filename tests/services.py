@@ -6,6 +6,7 @@ ASSAY_REQUIRE_SERVICES=1 is set, so a green CI run means every service test real
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -250,3 +251,100 @@ def redis_url_for_tests(tmp_path_factory):
             return url, None
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     return server.url, server
+
+
+def start_postgres(tmp_path_factory):
+    """A PostgreSQL server of our own (tests that stop or restart it must not share CI's)."""
+    server = PostgresServer(tmp_path_factory.mktemp("pg")).init()
+    return server.start()
+
+
+def manage(env, *args, timeout=120):
+    """Run `manage.py ARGS` in a subprocess with `env`; return its stdout, raise on failure."""
+    result = subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=timeout,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def login(base_url, username, password):
+    """A requests session logged in through the login page, as a person would."""
+    session = requests.Session()
+    login_url = f"{base_url}/accounts/login/"
+    page = session.get(login_url, timeout=10)
+    page.raise_for_status()
+    response = session.post(
+        login_url,
+        data={"username": username, "password": password,
+              "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": login_url}, timeout=10, allow_redirects=False,
+    )  # fmt: skip
+    if response.status_code != 302:
+        raise AssertionError(f"login as {username} failed: {response.status_code}")
+    return session
+
+
+def csrf_headers(session, referer):
+    """Headers for a state-changing request from a logged-in session (as htmx sends them)."""
+    return {"X-CSRFToken": session.cookies["csrftoken"], "Referer": referer}
+
+
+class StackProcess:
+    """deploy/stack.py (gunicorn + Celery worker + beat) as an operator would start it."""
+
+    def __init__(self, env, log_path, release=True, only=("web", "worker", "beat")):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env
+        self.log_path = Path(log_path)
+        self.release = release
+        self.only = only
+        self.process = None
+
+    def start(self, timeout=120):
+        command = [PYTHON, str(ROOT / "deploy" / "stack.py"), "--bind", f"127.0.0.1:{self.port}",
+                   "--only", ",".join(self.only), "--web-workers", "1",
+                   "--worker-concurrency", "1", "--grace-seconds", "20"]  # fmt: skip
+        if self.release:
+            command.append("--release")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for(self._healthy, timeout=timeout, what=f"the stack on {self.url}")
+        return self
+
+    def _healthy(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"stack exited with {self.process.returncode}: {self.log()}")
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout=40):
+        """SIGTERM, as systemd or docker would send; return the exit status."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+                self._kill_orphans()
+        return self.process.returncode if self.process else None
+
+    def _kill_orphans(self):
+        # The stack runs each child in its own process group and logs its pid; a stack that
+        # had to be SIGKILLed leaves them behind, so end them here.
+        for match in re.finditer(r"started \w+ \(pid (\d+)\)", self.log()):
+            try:
+                os.killpg(int(match.group(1)), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
