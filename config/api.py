@@ -43,7 +43,12 @@ def model_validation_error(request, error):
 def request_validation_error(request, error):
     errors = []
     for item in error.errors:
-        location = ".".join(str(part) for part in item.get("loc", ()) if part not in ("body",))
+        loc = list(item.get("loc", ()))
+        if loc[:1] == ["body"]:
+            # ("body", "<view parameter>", "points", 2, "key"): the parameter name means
+            # nothing to a client, the path inside the body does.
+            loc = loc[2:] or ["body"]
+        location = ".".join(str(part) for part in loc)
         errors.append({"field": location or None, "message": item.get("msg", "invalid value")})
     detail = "; ".join(
         f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors

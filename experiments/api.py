@@ -1,3 +1,269 @@
-from ninja import Router
+"""What training jobs send: runs, metric batches, artifacts, and the should-stop question.
 
-router = Router()
+Every endpoint takes an experiment token (`Authorization: Bearer <key>`) that may only touch
+its own experiment. The handlers call the same model methods as the pages do.
+
+NaN and infinite metric values are accepted either as the JSON literals NaN, Infinity and
+-Infinity (what Python's json module writes) or as the strings "NaN", "Infinity" and
+"-Infinity" (what strict JSON encoders can write; the Python client sends these).
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema, Status
+from pydantic import BeforeValidator
+
+from core.tasks import enqueue
+
+from . import tasks
+from .auth import ApiTokenAuth
+from .models import Run
+from .models.evidence import as_number
+
+router = Router(auth=ApiTokenAuth(), tags=["experiments"])
+
+# A job logging many batches a second should not queue an evaluation for each of them; a
+# finish always queues one, so the final evidence is always evaluated.
+EVALUATION_DEBOUNCE_SECONDS = 2
+
+
+def _integer(value):
+    # Pydantic's lax mode would take true as 1 and "12" as 12: a job sending those has a bug.
+    if isinstance(value, bool | str):
+        raise ValueError("must be an integer")
+    return value
+
+
+def _number(value):
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    if isinstance(value, str):
+        number = as_number(value)
+        if number is None:
+            raise ValueError('must be a number, or one of "NaN", "Infinity", "-Infinity"')
+        return number
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_integer)]
+MetricValue = Annotated[float, BeforeValidator(_number)]
+FiniteNumber = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
+
+
+class FieldError(Schema):
+    field: str | None
+    message: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[FieldError] = []
+
+
+class RunIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    variant: str = Field("candidate", min_length=1, max_length=100)
+    seed: Integer | None = Field(None, ge=-(2**31), lt=2**31)
+    params: dict[str, Any] = {}
+    git_commit: str = Field("", max_length=64)
+    host: str = Field("", max_length=200)
+    gpu: str = Field("", max_length=200, description="GPU description, e.g. '1x A100 80GB'")
+    client_key: str = Field(
+        "",
+        max_length=64,
+        description="Chosen by the client: creating a run again with it returns the same run",
+    )
+
+
+class RunOut(Schema):
+    id: int
+    experiment: str = Field(alias="experiment.key")
+    name: str
+    variant: str
+    seed: int | None
+    client_key: str
+    status: str
+    params: dict[str, Any]
+    git_commit: str
+    host: str
+    gpu: str
+    summary: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class PointIn(Schema):
+    key: str = Field(min_length=1, max_length=100)
+    value: MetricValue
+    step: Integer = Field(ge=0, lt=2**63)
+    wall_time: FiniteNumber | None = Field(None, description="Unix time in seconds")
+    bucket: str = Field("", max_length=100, description="Stratum label, e.g. 'long-inputs'")
+
+
+class BatchIn(Schema):
+    idempotency_key: str = Field(
+        min_length=1, max_length=100, description="Sending the same batch again stores nothing"
+    )
+    points: list[PointIn] = Field(min_length=1)
+
+
+class BatchOut(Schema):
+    run: int
+    idempotency_key: str
+    points: int
+    duplicate: bool = Field(description="True when this batch had been stored before")
+
+
+class FinishIn(Schema):
+    status: Literal["finished", "failed", "killed"] = "finished"
+    summary: dict[str, MetricValue] = Field({}, description="Final metrics of the run")
+
+
+class ArtifactIn(Schema):
+    uri: str = Field(min_length=1, max_length=1000, description="s3://, gs://, file:// or https://")
+    kind: str = Field("", max_length=50)
+    size: Integer | None = Field(None, ge=0, lt=2**63, description="Bytes")
+    sha256: str = Field("", max_length=64)
+
+
+class ArtifactOut(Schema):
+    id: int
+    run: int = Field(alias="run_id")
+    uri: str
+    kind: str
+    size: int | None
+    sha256: str
+
+
+class ShouldStopOut(Schema):
+    stop: bool
+    reasons: list[str]
+
+
+ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 422, 429)}
+
+
+def _experiment_of(request, experiment_key, *, write):
+    """The token's experiment, if it is the one in the URL and the token may do this."""
+    token = request.auth
+    if token.experiment.key != experiment_key:
+        return None, Status(
+            403, {"detail": f"This token may only be used for {token.experiment.key}."}
+        )
+    if write and token.read_only:
+        return None, Status(403, {"detail": "This token is read-only."})
+    return token.experiment, None
+
+
+def _evaluate(experiment, *, debounce):
+    # The experiments side provides the task; until it exists there is nothing to evaluate.
+    task = getattr(tasks, "evaluate_experiment", None)
+    if task is None:
+        return
+    if debounce and not cache.add(
+        f"assay:evaluate:{experiment.pk}", True, EVALUATION_DEBOUNCE_SECONDS
+    ):
+        return
+    enqueue(task, experiment.pk)
+
+
+@router.post(
+    "/{experiment_key}/runs",
+    response={200: RunOut, 201: RunOut, **ERRORS},
+    summary="Create a run (or return the run already created with the same client_key)",
+)
+def run_create(request, experiment_key: str, payload: RunIn):
+    experiment, refusal = _experiment_of(request, experiment_key, write=True)
+    if refusal:
+        return refusal
+    run, created = Run.start(experiment, **payload.dict())
+    return Status(201 if created else 200, run)
+
+
+@router.get("/{experiment_key}/runs/{run_id}", response={200: RunOut, **ERRORS})
+def run_detail(request, experiment_key: str, run_id: int):
+    experiment, refusal = _experiment_of(request, experiment_key, write=False)
+    if refusal:
+        return refusal
+    return get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
+
+
+@router.post(
+    "/{experiment_key}/runs/{run_id}/metrics",
+    response={200: BatchOut, 201: BatchOut, 409: ErrorOut, 413: ErrorOut, **ERRORS},
+    summary="Log a batch of metric points (all stored, or none)",
+)
+def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn):
+    experiment, refusal = _experiment_of(request, experiment_key, write=True)
+    if refusal:
+        return refusal
+    limit = settings.ASSAY_API_MAX_BATCH_POINTS
+    if len(payload.points) > limit:
+        message = f"at most {limit} points per batch, got {len(payload.points)}"
+        return Status(
+            413,
+            {"detail": f"points: {message}", "errors": [{"field": "points", "message": message}]},
+        )
+    run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
+    if run.is_finished:
+        message = f"run {run.pk} is {run.status}: it takes no more points"
+        return Status(409, {"detail": message, "errors": [{"field": "run", "message": message}]})
+    batch, created = run.log_points(
+        [point.dict() for point in payload.points], idempotency_key=payload.idempotency_key
+    )
+    if created:
+        _evaluate(experiment, debounce=True)
+    body = {
+        "run": run.pk,
+        "idempotency_key": batch.idempotency_key,
+        "points": batch.points,
+        "duplicate": not created,
+    }
+    return Status(201 if created else 200, body)
+
+
+@router.post(
+    "/{experiment_key}/runs/{run_id}/finish",
+    response={200: RunOut, **ERRORS},
+    summary="Finish a run with its status and summary metrics",
+)
+def run_finish(request, experiment_key: str, run_id: int, payload: FinishIn):
+    experiment, refusal = _experiment_of(request, experiment_key, write=True)
+    if refusal:
+        return refusal
+    run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
+    run.finish(status=payload.status, summary=payload.summary)
+    _evaluate(experiment, debounce=False)
+    return run
+
+
+@router.post(
+    "/{experiment_key}/runs/{run_id}/artifacts",
+    response={201: ArtifactOut, **ERRORS},
+    summary="Register an artifact by reference (the bytes stay where they are)",
+)
+def run_add_artifact(request, experiment_key: str, run_id: int, payload: ArtifactIn):
+    experiment, refusal = _experiment_of(request, experiment_key, write=True)
+    if refusal:
+        return refusal
+    run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
+    return Status(201, run.add_artifact(**payload.dict()))
+
+
+@router.get(
+    "/{experiment_key}/should-stop",
+    response={200: ShouldStopOut, **ERRORS},
+    summary="Whether the experiment says stop (hard kill criterion tripped, time-box over)",
+)
+def experiment_should_stop(request, experiment_key: str):
+    experiment, refusal = _experiment_of(request, experiment_key, write=False)
+    if refusal:
+        return refusal
+    # Provided by the experiments side; an experiment without it never says stop.
+    should_stop = getattr(experiment, "should_stop", None)
+    stop, reasons = should_stop() if should_stop else (False, [])
+    return {"stop": bool(stop), "reasons": [str(reason) for reason in reasons]}

@@ -107,3 +107,58 @@ def make_experiment(*, key=None, technique=None, **fields):
         technique=technique or make_technique(),
         **fields,
     )
+
+
+def make_run(*, experiment=None, name=None, **fields):
+    from experiments.models import Run
+
+    number = next(_sequence)
+    return Run.objects.create(
+        experiment=experiment or make_experiment(), name=name or f"run-{number}", **fields
+    )
+
+
+def make_token(*, experiment=None, **fields):
+    """An API token and its plaintext key: (token, key)."""
+    from experiments.models import ApiToken
+
+    return ApiToken.issue(experiment or make_experiment(), **fields)
+
+
+def make_criterion(*, experiment=None, **fields):
+    """A criterion; a metric one ("mean accuracy of candidate ≥ 0.8") unless told otherwise."""
+    from experiments.models import Criterion
+
+    if "metric" not in fields or fields["metric"]:
+        fields.setdefault("metric", "accuracy")
+        fields.setdefault("aggregation", "mean")
+        fields.setdefault("comparator", "ge")
+        fields.setdefault("threshold", 0.8)
+    fields.setdefault("kind", "success")
+    if fields["kind"] == "kill":
+        fields.setdefault("severity", "hard")
+    criterion = Criterion(experiment=experiment or make_experiment(), **fields)
+    criterion.full_clean()
+    criterion.save()
+    return criterion
+
+
+def report_run(*, experiment, variant="candidate", seed=None, values=None, points=None, **fields):
+    """A finished run whose summary holds `values` ({metric: value}); `points` ({metric:
+    [values per step]}) are logged through Run.log_points as the API does."""
+    run = make_run(
+        experiment=experiment,
+        variant=variant,
+        seed=seed,
+        status="finished" if values else "running",
+        summary=values or {},
+        **fields,
+    )
+    if points:
+        rows = [
+            {"key": key, "step": step, "value": value}
+            for key, series in points.items()
+            for step, value in enumerate(series)
+        ]
+        run.log_points(rows, idempotency_key=f"factory-{run.pk}")
+    return run

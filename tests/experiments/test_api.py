@@ -1,0 +1,361 @@
+"""The REST API training jobs report to: runs, metric batches, finish, artifacts, should-stop."""
+
+import json
+import math
+
+import pytest
+from django.core.cache import cache
+
+from experiments import evidence
+from experiments.models import Artifact, IngestBatch, MetricPoint, Run
+from tests.factories import make_experiment, make_run, make_token
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1/experiments"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # The evaluation debounce lives in the cache; tests must not inherit each other's.
+    cache.clear()
+
+
+@pytest.fixture
+def experiment():
+    return make_experiment(key="EXP-12")
+
+
+@pytest.fixture
+def api(client, experiment):
+    """A client holding a token for EXP-12: api.post(path, body) -> response."""
+    _, key = make_token(experiment=experiment)
+    return Api(client, key)
+
+
+class Api:
+    def __init__(self, client, key):
+        self.client, self.key = client, key
+
+    def headers(self):
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.key}"}
+
+    def post(self, path, body, raw=False):
+        data = body if raw else json.dumps(body)
+        return self.client.post(
+            f"{BASE}{path}", data=data, content_type="application/json", **self.headers()
+        )
+
+    def get(self, path):
+        return self.client.get(f"{BASE}{path}", **self.headers())
+
+
+def create_run(api, **fields):
+    body = {"name": "lora-r16-s1", "variant": "candidate", "seed": 1, **fields}
+    response = api.post("/EXP-12/runs", body)
+    assert response.status_code in (200, 201), response.content
+    return response.json()
+
+
+def batch(key="b1", n=3, metric="loss"):
+    return {
+        "idempotency_key": key,
+        "points": [{"key": metric, "value": float(i), "step": i} for i in range(n)],
+    }
+
+
+def errors_of(response):
+    body = response.json()
+    return body["detail"], {error["field"] for error in body.get("errors", [])}
+
+
+def test_create_run_with_everything_a_job_knows(api, experiment):
+    run = create_run(
+        api,
+        params={"r": 16, "lr": 1e-4},
+        git_commit="3f2a9c1",
+        host="gpu-node-7",
+        gpu="1x A100 80GB",
+    )
+
+    stored = Run.objects.get(pk=run["id"])
+    assert stored.experiment == experiment
+    assert (stored.variant, stored.seed, stored.status) == ("candidate", 1, "running")
+    assert stored.params == {"r": 16, "lr": 1e-4}
+    assert (stored.git_commit, stored.host, stored.gpu) == ("3f2a9c1", "gpu-node-7", "1x A100 80GB")
+    assert run["experiment"] == "EXP-12"
+
+
+def test_creating_a_run_again_with_its_client_key_returns_it(api):
+    first = api.post("/EXP-12/runs", {"name": "r", "client_key": "abc"})
+    second = api.post("/EXP-12/runs", {"name": "r", "client_key": "abc"})
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+    assert Run.objects.count() == 1
+
+
+def test_log_batch_then_finish(api, experiment):
+    run = create_run(api)
+    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=5))
+    assert response.status_code == 201
+    assert response.json() == {
+        "run": run["id"],
+        "idempotency_key": "b1",
+        "points": 5,
+        "duplicate": False,
+    }
+
+    finished = api.post(
+        f"/EXP-12/runs/{run['id']}/finish", {"status": "finished", "summary": {"accuracy": 0.91}}
+    )
+    assert finished.status_code == 200
+    assert finished.json()["status"] == "finished"
+    assert evidence.run_values(experiment, "accuracy")[0][1] == 0.91
+    # Without a summary value the run's last logged value stands for it.
+    assert evidence.run_values(experiment, "loss")[0][1] == 4.0
+    assert Run.objects.get().finished_at is not None
+
+
+def test_duplicate_batch_stores_no_duplicate_points(api):
+    run = create_run(api)
+    first = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=4))
+    retry = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=4))
+
+    assert (first.status_code, retry.status_code) == (201, 200)
+    assert retry.json()["duplicate"] is True
+    assert MetricPoint.objects.count() == 4
+
+
+@pytest.mark.parametrize("encoding", ["literal", "string"])
+def test_nan_and_infinity_are_accepted_stored_and_flagged(api, experiment, encoding):
+    run = create_run(api)
+    if encoding == "literal":
+        # What Python's json.dumps writes by default.
+        body = json.dumps(
+            {
+                "idempotency_key": "b",
+                "points": [
+                    {"key": "loss", "value": math.nan, "step": 0},
+                    {"key": "loss", "value": math.inf, "step": 1},
+                    {"key": "grad_norm", "value": -math.inf, "step": 1},
+                ],
+            }
+        )
+    else:
+        body = json.dumps(
+            {
+                "idempotency_key": "b",
+                "points": [
+                    {"key": "loss", "value": "NaN", "step": 0},
+                    {"key": "loss", "value": "Infinity", "step": 1},
+                    {"key": "grad_norm", "value": "-Infinity", "step": 1},
+                ],
+            }
+        )
+
+    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", body, raw=True)
+
+    assert response.status_code == 201, response.content
+    values = [value for _, value in evidence.series(Run.objects.get(), "loss")]
+    assert math.isnan(values[0]) and values[1] == math.inf
+    assert evidence.non_finite_metrics(experiment) == {"loss", "grad_norm"}
+
+
+def test_nan_summary_is_stored_and_flagged(api, experiment):
+    run = create_run(api)
+    response = api.post(f"/EXP-12/runs/{run['id']}/finish", {"summary": {"loss": "NaN"}})
+    assert response.status_code == 200
+    assert response.json()["summary"] == {"loss": "NaN"}
+    assert evidence.non_finite_metrics(experiment) == {"loss"}
+
+
+def test_oversized_batch_is_refused_naming_the_field_and_writes_nothing(api, settings):
+    settings.ASSAY_API_MAX_BATCH_POINTS = 10
+    run = create_run(api)
+
+    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=11))
+
+    assert response.status_code == 413
+    detail, fields = errors_of(response)
+    assert fields == {"points"}
+    assert "at most 10 points" in detail
+    assert not MetricPoint.objects.exists()
+    assert not IngestBatch.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("point", "field"),
+    [
+        ({"value": 1.0, "step": 0}, "points.2.key"),
+        ({"key": "loss", "step": 0}, "points.2.value"),
+        ({"key": "loss", "value": "high", "step": 0}, "points.2.value"),
+        ({"key": "loss", "value": True, "step": 0}, "points.2.value"),
+        ({"key": "loss", "value": 1.0, "step": "3"}, "points.2.step"),
+        ({"key": "loss", "value": 1.0, "step": True}, "points.2.step"),
+        ({"key": "loss", "value": 1.0, "step": -1}, "points.2.step"),
+        ({"key": "loss", "value": 1.0, "step": 0, "wall_time": "NaN"}, "points.2.wall_time"),
+        ({"key": "x" * 101, "value": 1.0, "step": 0}, "points.2.key"),
+    ],
+)
+def test_malformed_point_is_refused_naming_it_and_nothing_is_written(api, point, field):
+    run = create_run(api)
+    body = batch(n=2)
+    body["points"].append(point)
+
+    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", body)
+
+    assert response.status_code == 422
+    detail, fields = errors_of(response)
+    assert field in fields, detail
+    assert not MetricPoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"points": [{"key": "loss", "value": 1, "step": 0}]}, "idempotency_key"),
+        ({"idempotency_key": "b", "points": []}, "points"),
+        ({"idempotency_key": "b", "points": "many"}, "points"),
+    ],
+)
+def test_malformed_batch_is_refused_naming_the_field(api, body, field):
+    run = create_run(api)
+    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", body)
+    assert response.status_code == 422
+    assert field in errors_of(response)[1]
+
+
+def test_body_that_is_not_json_is_a_4xx(api):
+    run = create_run(api)
+    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", "{not json", raw=True)
+    assert 400 <= response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"variant": "candidate"}, "name"),
+        ({"name": "r", "seed": "1"}, "seed"),
+        ({"name": "r", "seed": False}, "seed"),
+        ({"name": "r", "params": [1, 2]}, "params"),
+    ],
+)
+def test_malformed_run_is_refused_naming_the_field(api, body, field):
+    response = api.post("/EXP-12/runs", body)
+    assert response.status_code == 422
+    assert field in errors_of(response)[1]
+    assert not Run.objects.exists()
+
+
+def test_idempotency_key_reused_for_other_points_is_refused(api):
+    run = create_run(api)
+    api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=2))
+    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=3))
+    assert response.status_code == 400
+    assert errors_of(response)[1] == {"idempotency_key"}
+    assert MetricPoint.objects.count() == 2
+
+
+def test_finished_run_takes_no_more_points(api):
+    run = create_run(api)
+    api.post(f"/EXP-12/runs/{run['id']}/finish", {"status": "failed"})
+    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch())
+    assert response.status_code == 409
+    assert not MetricPoint.objects.exists()
+
+
+def test_finish_with_unknown_status_is_refused(api):
+    run = create_run(api)
+    response = api.post(f"/EXP-12/runs/{run['id']}/finish", {"status": "exploded"})
+    assert response.status_code == 422
+    assert "status" in errors_of(response)[1]
+    assert Run.objects.get().status == "running"
+
+
+def test_register_artifact_by_reference(api):
+    run = create_run(api)
+    response = api.post(
+        f"/EXP-12/runs/{run['id']}/artifacts",
+        {"uri": "s3://bucket/ckpt/step-9000.pt", "kind": "checkpoint", "size": 123,
+         "sha256": "A" * 64},
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    artifact = Artifact.objects.get()
+    assert (artifact.uri, artifact.kind, artifact.size) == ("s3://bucket/ckpt/step-9000.pt",
+                                                            "checkpoint", 123)  # fmt: skip
+    assert artifact.sha256 == "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"uri": "ftp://host/file"}, 400, "uri"),
+        ({"uri": "s3://b/x", "sha256": "not-hex"}, 400, "sha256"),
+        ({"uri": "s3://b/x", "size": -1}, 422, "size"),
+        ({"uri": "s3://b/x", "size": "12"}, 422, "size"),
+    ],
+)
+def test_bad_artifact_is_refused_naming_the_field(api, body, status, field):
+    run = create_run(api)
+    response = api.post(f"/EXP-12/runs/{run['id']}/artifacts", body)
+    assert response.status_code == status
+    assert field in errors_of(response)[1]
+    assert not Artifact.objects.exists()
+
+
+def test_should_stop_says_no_for_a_quiet_experiment(api):
+    response = api.get("/EXP-12/should-stop")
+    assert response.status_code == 200
+    assert response.json()["stop"] is False
+
+
+def test_should_stop_reports_the_experiment_verdict(api, experiment, monkeypatch):
+    from experiments.models import Experiment
+
+    monkeypatch.setattr(
+        Experiment,
+        "should_stop",
+        lambda self: (True, ["hard kill criterion tripped: accuracy"]),
+        raising=False,
+    )
+    response = api.get("/EXP-12/should-stop")
+    assert response.json() == {"stop": True, "reasons": ["hard kill criterion tripped: accuracy"]}
+
+
+def test_batches_and_finish_queue_an_evaluation(
+    api, experiment, monkeypatch, django_capture_on_commit_callbacks
+):
+    from experiments import api as experiments_api
+
+    evaluated = []
+
+    class FakeTask:
+        name = "experiments.tasks.evaluate_experiment"
+
+        def apply(self, args, throw):
+            evaluated.append(args[0])
+
+    monkeypatch.setattr(experiments_api.tasks, "evaluate_experiment", FakeTask(), raising=False)
+    run = create_run(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"/EXP-12/runs/{run['id']}/metrics", batch("b1"))
+        api.post(f"/EXP-12/runs/{run['id']}/metrics", batch("b2"))  # within the debounce window
+        api.post(f"/EXP-12/runs/{run['id']}/finish", {})
+
+    assert evaluated == [experiment.pk, experiment.pk]
+
+
+def test_run_of_another_experiment_is_not_found(api):
+    other_run = make_run(experiment=make_experiment(key="EXP-99"))
+    response = api.post(f"/EXP-12/runs/{other_run.pk}/metrics", batch())
+    assert response.status_code == 404
+    assert not MetricPoint.objects.exists()
+
+
+def test_openapi_document_lists_the_endpoints(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    paths = schema["paths"]
+    assert f"{BASE}/{{experiment_key}}/runs/{{run_id}}/metrics" in paths
+    assert f"{BASE}/{{experiment_key}}/should-stop" in paths
+    metrics = paths[f"{BASE}/{{experiment_key}}/runs/{{run_id}}/metrics"]["post"]
+    assert {"201", "200", "401", "403", "404", "413", "422", "429"} <= set(metrics["responses"])

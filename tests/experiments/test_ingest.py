@@ -1,0 +1,192 @@
+"""Storing reported points and reading them back through experiments.evidence."""
+
+import math
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from experiments import evidence
+from experiments.models import Artifact, MetricPoint, Run
+from tests.factories import make_experiment, make_run
+
+pytestmark = pytest.mark.django_db
+
+
+def points(key, values, start=0, bucket=""):
+    return [
+        {"key": key, "value": value, "step": start + i, "bucket": bucket}
+        for i, value in enumerate(values)
+    ]
+
+
+def test_batch_is_stored_once_per_idempotency_key():
+    run = make_run()
+    batch, created = run.log_points(points("loss", [3.0, 2.0, 1.0]), idempotency_key="b1")
+    again, created_again = run.log_points(points("loss", [3.0, 2.0, 1.0]), idempotency_key="b1")
+
+    assert (created, created_again) == (True, False)
+    assert again.pk == batch.pk
+    assert MetricPoint.objects.filter(run=run).count() == 3
+    assert evidence.series(run, "loss") == [(0, 3.0), (1, 2.0), (2, 1.0)]
+
+
+def test_reused_key_with_other_points_is_refused_and_writes_nothing():
+    run = make_run()
+    run.log_points(points("loss", [1.0]), idempotency_key="b1")
+
+    with pytest.raises(ValidationError) as error:
+        run.log_points(points("loss", [1.0, 2.0]), idempotency_key="b1")
+
+    assert "idempotency_key" in error.value.message_dict
+    assert MetricPoint.objects.filter(run=run).count() == 1
+
+
+def test_nan_and_infinity_are_stored_faithfully_and_flagged():
+    experiment = make_experiment()
+    run = make_run(experiment=experiment)
+    run.log_points(
+        points("loss", [1.0, math.nan, math.inf, -math.inf]) + points("accuracy", [0.5]),
+        idempotency_key="b1",
+    )
+
+    stored = [value for _, value in evidence.series(run, "loss")]
+    assert stored[0] == 1.0
+    assert math.isnan(stored[1])
+    assert stored[2:] == [math.inf, -math.inf]
+    assert evidence.non_finite_metrics(experiment) == {"loss"}
+
+
+def test_non_finite_summary_metric_is_flagged():
+    experiment = make_experiment()
+    run = make_run(experiment=experiment)
+    run.finish(summary={"perplexity": math.inf, "accuracy": 0.9})
+
+    run.refresh_from_db()
+    assert run.summary_value("perplexity") == math.inf
+    assert evidence.non_finite_metrics(experiment) == {"perplexity"}
+
+
+def test_run_values_prefer_the_summary_of_a_finished_run():
+    experiment = make_experiment()
+    finished = make_run(experiment=experiment, variant="baseline", seed=1)
+    running = make_run(experiment=experiment, variant="candidate", seed=1)
+    silent = make_run(experiment=experiment, variant="candidate", seed=2)
+    for run in (finished, running):
+        run.log_points(points("accuracy", [0.1, 0.2, 0.3]), idempotency_key="b1")
+    finished.finish(summary={"accuracy": 0.95})
+    # A late retry of an early batch must not replace the last value by step.
+    running.log_points(points("accuracy", [0.05], start=0), idempotency_key="late")
+
+    values = {run.pk: value for run, value in evidence.run_values(experiment, "accuracy")}
+
+    assert values == {finished.pk: 0.95, running.pk: 0.3}
+    assert silent.pk not in values
+
+
+def test_bucket_values_and_metric_names():
+    experiment = make_experiment()
+    run = make_run(experiment=experiment)
+    run.log_points(
+        points("accuracy", [0.7, 0.8], bucket="short")
+        + points("accuracy", [0.4], bucket="long")
+        + points("loss", [1.0]),
+        idempotency_key="b1",
+    )
+    run.finish(summary={"latency_ms": 12.0})
+
+    assert evidence.bucket_values(experiment, "accuracy") == [
+        (run, "long", 0.4),
+        (run, "short", 0.8),
+    ]
+    assert evidence.metric_names(experiment) == ["accuracy", "latency_ms", "loss"]
+    # Bucketed points are strata, not the run's overall value.
+    assert evidence.run_values(experiment, "accuracy") == []
+
+
+def test_series_is_downsampled_with_a_constant_number_of_queries():
+    experiment = make_experiment()
+    short, long = make_run(experiment=experiment), make_run(experiment=experiment)
+    short.log_points(points("loss", [float(i) for i in range(100)]), idempotency_key="a")
+    for chunk in range(10):
+        long.log_points(
+            points("loss", [float(i) for i in range(1000)], start=chunk * 1000),
+            idempotency_key=str(chunk),
+        )
+
+    with CaptureQueriesContext(connection) as short_queries:
+        evidence.series(short, "loss", max_points=50)
+    with CaptureQueriesContext(connection) as long_queries:
+        thinned = evidence.series(long, "loss", max_points=50)
+
+    assert len(short_queries) == len(long_queries) == 2
+    assert 40 <= len(thinned) <= 51
+    steps = [step for step, _ in thinned]
+    assert steps == sorted(steps)
+    assert steps[0] == 0 and steps[-1] == 9999
+
+
+def test_helpers_run_a_constant_number_of_queries():
+    def query_counts(experiment):
+        counts = []
+        for helper in (evidence.run_values, evidence.bucket_values):
+            with CaptureQueriesContext(connection) as queries:
+                helper(experiment, "loss")
+            counts.append(len(queries))
+        for helper in (evidence.metric_names, evidence.non_finite_metrics):
+            with CaptureQueriesContext(connection) as queries:
+                helper(experiment)
+            counts.append(len(queries))
+        return counts
+
+    small, large = make_experiment(), make_experiment()
+    make_run(experiment=small).log_points(points("loss", [1.0]), idempotency_key="a")
+    for seed in range(5):
+        make_run(experiment=large, seed=seed).log_points(
+            points("loss", [1.0] * 500) + points("loss", [2.0] * 50, bucket="hard"),
+            idempotency_key="a",
+        )
+
+    assert query_counts(small) == query_counts(large)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["s3://bucket/ckpt/step-9000.pt", "gs://b/x", "file:///data/x.pt", "https://h/x.bin"],
+)
+def test_artifact_uris_with_known_schemes_are_accepted(uri):
+    artifact = make_run().add_artifact(uri=uri, kind="checkpoint", size=10, sha256="ab" * 32)
+    assert Artifact.objects.get(pk=artifact.pk).uri == uri
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"uri": "ftp://host/x"}, "uri"),
+        ({"uri": "s3:///no-bucket"}, "uri"),
+        ({"uri": "s3://b/x", "sha256": "xyz"}, "sha256"),
+        ({"uri": "s3://b/x", "sha256": "ab" * 31}, "sha256"),
+    ],
+)
+def test_bad_artifacts_are_refused_naming_the_field(fields, field):
+    run = make_run()
+    with pytest.raises(ValidationError) as error:
+        run.add_artifact(**fields)
+    assert field in error.value.message_dict
+    assert not Artifact.objects.exists()
+
+
+def test_run_start_is_idempotent_by_client_key():
+    experiment = make_experiment()
+    first, created = Run.start(experiment, name="r1", client_key="k1", seed=1)
+    second, created_again = Run.start(experiment, name="r1", client_key="k1", seed=1)
+    assert (created, created_again) == (True, False)
+    assert first.pk == second.pk
+
+
+def test_finish_refuses_running_as_a_final_status():
+    run = make_run()
+    with pytest.raises(ValidationError) as error:
+        run.finish(status="running")
+    assert "status" in error.value.message_dict
