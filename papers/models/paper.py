@@ -216,6 +216,9 @@ class Paper(models.Model):
                 missing[field] = value
         if self.authors and not other.authors:
             missing["authors"] = self.authors
+        # A preprint merged with its published version is cited by the publication year.
+        if other.is_preprint and self.doi and self.year and self.year != other.year:
+            missing["year"] = self.year
         # A published version's type says more than "preprint" or "other".
         weak_types = {self.EntryType.PREPRINT, self.EntryType.MISC}
         if other.entry_type in weak_types and self.entry_type not in weak_types:

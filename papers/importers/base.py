@@ -1,0 +1,203 @@
+"""What every importer shares: the record it produces, saving a record with dedupe, the report."""
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from pylatexenc.latex2text import LatexNodes2Text
+
+from papers import dedupe
+from papers.identifiers import normalise_title, split_identifiers
+from papers.models import Paper, Tag
+
+_latex = LatexNodes2Text(math_mode="verbatim", keep_braced_groups=False)
+
+
+def decode_latex(text):
+    """LaTeX (accents, braces, escapes; math kept as written) to plain Unicode text."""
+    # A bare % starts a LaTeX comment, but in bibliographies it nearly always means percent.
+    text = re.sub(r"(?<!\\)%", r"\\%", text or "")
+    return " ".join(_latex.latex_to_text(text).split())
+
+
+def strip_braces(text):
+    """A verbatim field (URL, DOI, eprint) with BibTeX braces and escapes removed."""
+    text = re.sub(r"\\([_&%#$])", r"\1", text or "")
+    return "".join(text.replace("{", "").replace("}", "").split())
+
+
+class ImportFormatError(ValueError):
+    """The file as a whole cannot be read (unknown format, not JSON, not well-formed XML)."""
+
+
+class RecordRejected(ValueError):  # noqa: N818 - reads as what happened to the record
+    """One record cannot become a paper; the message says why."""
+
+
+@dataclass
+class PaperRecord:
+    """One paper as read from a file, before dedupe. Identifiers may still be unnormalised."""
+
+    line: int | None
+    label: str
+    title: str
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    venue: str = ""
+    abstract: str = ""
+    arxiv_id: str = ""
+    doi: str = ""
+    url: str = ""
+    bibtex_key: str = ""
+    entry_type: str = Paper.EntryType.MISC
+    tags: list[str] = field(default_factory=list)
+
+    def to_paper(self):
+        """An unsaved Paper with normalised identifiers, validated; raises RecordRejected."""
+        paper = Paper(
+            title=" ".join(self.title.split()),
+            authors=[" ".join(a.split()) for a in self.authors if a.strip()],
+            year=self.year,
+            venue=" ".join(self.venue.split())[:500],
+            abstract=self.abstract.strip(),
+            arxiv_id=self.arxiv_id,
+            doi=self.doi,
+            url=self.url if re.match(r"https?://", self.url or "") else "",
+            bibtex_key=self.bibtex_key[:200],
+            entry_type=self.entry_type,
+        )
+        try:
+            paper.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            raise RecordRejected(_describe(error)) from error
+        # save() normalises; do it now so dedupe compares the stored forms.
+        paper.doi, paper.arxiv_id = split_identifiers(paper.doi, paper.arxiv_id)
+        paper.title_key = normalise_title(paper.title)[:500]
+        return paper
+
+
+@dataclass
+class Rejection:
+    """A record the parser could not read at all."""
+
+    line: int | None
+    label: str
+    reason: str
+
+
+@dataclass
+class RecordOutcome:
+    CREATED = "created"
+    MERGED = "merged"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+    status: str
+    line: int | None
+    label: str
+    title: str = ""
+    detail: str = ""
+    paper_id: int | None = None
+
+    def __str__(self):
+        where = f"line {self.line}" if self.line else "record"
+        name = f" {self.label}" if self.label else ""
+        text = f" {self.title!r}" if self.title else ""
+        detail = f": {self.detail}" if self.detail else ""
+        return f"{where}{name}{text} {self.status}{detail}"
+
+
+@dataclass
+class ImportReport:
+    format: str
+    dry_run: bool = False
+    outcomes: list[RecordOutcome] = field(default_factory=list)
+
+    @property
+    def counts(self):
+        counts = Counter(outcome.status for outcome in self.outcomes)
+        return {status: counts.get(status, 0) for status in _STATUSES}
+
+    @property
+    def rejected(self):
+        return [o for o in self.outcomes if o.status == RecordOutcome.REJECTED]
+
+    def summary_line(self):
+        c = self.counts
+        return (
+            f"created {c['created']}, merged {c['merged']}, "
+            f"duplicates {c['duplicate']}, rejected {c['rejected']}"
+        )
+
+
+_STATUSES = (
+    RecordOutcome.CREATED,
+    RecordOutcome.MERGED,
+    RecordOutcome.DUPLICATE,
+    RecordOutcome.REJECTED,
+)
+
+
+def _describe(error):
+    if hasattr(error, "message_dict"):
+        return "; ".join(
+            f"{name}: {' '.join(messages)}" for name, messages in error.message_dict.items()
+        )
+    return " ".join(error.messages)
+
+
+def save_record(record):
+    """Create, merge or skip one record against the papers already saved; returns the outcome.
+
+    Runs in its own savepoint, so a record that fails half-way leaves nothing behind.
+    """
+    try:
+        with transaction.atomic():
+            return _save_record(record)
+    except RecordRejected as error:
+        reason = str(error)
+    except ValidationError as error:
+        reason = _describe(error)
+    except IntegrityError as error:
+        # Another import saved the same identifier between our lookup and our insert.
+        reason = f"conflicts with a paper saved meanwhile ({error})"
+    return RecordOutcome(
+        RecordOutcome.REJECTED, record.line, record.label, record.title, detail=reason
+    )
+
+
+def _save_record(record):
+    candidate = record.to_paper()
+    tags = Tag.for_names(record.tags)
+    matches = dedupe.find_matches(candidate)
+    if not matches:
+        candidate.save()
+        candidate.tags.set(tags)
+        return RecordOutcome(
+            RecordOutcome.CREATED, record.line, record.label, candidate.title, "", candidate.pk
+        )
+    keep = matches[0]
+    changes = []
+    for other in matches[1:]:
+        # This record names two saved papers as one (its arXiv id is one's, its DOI the other's).
+        other.merge_into(keep)
+        changes.append(f"joined paper #{other.pk}")
+    fill = candidate.fields_missing_from(keep)
+    for name, value in fill.items():
+        setattr(keep, name, value)
+    if fill:
+        keep.save()
+        changes.append("added " + ", ".join(sorted(fill)))
+    new_tags = [t for t in tags if not keep.tags.filter(pk=t.pk).exists()]
+    if new_tags:
+        keep.tags.add(*new_tags)
+        changes.append("added tags " + ", ".join(t.name for t in new_tags))
+    status = RecordOutcome.MERGED if changes else RecordOutcome.DUPLICATE
+    detail = f"paper #{keep.pk}" + (f" ({'; '.join(changes)})" if changes else "")
+    return RecordOutcome(status, record.line, record.label, keep.title, detail, keep.pk)
+
+
+def reject(item):
+    return RecordOutcome(RecordOutcome.REJECTED, item.line, item.label, detail=item.reason)

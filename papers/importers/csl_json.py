@@ -1,0 +1,171 @@
+"""CSL-JSON, as Zotero, Manubot and citation.js write it: a list of items."""
+
+import datetime
+import html
+import json
+import re
+
+import nh3
+
+from papers.identifiers import normalise_arxiv_id, normalise_doi
+from papers.models import Paper
+
+from .base import ImportFormatError, PaperRecord, RecordRejected, Rejection
+
+ENTRY_TYPES = {
+    "article-journal": Paper.EntryType.ARTICLE,
+    "article": Paper.EntryType.PREPRINT,
+    "paper-conference": Paper.EntryType.INPROCEEDINGS,
+    "book": Paper.EntryType.BOOK,
+    "chapter": Paper.EntryType.CHAPTER,
+    "thesis": Paper.EntryType.THESIS,
+    "report": Paper.EntryType.REPORT,
+}
+CSL_TYPES = {value: key for key, value in ENTRY_TYPES.items()}
+CSL_TYPES[Paper.EntryType.MISC] = "document"
+
+
+def looks_like_csl_json(text):
+    return text.lstrip().startswith(("[", "{"))
+
+
+def parse(text):
+    """Yield a PaperRecord or a Rejection for every item, with the line each item starts on."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ImportFormatError(
+            f"line {error.lineno}, column {error.colno}: not valid JSON ({error.msg})"
+        ) from error
+    if isinstance(data, dict):
+        # A single item, or Zotero's API envelope {"items": [...]}.
+        data = data.get("items", [data])
+    if not isinstance(data, list):
+        raise ImportFormatError("CSL-JSON must be a list of items")
+    for index, (item, line) in enumerate(zip(data, _item_lines(text, len(data)), strict=True)):
+        label = str(item.get("id", "")) if isinstance(item, dict) else ""
+        try:
+            if not isinstance(item, dict):
+                raise RecordRejected(f"item {index + 1} is not an object")
+            yield _record(item, line, label)
+        except RecordRejected as error:
+            yield Rejection(line, label, str(error))
+
+
+def _item_lines(text, count):
+    """The line on which each top-level list item starts (None where it cannot be told)."""
+    decoder = json.JSONDecoder()
+    start = text.find("[")
+    if start < 0:
+        return [1] * count
+    lines, position = [], start + 1
+    for _ in range(count):
+        while position < len(text) and text[position] in " \t\r\n,":
+            position += 1
+        lines.append(text.count("\n", 0, position) + 1)
+        _value, position = decoder.raw_decode(text, position)
+    return lines
+
+
+def _text(value):
+    return " ".join(str(value or "").split())
+
+
+def _strip_markup(markup):
+    """JATS or HTML in an abstract to plain text: every tag removed, entities decoded."""
+    markup = re.sub(r"<jats:title>\s*Abstract\s*</jats:title>", "", markup, flags=re.I)
+    # Paragraphs, sections and their titles end with a line break, so they stay apart.
+    markup = re.sub(r"</(?:jats:)?(?:p|sec|title)>", "\n", markup)
+    text = html.unescape(nh3.clean(markup, tags=set()))
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+
+
+def _year(item):
+    issued = item.get("issued")
+    if issued in (None, {}, ""):
+        return None
+    if not isinstance(issued, dict):
+        raise RecordRejected(f"issued: expected an object with date-parts, got {issued!r}")
+    if "date-parts" not in issued:
+        literal = str(issued.get("raw") or issued.get("literal") or "")
+        match = re.search(r"\b(\d{4})\b", literal)
+        if match:
+            return int(match.group(1))
+        raise RecordRejected(f"issued: no date-parts and no year in {issued!r}")
+    parts_list = issued["date-parts"]
+    if not isinstance(parts_list, list) or not parts_list or not isinstance(parts_list[0], list):
+        raise RecordRejected(f"issued: date-parts must be a list of lists, got {parts_list!r}")
+    parts = parts_list[0]
+    if not 1 <= len(parts) <= 3:
+        raise RecordRejected(f"issued: a date has 1 to 3 parts (year, month, day), got {parts!r}")
+    try:
+        numbers = [int(part) for part in parts]
+    except (TypeError, ValueError) as error:
+        raise RecordRejected(f"issued: {parts!r} is not a date of whole numbers") from error
+    year, month, day = (numbers + [1, 1])[:3]
+    try:
+        datetime.date(year, month, day)
+    except ValueError as error:
+        raise RecordRejected(f"issued: {parts!r} is not a valid date ({error})") from error
+    return year
+
+
+def _authors(item):
+    names = []
+    for person in item.get("author") or []:
+        if not isinstance(person, dict):
+            raise RecordRejected(f"author: expected a name object, got {person!r}")
+        if person.get("literal"):
+            names.append(_text(person["literal"]))
+            continue
+        parts = [person.get("given"), person.get("non-dropping-particle"), person.get("family")]
+        name = _text(" ".join(str(p) for p in parts if p))
+        if name:
+            names.append(name)
+    return names
+
+
+def _arxiv_id(item, url):
+    if "arxiv.org/" in url.lower():
+        return normalise_arxiv_id(url)
+    container = f"{item.get('container-title', '')} {item.get('publisher', '')}".lower()
+    if "arxiv" in container:
+        return normalise_arxiv_id(str(item.get("number") or ""))
+    # Manubot writes the identifier it started from into the note.
+    match = re.search(r"standard_id:\s*arxiv:(\S+)", str(item.get("note", "")), re.I)
+    return normalise_arxiv_id(match.group(1)) if match else ""
+
+
+def _record(item, line, label):
+    # CSL titles may carry rich-text markup (<i>MYCN</i>, <span class="nocase">).
+    title = _text(_strip_markup(str(item.get("title") or "")))
+    if not title:
+        raise RecordRejected("no title")
+    url = _text(item.get("URL"))
+    doi_value = _text(item.get("DOI"))
+    doi = normalise_doi(doi_value)
+    if doi_value and not doi:
+        raise RecordRejected(f"DOI: {doi_value!r} is not a DOI")
+    arxiv_id = _arxiv_id(item, url)
+    venue = _text(item.get("container-title"))
+    if venue.lower() == "arxiv":
+        venue = ""
+    kind = ENTRY_TYPES.get(item.get("type"), Paper.EntryType.MISC)
+    if arxiv_id and not doi and not venue:
+        kind = Paper.EntryType.PREPRINT
+    keywords = item.get("keyword") or ""
+    return PaperRecord(
+        line=line,
+        label=label,
+        title=title,
+        authors=_authors(item),
+        year=_year(item),
+        venue=venue,
+        abstract=_strip_markup(str(item.get("abstract") or "")),
+        arxiv_id=arxiv_id,
+        doi=doi,
+        url=url,
+        bibtex_key=_text(item.get("citation-key")),
+        entry_type=kind,
+        tags=[k for k in re.split(r"[,;]", str(keywords)) if k.strip()],
+    )
