@@ -58,7 +58,7 @@ NOT_PAPERS = {
 USED_FIELDS = {
     "title", "subtitle", "author", "editor", "year", "date", "journal", "journaltitle",
     "booktitle", "school", "institution", "abstract", "doi", "url", "eprint", "eprinttype",
-    "archiveprefix", "keywords", "crossref", "xdata", "month",
+    "archiveprefix", "keywords", "crossref", "xdata", "month", "howpublished",
 }  # fmt: skip
 _ARXIV_VENUE = re.compile(r"^(arxiv\b|corr$|arxiv preprint)", re.IGNORECASE)
 _YEAR = re.compile(r"^\s*(\d{4})(?:[-/].*)?\s*$")
@@ -209,6 +209,7 @@ def _record(entry, line, strings, entries):
         or fields.get("booktitle")
         or fields.get("school")
         or fields.get("institution")
+        or fields.get("howpublished")
         or ""
     )
     url = strip_braces(fields.get("url", ""))

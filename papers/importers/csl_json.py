@@ -42,6 +42,8 @@ def parse(text):
         data = data.get("items", [data])
     if not isinstance(data, list):
         raise ImportFormatError("CSL-JSON must be a list of items")
+    if data and not any(isinstance(i, dict) and ("type" in i or "title" in i) for i in data):
+        raise ImportFormatError("this JSON is not CSL-JSON: no item has a 'type' or 'title'")
     for index, (item, line) in enumerate(zip(data, _item_lines(text, len(data)), strict=True)):
         label = str(item.get("id", "")) if isinstance(item, dict) else ""
         try:
@@ -131,8 +133,8 @@ def _arxiv_id(item, url):
     container = f"{item.get('container-title', '')} {item.get('publisher', '')}".lower()
     if "arxiv" in container:
         return normalise_arxiv_id(str(item.get("number") or ""))
-    # Manubot writes the identifier it started from into the note.
-    match = re.search(r"standard_id:\s*arxiv:(\S+)", str(item.get("note", "")), re.I)
+    # Manubot ("standard_id: arxiv:X") and Zotero ("arXiv: X") keep the id in the note.
+    match = re.search(r"\barxiv:\s*(\S+)", str(item.get("note", "")), re.I)
     return normalise_arxiv_id(match.group(1)) if match else ""
 
 
