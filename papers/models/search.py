@@ -1,0 +1,277 @@
+"""What search is built from: vectors per paper and model, index state, keyword documents.
+
+The database is the source of truth. PaperEmbedding rows hold every vector; the faiss files in
+ASSAY_INDEX_DIR are derived from them (papers/vector_index.py) and IndexState records which
+version of each file is current. SearchDocument holds the text keyword search ranks.
+"""
+
+import hashlib
+from datetime import timedelta
+
+import numpy as np
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.utils import timezone
+
+
+def content_hash(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def ids_checksum(embedding_ids):
+    """A checksum of a set of PaperEmbedding ids: equal iff an index holds exactly those rows."""
+    ids = np.sort(np.asarray(list(embedding_ids), dtype=np.int64))
+    return hashlib.sha256(ids.tobytes()).hexdigest()
+
+
+class PaperEmbeddingQuerySet(models.QuerySet):
+    def for_model(self, model_name):
+        return self.filter(model=model_name)
+
+    def contents(self):
+        """{embedding id: paper id} of this queryset: what an index built from it contains."""
+        return dict(self.values_list("pk", "paper_id"))
+
+    def matrix(self):
+        """(embedding ids, paper ids, float32 vectors) of this queryset, in paper id order."""
+        rows = list(self.order_by("paper_id").values_list("pk", "paper_id", "vector"))
+        embedding_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        paper_ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+        if not rows:
+            return embedding_ids, paper_ids, np.zeros((0, 0), dtype=np.float32)
+        vectors = np.frombuffer(b"".join(bytes(row[2]) for row in rows), dtype=np.float32)
+        return embedding_ids, paper_ids, vectors.reshape(len(rows), -1)
+
+
+class PaperEmbedding(models.Model):
+    """One paper's vector under one embedding model.
+
+    A re-embedded paper gets a new row (new id), so the set of ids an index was built from says
+    exactly which vectors it holds.
+    """
+
+    paper = models.ForeignKey("papers.Paper", on_delete=models.CASCADE, related_name="embeddings")
+    model = models.CharField(max_length=100)
+    dim = models.PositiveIntegerField()
+    vector = models.BinaryField()
+    # Of the embedded text: a paper whose text changed since has a stale vector.
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PaperEmbeddingQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "model"], name="one_embedding_per_model"),
+        ]
+        indexes = [models.Index(fields=["model", "paper"], name="papers_embedding_model_idx")]
+
+    def __str__(self):
+        return f"{self.model} vector of paper {self.paper_id}"
+
+    def as_array(self):
+        return np.frombuffer(bytes(self.vector), dtype=np.float32)
+
+
+class IndexState(models.Model):
+    """The current vector index file of one model, and the progress of a running (re)index."""
+
+    class Kind(models.TextChoices):
+        FLAT = "flat", "Exact (flat inner product)"
+        HNSW = "hnsw", "Approximate (HNSW)"
+
+    class Status(models.TextChoices):
+        IDLE = "idle", "Never built"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Up to date"
+        FAILED = "failed", "Failed"
+
+    # A worker killed mid-run stops beating; after this long another run may take over.
+    STALE_AFTER = timedelta(minutes=10)
+
+    model = models.CharField(max_length=100, unique=True)
+    version = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=10, choices=Kind.choices, blank=True)
+    dim = models.PositiveIntegerField(default=0)
+    count = models.PositiveIntegerField(default=0)
+    ids_checksum = models.CharField(max_length=64, blank=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.IDLE)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model"]
+        permissions = [("rebuild_index", "Can rebuild the search indexes")]
+
+    def __str__(self):
+        return f"{self.model} index v{self.version}"
+
+    @classmethod
+    def for_model(cls, model_name):
+        state, _ = cls.objects.get_or_create(model=model_name)
+        return state
+
+    @property
+    def in_progress(self):
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self):
+        if not self.progress_total:
+            return 100 if self.status == self.Status.DONE else 0
+        return round(100 * self.progress_done / self.progress_total)
+
+    def mark_queued(self):
+        """Queue a (re)index unless one is already queued or running; True if queued now."""
+        fresh = timezone.now() - self.STALE_AFTER
+        claimed = (
+            IndexState.objects.filter(pk=self.pk)
+            .exclude(status__in=[self.Status.QUEUED, self.Status.RUNNING], heartbeat__gt=fresh)
+            .update(status=self.Status.QUEUED, heartbeat=timezone.now(), error="")
+        )
+        self.refresh_from_db()
+        return claimed == 1
+
+    def claim(self):
+        """Take the run: True for exactly one worker unless another is alive and beating."""
+        fresh = timezone.now() - self.STALE_AFTER
+        claimed = (
+            IndexState.objects.filter(pk=self.pk)
+            .exclude(status=self.Status.RUNNING, heartbeat__gt=fresh)
+            .update(
+                status=self.Status.RUNNING,
+                heartbeat=timezone.now(),
+                progress_done=0,
+                progress_total=0,
+                error="",
+            )
+        )
+        self.refresh_from_db()
+        return claimed == 1
+
+    def report_progress(self, done, total):
+        self.progress_done, self.progress_total = done, total
+        IndexState.objects.filter(pk=self.pk).update(
+            progress_done=done, progress_total=total, heartbeat=timezone.now()
+        )
+
+    def finish(self, error=""):
+        self.status = self.Status.FAILED if error else self.Status.DONE
+        IndexState.objects.filter(pk=self.pk).update(
+            status=self.status, error=error, heartbeat=timezone.now()
+        )
+
+    def record_build(self, *, version, kind, dim, count, checksum):
+        """Point at a newly written index file; the file is written before this is called."""
+        IndexState.objects.filter(pk=self.pk).update(
+            version=version,
+            kind=kind,
+            dim=dim,
+            count=count,
+            ids_checksum=checksum,
+            built_at=timezone.now(),
+            heartbeat=timezone.now(),
+        )
+        self.refresh_from_db()
+
+
+class SearchDocument(models.Model):
+    """The text keyword search ranks for one paper (title, body, notes and conclusions).
+
+    On SQLite an FTS5 table mirrors it (kept in sync by triggers, see the migration); on
+    PostgreSQL `search_vector` is filled from it and carries a GIN index.
+    """
+
+    paper = models.OneToOneField(
+        "papers.Paper", on_delete=models.CASCADE, primary_key=True, related_name="search_document"
+    )
+    title = models.TextField()
+    body = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64)
+    # PostgreSQL only: stays NULL on SQLite, where the FTS5 table does the work.
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
+
+    def __str__(self):
+        return f"search document of paper {self.paper_id}"
+
+
+# --- the text each paper contributes -------------------------------------------------------
+
+
+def embedding_text(paper):
+    """What a paper's vector encodes: its title and abstract (what the paper is about).
+
+    Notes and conclusions stay out of the vector so readers' opinions do not move the paper in
+    embedding space; keyword search covers them (see SearchDocument).
+    """
+    return f"{paper.title}. {paper.abstract}".strip() if paper.abstract else paper.title
+
+
+def _prose_values(obj):
+    """Every non-empty free-text field of a model instance, read generically."""
+    values = []
+    for field in obj._meta.concrete_fields:
+        if field.choices or field.is_relation:
+            continue
+        if isinstance(field, models.CharField | models.TextField):
+            value = getattr(obj, field.attname)
+            if value and value.strip():
+                values.append(value.strip())
+    return values
+
+
+def _related(paper, name):
+    """paper.<name>.all() where the relation exists (the papers app grows it), else []."""
+    manager = getattr(paper, name, None)
+    return list(manager.all()) if manager is not None and hasattr(manager, "all") else []
+
+
+def document_fields(paper):
+    """{title, body, notes} of a paper's keyword document."""
+    authors = paper.authors if isinstance(paper.authors, list) else []
+    body = [", ".join(str(a) for a in authors), getattr(paper, "venue", ""), paper.abstract]
+    body.append(" ".join(tag.name for tag in _related(paper, "tags")))
+    notes = []
+    for note in _related(paper, "notes"):
+        notes.extend(_prose_values(note))
+    for link in _related(paper, "question_links"):
+        notes.extend(_prose_values(link))
+        notes.extend(_prose_values(link.question))
+    return {
+        "title": paper.title,
+        "body": "\n".join(part for part in body if part),
+        "notes": "\n".join(notes),
+    }
+
+
+def search_prefetches():
+    """The relations document_fields reads, for prefetch_related on a Paper queryset."""
+    from .paper import Paper
+
+    names = {f.name for f in Paper._meta.get_fields()}
+    prefetches = [name for name in ("tags", "notes") if name in names]
+    if "question_links" in names:
+        prefetches.append("question_links__question")
+    return prefetches
+
+
+def stale_papers(model_name):
+    """(ids of papers with no vector, ids of papers whose text changed since) for a model."""
+    from .paper import Paper
+
+    hashes = dict(
+        PaperEmbedding.objects.for_model(model_name).values_list("paper_id", "content_hash")
+    )
+    missing, stale = [], []
+    for paper in Paper.objects.only("pk", "title", "abstract").order_by("pk").iterator(2000):
+        recorded = hashes.get(paper.pk)
+        if recorded is None:
+            missing.append(paper.pk)
+        elif recorded != content_hash(embedding_text(paper)):
+            stale.append(paper.pk)
+    return missing, stale

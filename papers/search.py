@@ -1,0 +1,267 @@
+"""Hybrid paper search: keyword ranking and dense retrieval fused by reciprocal rank fusion.
+
+One function, `search()`, serves the web page, the API and `manage.py search`, so all three
+rank alike. Results are papers: a note or a question conclusion that matches makes its paper a
+hit (keyword documents include notes and the conclusions of linked questions), and the snippet
+shows the matching note text. Every hit is re-read from the database, so a paper deleted after
+an index was built is never returned.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from . import vector_index
+from .embeddings import get_embedder, resolve_model_name
+from .keyword import keyword_search, query_terms
+from .models import Paper, PaperEmbedding, SearchDocument
+
+MODES = ("hybrid", "keyword", "dense")
+MAX_K = 100
+MAX_QUERY_LENGTH = 1000
+# Reciprocal rank fusion constant from Cormack et al. (2009): large enough that the top few
+# ranks of one retriever do not drown the other, the usual default.
+RRF_K = 60
+# Each retriever contributes this many candidates (at least) to the fusion.
+MIN_CANDIDATES = 50
+FILTERS = ("year_from", "year_to", "tag", "ring", "has_note_by", "min_relevance")
+
+
+class SearchError(ValueError):
+    """Bad search input, with a message fit to show the user."""
+
+
+@dataclass
+class SearchResult:
+    paper: Paper
+    score: float
+    keyword_rank: int | None = None
+    dense_rank: int | None = None
+    highlights: dict = field(default_factory=dict)
+
+
+def _check_k(k):
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise SearchError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
+
+
+def _check_year(name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1000 <= value <= 2100:
+        raise SearchError(f"{name} must be a year, got {value!r}.")
+    return value
+
+
+def filtered_papers(filters=None, user=None):
+    """The papers the filters allow, or None when there are no filters (everything).
+
+    `filters`: year_from, year_to, tag (name), ring (radar ring of a linked technique),
+    has_note_by (a user), min_relevance (1-5, of a note: of that user's note when has_note_by).
+    """
+    filters = {key: value for key, value in (filters or {}).items() if value not in (None, "")}
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise SearchError(f"Unknown filters: {', '.join(sorted(unknown))}.")
+    if not filters:
+        return None
+    papers = Paper.objects.all()
+    year_from = _check_year("year_from", filters.get("year_from"))
+    year_to = _check_year("year_to", filters.get("year_to"))
+    if year_from and year_to and year_from > year_to:
+        raise SearchError("year_from is after year_to.")
+    if year_from:
+        papers = papers.filter(year__gte=year_from)
+    if year_to:
+        papers = papers.filter(year__lte=year_to)
+    if "tag" in filters:
+        papers = papers.tagged(filters["tag"])
+    if "ring" in filters:
+        papers = papers.filter(techniques__ring=filters["ring"])
+    note = Q()
+    if "has_note_by" in filters:
+        note &= Q(notes__author=filters["has_note_by"])
+    if "min_relevance" in filters:
+        relevance = filters["min_relevance"]
+        if isinstance(relevance, bool) or relevance not in range(1, 6):
+            raise SearchError(f"min_relevance must be 1 to 5, got {relevance!r}.")
+        note &= Q(notes__relevance__gte=relevance)
+    if note:
+        papers = papers.filter(note)
+    # A subquery of ids: the joins above may repeat a paper.
+    return Paper.objects.filter(pk__in=papers.values("pk"))
+
+
+def fuse(*rankings, weights=None, k=RRF_K):
+    """Reciprocal rank fusion of ranked id lists: [(id, score)] best first."""
+    weights = weights or [1.0] * len(rankings)
+    scores = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def dense_search(query, model_name, limit, papers=None):
+    """[(paper id, cosine)] from the model's vector index; [] before its first build."""
+    index = vector_index.current_index(model_name)
+    if index is None:
+        return []
+    vector = get_embedder(model_name).encode([query])[0]
+    allowed = papers.values_list("pk", flat=True) if papers is not None else None
+    return index.search(vector, limit, allowed_paper_ids=allowed)
+
+
+def search(query, *, model=None, mode="hybrid", k=10, filters=None, user=None):
+    """Papers matching `query`, best first, as SearchResult (paper, score, highlights).
+
+    mode: "hybrid" (keyword and dense fused by RRF), "keyword" or "dense". `model` picks the
+    embedding model (default: settings.ASSAY_EMBEDDING_DEFAULT_MODEL). Raises SearchError on
+    bad input and embeddings.UnknownModel on a model that is not configured.
+    """
+    query = (query or "").strip()
+    if not query:
+        raise SearchError("Type something to search for.")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise SearchError(f"Queries are limited to {MAX_QUERY_LENGTH} characters.")
+    if mode not in MODES:
+        raise SearchError(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}.")
+    _check_k(k)
+    model_name = resolve_model_name(model)
+    return _ranked(query, model_name, mode, k, filtered_papers(filters, user))
+
+
+def _ranked(query, model_name, mode, k, papers):
+    limit = max(MIN_CANDIDATES, 3 * k)
+    keyword_hits = keyword_search(query, limit=limit, papers=papers) if mode != "dense" else []
+    dense_hits = dense_search(query, model_name, limit, papers) if mode != "keyword" else []
+    keyword_ranks = {pk: rank for rank, (pk, _) in enumerate(keyword_hits, start=1)}
+    dense_ranks = {pk: rank for rank, (pk, _) in enumerate(dense_hits, start=1)}
+    if mode == "hybrid":
+        ranked = fuse([pk for pk, _ in keyword_hits], [pk for pk, _ in dense_hits])
+    else:
+        ranked = keyword_hits or dense_hits
+    # Re-read from the database: an index may still hold a paper deleted since it was built.
+    candidates = [pk for pk, _ in ranked[: limit * 2]]
+    alive = Paper.objects.in_bulk(candidates)
+    results = [
+        SearchResult(
+            paper=alive[pk],
+            score=score,
+            keyword_rank=keyword_ranks.get(pk),
+            dense_rank=dense_ranks.get(pk),
+        )
+        for pk, score in ranked
+        if pk in alive
+    ][:k]
+    _add_highlights(results, query)
+    return results
+
+
+# --- highlights ---------------------------------------------------------------------------
+
+SNIPPET_CHARS = 240
+
+
+def _pattern(terms):
+    # Word prefixes, cut a little so "routing" also marks "routes" (the stemmer's job in search).
+    prefixes = sorted({term[: max(4, len(term) - 2)] for term in terms}, key=len, reverse=True)
+    if not prefixes:
+        return None
+    return re.compile(r"\b(" + "|".join(re.escape(p) for p in prefixes) + r")\w*", re.IGNORECASE)
+
+
+def highlight(text, pattern):
+    """`text` HTML-escaped, with the matches of `pattern` wrapped in <mark>."""
+    if pattern is None:
+        return escape(text)
+    parts, last = [], 0
+    for match in pattern.finditer(text):
+        parts.append(escape(text[last : match.start()]))
+        parts.append(f"<mark>{escape(match.group(0))}</mark>")
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return mark_safe("".join(parts))  # noqa: S308 - every piece of text is escaped above
+
+
+def _snippet(text, pattern):
+    match = pattern.search(text) if pattern else None
+    start = 0 if match is None else max(0, match.start() - SNIPPET_CHARS // 3)
+    piece = text[start : start + SNIPPET_CHARS]
+    return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS < len(text) else "")
+
+
+def _add_highlights(results, query):
+    pattern = _pattern(query_terms(query))
+    notes = dict(
+        SearchDocument.objects.filter(pk__in=[r.paper.pk for r in results]).values_list(
+            "pk", "notes"
+        )
+    )
+    for result in results:
+        paper, source = result.paper, "abstract"
+        text = paper.abstract
+        note_text = notes.get(paper.pk, "")
+        if pattern and not pattern.search(text) and pattern.search(note_text):
+            text, source = note_text, "notes"
+        result.highlights = {
+            "title": highlight(paper.title, pattern),
+            "snippet": highlight(_snippet(text, pattern), pattern) if text else "",
+            "source": source,
+        }
+
+
+# --- neighbours of a paper or a question ---------------------------------------------------
+
+
+def similar_papers(paper, k=5, *, model=None):
+    """Papers nearest to `paper` in embedding space, as SearchResult (score is cosine)."""
+    _check_k(k)
+    model_name = resolve_model_name(model)
+    embedding = PaperEmbedding.objects.for_model(model_name).filter(paper=paper).first()
+    index = vector_index.current_index(model_name)
+    if embedding is None or index is None:
+        return []
+    hits = [(pk, s) for pk, s in index.search(embedding.as_array(), k + 1) if pk != paper.pk]
+    alive = Paper.objects.in_bulk([pk for pk, _ in hits])
+    return [
+        SearchResult(paper=alive[pk], score=score, dense_rank=rank)
+        for rank, (pk, score) in enumerate(hits, start=1)
+        if pk in alive
+    ][:k]
+
+
+def candidates_for_question(question, k=10, *, model=None):
+    """Papers not yet linked to a research question that hybrid search finds for it."""
+    _check_k(k)
+    text = " ".join(part for part in (question.question, question.conclusion) if part)
+    unlinked = Paper.objects.exclude(question_links__question=question)
+    return _ranked(text, resolve_model_name(model), "hybrid", k, unlinked)
+
+
+def near_duplicates(model=None, threshold=0.95, limit=200):
+    """Pairs of papers whose vectors have cosine >= threshold: [(paper, paper, score)].
+
+    Looks at each paper's few nearest neighbours, so its cost is one k-NN query per paper.
+    """
+    if not 0 < threshold <= 1:
+        raise SearchError(f"threshold must be in (0, 1], got {threshold!r}.")
+    model_name = resolve_model_name(model)
+    index = vector_index.current_index(model_name)
+    if index is None:
+        return []
+    _, paper_ids, vectors = PaperEmbedding.objects.for_model(model_name).matrix()
+    pairs = {}
+    step = 1000
+    for start in range(0, len(paper_ids), step):
+        scores, neighbours = index.index.search(vectors[start : start + step], 6)
+        for row, own in enumerate(paper_ids[start : start + step].tolist()):
+            for other, score in zip(neighbours[row].tolist(), scores[row].tolist(), strict=True):
+                if other not in (-1, own) and score >= threshold:
+                    pairs[(min(own, other), max(own, other))] = score
+    best = sorted(pairs.items(), key=lambda item: -item[1])[:limit]
+    papers = Paper.objects.in_bulk({pk for pair, _ in best for pk in pair})
+    return [(papers[a], papers[b], score) for (a, b), score in best if a in papers and b in papers]
