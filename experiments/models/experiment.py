@@ -1,9 +1,84 @@
+import datetime
+import math
+from decimal import Decimal
+
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from radar.models import PortfolioBucket
+
+
+class Stage(models.TextChoices):
+    DISCOVERY = "discovery", "Discovery"
+    VALIDATION = "validation", "Validation"
+    INTEGRATION = "integration", "Integration"
+
+
+# The question each stage's gate answers, and the usual length of the stage (in days).
+GATE_QUESTIONS = {
+    Stage.DISCOVERY: "Should we invest more time in this?",
+    Stage.VALIDATION: "Should we build this for production?",
+    Stage.INTEGRATION: "Should we keep this in production?",
+}
+TYPICAL_STAGE_DAYS = {Stage.DISCOVERY: 14, Stage.VALIDATION: 28, Stage.INTEGRATION: 56}
+NEXT_STAGE = {Stage.DISCOVERY: Stage.VALIDATION, Stage.VALIDATION: Stage.INTEGRATION}
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PASSED = "passed", "Passed"
+    KILLED = "killed", "Killed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    SHIPPED = "shipped", "Shipped"
+
+
+CLOSED_STATUSES = (Status.KILLED, Status.ROLLED_BACK)
+
+
+class ExperimentQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=Status.ACTIVE)
+
+    def flagged(self):
+        return self.filter(flagged_since__isnull=False)
+
+    def in_stage(self, stage):
+        return self.filter(stage=stage)
+
+    def with_status(self, status):
+        return self.filter(status=status)
+
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def for_technique(self, technique):
+        return self.filter(technique=technique)
+
+    def timebox_expired(self, on=None):
+        """Active experiments whose current stage's time-box ended before `on` (default today)."""
+        on = on or timezone.localdate()
+        return self.active().filter(timeboxes__stage=models.F("stage"), timeboxes__deadline__lt=on)
+
+    def timebox_ending_between(self, start, end):
+        """Active experiments whose current stage's deadline falls in [start, end]."""
+        return self.active().filter(
+            timeboxes__stage=models.F("stage"),
+            timeboxes__deadline__gte=start,
+            timeboxes__deadline__lte=end,
+        )
+
+    def search(self, text):
+        return self.filter(
+            models.Q(key__icontains=text)
+            | models.Q(title__icontains=text)
+            | models.Q(hypothesis__icontains=text)
+        )
 
 
 class Experiment(models.Model):
-    """A research bet on a radar technique. (Skeleton: the experiments issue fills it in.)"""
+    """A research bet on a radar technique, run in three gated stages against criteria."""
 
     key = models.CharField(max_length=20, unique=True, help_text="Short id such as EXP-12")
     title = models.CharField(max_length=200)
@@ -17,10 +92,425 @@ class Experiment(models.Model):
         on_delete=models.SET_NULL,
         related_name="owned_experiments",
     )
+    hypothesis = models.TextField(
+        blank=True,
+        help_text="What, by how much, on which workload, without degrading what.",
+    )
+    stage = models.CharField(max_length=20, choices=Stage, default=Stage.DISCOVERY)
+    status = models.CharField(max_length=20, choices=Status, default=Status.ACTIVE)
+    portfolio_bucket = models.CharField(
+        max_length=20, choices=PortfolioBucket, default=PortfolioBucket.CORE
+    )
+    engineer_weeks = models.DecimalField(
+        max_digits=7, decimal_places=1, default=Decimal("0"), help_text="Planned effort."
+    )
+    engineer_week_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("4000"),
+        help_text="Loaded cost of one engineer-week, in the same currency as the others.",
+    )
+    compute_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    expected_benefit_per_month = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    learnings = models.TextField(blank=True)
+    # Reasons the experiment needs attention, written by evaluate(); flagged_since is set
+    # while the list is non-empty so that "flagged" is a plain indexed filter.
+    flags = models.JSONField(default=list, blank=True)
+    flagged_since = models.DateTimeField(null=True, blank=True, db_index=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ExperimentQuerySet.as_manager()
 
     class Meta:
         ordering = ["key"]
         permissions = [("sign_gate", "Can decide a stage gate")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(stage__in=Stage.values), name="experiment_stage_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=Status.values), name="experiment_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(engineer_weeks__gte=0)
+                & models.Q(engineer_week_cost__gte=0)
+                & models.Q(compute_cost__gte=0)
+                & models.Q(expected_benefit_per_month__gte=0),
+                name="experiment_costs_not_negative",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.key} {self.title}"
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("experiments:experiment_detail", args=[self.pk])
+
+    # --- state ---
+
+    @property
+    def is_active(self):
+        return self.status == Status.ACTIVE
+
+    @property
+    def is_closed(self):
+        return self.status in CLOSED_STATUSES
+
+    @property
+    def gate_question(self):
+        return GATE_QUESTIONS[Stage(self.stage)]
+
+    def has_reported(self):
+        """True once any run has reported: from then on criteria are frozen."""
+        return self.runs.exists()
+
+    def editable_by(self, user):
+        return user.has_perm("experiments.change_experiment") and (
+            self.owner_id == user.pk or user.has_perm("experiments.sign_gate")
+        )
+
+    def record(self, kind, message, *, by=None, **data):
+        """Add an entry to the experiment's history."""
+        return self.events.create(kind=kind, message=message, actor=by, data=data)
+
+    def set_status(self, status, *, by, reason=""):
+        """Change the status and record it in the history."""
+        if status == self.status:
+            return
+        old = self.get_status_display()
+        self.status = status
+        self.save(update_fields=["status", "updated_at"])
+        message = f"Status {old} → {self.get_status_display()}"
+        self.record("status", f"{message}: {reason}" if reason else message, by=by, status=status)
+
+    # --- time-boxes ---
+
+    def timebox(self, stage=None):
+        stage = stage or self.stage
+        for timebox in self.timeboxes.all():
+            if timebox.stage == stage:
+                return timebox
+        return None
+
+    def set_timebox(self, stage, *, starts_on, deadline):
+        timebox = self.timeboxes.filter(stage=stage).first() or StageTimebox(
+            experiment=self, stage=stage
+        )
+        timebox.starts_on = starts_on
+        timebox.deadline = deadline
+        timebox.full_clean()
+        timebox.save()
+        return timebox
+
+    def timebox_expired(self, on=None):
+        timebox = self.timebox()
+        return bool(self.is_active and timebox and timebox.is_over(on))
+
+    # --- cost-benefit ---
+
+    @property
+    def total_cost(self):
+        return self.engineer_weeks * self.engineer_week_cost + self.compute_cost
+
+    @property
+    def payback_months(self):
+        """Months of expected benefit needed to repay the cost; None without a benefit."""
+        if not self.expected_benefit_per_month:
+            return None
+        return self.total_cost / self.expected_benefit_per_month
+
+    @property
+    def roi_12_months(self):
+        """Return on investment after a year, as a fraction of the cost; None without a cost."""
+        if not self.total_cost:
+            return None
+        return (12 * self.expected_benefit_per_month - self.total_cost) / self.total_cost
+
+    # --- evaluation (criteria on the evidence) ---
+
+    def evaluate(self, now=None):
+        """Re-evaluate every current criterion on the evidence and refresh the flags.
+
+        Idempotent: running it twice on the same evidence stores the same results. Returns
+        the list of flags.
+        """
+        from .. import evidence
+        from .criteria import evaluate_criteria
+
+        now = now or timezone.now()
+        criteria = list(self.criteria.current())
+        evaluate_criteria(self, criteria, now=now)
+        flags = [
+            f"Hard kill criterion tripped: {criterion.statement}"
+            for criterion in criteria
+            if criterion.trips_hard_kill
+        ]
+        timebox = self.timebox()
+        if self.is_active and timebox and timebox.is_over(timezone.localdate(now)):
+            flags.append(
+                f"{self.get_stage_display()} time-box ended on {timebox.deadline:%Y-%m-%d}"
+            )
+        watched = {criterion.metric for criterion in criteria if criterion.metric}
+        flags += [
+            f"NaN/Inf values in watched metric {name}"
+            for name in sorted(evidence.non_finite_metrics(self) & watched)
+        ]
+        self._store_flags(flags, now=now)
+        return flags
+
+    def _store_flags(self, flags, *, now):
+        was_flagged = bool(self.flags)
+        added = [flag for flag in flags if flag not in self.flags]
+        self.flags = flags
+        self.evaluated_at = now
+        if flags and not was_flagged:
+            self.flagged_since = now
+        elif not flags:
+            self.flagged_since = None
+        self.save(update_fields=["flags", "flagged_since", "evaluated_at", "updated_at"])
+        for flag in added:
+            self.record("flag", f"Flagged: {flag}")
+        if was_flagged and not flags:
+            self.record("flag", "No longer flagged")
+
+    # --- evidence summaries ---
+
+    def comparisons(self):
+        """Baseline against each other variant, per metric, across seeds (stats.compare)."""
+        from .. import evidence, stats
+        from .criteria import BASELINE_VARIANT
+
+        criteria = [c for c in self.criteria.current() if c.is_machine_checked]
+        results = []
+        for metric in evidence.metric_names(self):
+            by_variant = {}
+            for run, value in evidence.run_values(self, metric):
+                by_variant.setdefault(run.variant, []).append((run.seed, value))
+            baseline = by_variant.pop(BASELINE_VARIANT, [])
+            for variant, rows in sorted(by_variant.items()):
+                comparison = stats.compare(
+                    metric,
+                    [value for _, value in baseline],
+                    [value for _, value in rows],
+                    baseline_seeds=[seed for seed, _ in baseline],
+                    candidate_seeds=[seed for seed, _ in rows],
+                    variant=variant,
+                )
+                comparison.criteria = [
+                    (c.statement, c.result_label, c.result_badge)
+                    for c in criteria
+                    if c.metric == metric and c.variant == variant
+                ]
+                results.append(comparison)
+        return results
+
+    def evidence_snapshot(self):
+        """Criteria results, statistics and flags as they stand: stored with gate decisions."""
+        return {
+            "taken_at": timezone.now().isoformat(),
+            "stage": self.stage,
+            "flags": list(self.flags),
+            "criteria": [criterion.snapshot() for criterion in self.criteria.current()],
+            "statistics": [_json_safe(c.as_dict()) for c in self.comparisons()],
+        }
+
+    # --- gates ---
+
+    def decide_gate(
+        self, decision, *, by, stage=None, round=None, conditions="", notes="", learnings=""
+    ):
+        """Answer the current stage's gate question YES, NO or NOT YET.
+
+        `stage` and `round` are the gate the decider was looking at: when someone else
+        decided it meanwhile, this one is refused rather than recorded on stale evidence.
+        YES advances the stage (after Integration: passed, and a radar move to ADOPT is
+        proposed); NO closes the experiment and keeps the learnings; NOT YET needs conditions.
+        """
+        from .gates import Decision, GateDecision, RadarMoveProposal
+
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied("Only a Lead can decide a gate.")
+        conditions, notes, learnings = conditions.strip(), notes.strip(), learnings.strip()
+        if decision not in Decision.values:
+            raise ValidationError({"decision": "Answer YES, NO or NOT YET."})
+        if decision == Decision.NOT_YET and not conditions:
+            raise ValidationError({"conditions": "NOT YET needs the conditions to meet first."})
+        if decision == Decision.NO and not learnings:
+            raise ValidationError(
+                {"learnings": "A NO closes the experiment: write what we learned."}
+            )
+        with transaction.atomic():
+            locked = Experiment.objects.select_for_update().get(pk=self.pk)
+            current_round = locked.gate_decisions.filter(stage=locked.stage).count() + 1
+            if (stage and stage != locked.stage) or (round and round != current_round):
+                raise ValidationError(
+                    "Someone decided this gate while you were looking at it; "
+                    "see their decision below and decide again if needed."
+                )
+            if not locked.is_active:
+                raise ValidationError(
+                    f"This experiment is {locked.get_status_display().lower()}: no gate is open."
+                )
+            locked_stage = Stage(locked.stage)
+            try:
+                with transaction.atomic():
+                    gate_decision = GateDecision.objects.create(
+                        experiment=locked,
+                        stage=locked_stage,
+                        round=current_round,
+                        decision=decision,
+                        question=GATE_QUESTIONS[locked_stage],
+                        conditions=conditions,
+                        notes=notes,
+                        decided_by=by,
+                        snapshot=locked.evidence_snapshot(),
+                    )
+            except IntegrityError as error:
+                raise ValidationError(
+                    "Someone decided this gate at the same moment; their decision was recorded."
+                ) from error
+            summary = f"{locked_stage.label} gate: {gate_decision.get_decision_display()}"
+            detail = conditions or learnings or notes
+            locked.record(
+                "gate",
+                f"{summary} — {detail}" if detail else summary,
+                by=by,
+                decision=decision,
+                stage=locked_stage,
+            )
+            if decision == Decision.YES and locked_stage in NEXT_STAGE:
+                locked._advance(NEXT_STAGE[locked_stage], by=by)
+            elif decision == Decision.YES:
+                locked.set_status(Status.PASSED, by=by, reason="Integration gate passed")
+                RadarMoveProposal.objects.create(
+                    experiment=locked,
+                    ring="adopt",
+                    rationale=f"{locked.key} passed its Integration gate.",
+                )
+                locked.record("radar", f"Proposed moving {locked.technique} to ADOPT", by=by)
+            elif decision == Decision.NO:
+                locked.learnings = learnings
+                locked.save(update_fields=["learnings", "updated_at"])
+                # "Should we keep this in production?" answered NO means rolling it back.
+                status = Status.ROLLED_BACK if locked_stage == Stage.INTEGRATION else Status.KILLED
+                locked.set_status(status, by=by, reason=f"{locked_stage.label} gate: NO")
+        self.refresh_from_db()
+        return gate_decision
+
+    def _advance(self, stage, *, by):
+        old = self.get_stage_display()
+        self.stage = stage
+        self.save(update_fields=["stage", "updated_at"])
+        if self.timebox(stage) is None:
+            starts_on, deadline = StageTimebox.typical(stage)
+            self.set_timebox(stage, starts_on=starts_on, deadline=deadline)
+        self.record("stage", f"Stage {old} → {self.get_stage_display()}", by=by, stage=stage)
+
+    def open_gate_round(self):
+        """The round number the next decision on the current gate will get."""
+        return sum(1 for d in self.gate_decisions.all() if d.stage == self.stage) + 1
+
+    def should_stop(self, now=None):
+        """(stop, reasons): a hard kill criterion tripped, or the stage's time-box is over.
+
+        Reads the stored evaluation, so it costs a couple of queries; evaluate() keeps it
+        current whenever runs report.
+        """
+        today = timezone.localdate(now or timezone.now())
+        reasons = [
+            f"Hard kill criterion tripped: {criterion.statement}"
+            for criterion in self.criteria.current().hard_kills().tripped()
+        ]
+        timebox = self.timebox()
+        if self.is_active and timebox and timebox.is_over(today):
+            reasons.append(
+                f"{self.get_stage_display()} time-box ended on {timebox.deadline:%Y-%m-%d}"
+            )
+        if self.status != Status.ACTIVE:
+            reasons.append(f"Experiment is {self.get_status_display().lower()}")
+        return bool(reasons), reasons
+
+
+def _json_safe(value):
+    """NaN and Inf are not JSON: store them as strings in snapshots."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+class StageTimebox(models.Model):
+    """How long a stage may take: "if we haven't achieved X in Y weeks, we stop"."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="timeboxes")
+    stage = models.CharField(max_length=20, choices=Stage)
+    starts_on = models.DateField()
+    deadline = models.DateField()
+
+    class Meta:
+        ordering = ["starts_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "stage"], name="one_timebox_per_stage"),
+            models.CheckConstraint(
+                condition=models.Q(deadline__gte=models.F("starts_on")),
+                name="timebox_deadline_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_stage_display()} {self.starts_on} – {self.deadline}"
+
+    def clean(self):
+        if self.starts_on and self.deadline and self.deadline < self.starts_on:
+            raise ValidationError({"deadline": "The deadline must not be before the start."})
+
+    def is_over(self, on=None):
+        return self.deadline < (on or timezone.localdate())
+
+    @property
+    def days_left(self):
+        return (self.deadline - timezone.localdate()).days
+
+    @classmethod
+    def typical(cls, stage, starts_on=None):
+        starts_on = starts_on or timezone.localdate()
+        return starts_on, starts_on + datetime.timedelta(days=TYPICAL_STAGE_DAYS[Stage(stage)])
+
+
+class ExperimentEvent(models.Model):
+    """One line of an experiment's history: gate decisions, criterion and status changes."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        STATUS = "status", "Status change"
+        STAGE = "stage", "Stage change"
+        GATE = "gate", "Gate decision"
+        CRITERION = "criterion", "Criterion change"
+        FLAG = "flag", "Flag"
+        RADAR = "radar", "Radar move"
+        POSTMORTEM = "postmortem", "Post-mortem"
+        PREDICTION = "prediction", "Prediction"
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind)
+    message = models.TextField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.experiment.key}: {self.message}"

@@ -1,0 +1,415 @@
+import math
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+BASELINE_VARIANT = "baseline"
+FROZEN_MESSAGE = (
+    "Criteria cannot be changed once a run has reported; supersede the criterion with a "
+    "reason instead."
+)
+
+
+class Kind(models.TextChoices):
+    SUCCESS = "success", "Success"
+    KILL = "kill", "Kill"
+
+
+class Severity(models.TextChoices):
+    HARD = "hard", "Hard (stop at once)"
+    SOFT = "soft", "Soft (discuss)"
+
+
+class Aggregation(models.TextChoices):
+    MEAN = "mean", "mean"
+    MEDIAN = "median", "median"
+    P5 = "p5", "worst-case 5th percentile"
+    P99 = "p99", "P99"
+    MAX = "max", "max"
+    LAST = "last", "last value"
+
+
+class Comparator(models.TextChoices):
+    LT = "lt", "<"
+    LE = "le", "≤"
+    GT = "gt", ">"
+    GE = "ge", "≥"
+
+
+class Result(models.TextChoices):
+    PENDING = "pending", "Pending"
+    HOLDS = "holds", "Holds"
+    DOES_NOT_HOLD = "does_not_hold", "Does not hold"
+    INSUFFICIENT = "insufficient", "Not enough evidence"
+
+
+COMPARE = {
+    Comparator.LT: lambda a, b: a < b,
+    Comparator.LE: lambda a, b: a <= b,
+    Comparator.GT: lambda a, b: a > b,
+    Comparator.GE: lambda a, b: a >= b,
+}
+AGGREGATE = {
+    Aggregation.MEAN: np.mean,
+    Aggregation.MEDIAN: np.median,
+    Aggregation.P5: lambda values: np.percentile(values, 5),
+    Aggregation.P99: lambda values: np.percentile(values, 99),
+    Aggregation.MAX: np.max,
+    Aggregation.LAST: lambda values: values[-1],
+}
+
+# What the criterion says about the experiment; results and checks are not part of it.
+DEFINITION_FIELDS = (
+    "experiment_id",
+    "kind",
+    "severity",
+    "statement",
+    "metric",
+    "aggregation",
+    "comparator",
+    "threshold",
+    "relative_to_baseline",
+    "variant",
+    "min_seeds",
+)
+
+
+class CriterionQuerySet(models.QuerySet):
+    def current(self):
+        return self.filter(superseded_by__isnull=True)
+
+    def superseded(self):
+        return self.filter(superseded_by__isnull=False)
+
+    def success(self):
+        return self.filter(kind=Kind.SUCCESS)
+
+    def kills(self):
+        return self.filter(kind=Kind.KILL)
+
+    def hard_kills(self):
+        return self.filter(kind=Kind.KILL, severity=Severity.HARD)
+
+    def tripped(self):
+        return self.filter(kind=Kind.KILL, result=Result.HOLDS)
+
+    def machine_checked(self):
+        return self.exclude(metric="")
+
+
+class Criterion(models.Model):
+    """A success or kill criterion, set before any run and frozen once a run reports.
+
+    A machine-checkable criterion compares an aggregation of one metric over the runs of a
+    variant (or its change against the baseline, in percent) with a threshold. The
+    criterion "holds" when the comparison is true: a success criterion is then met, a kill
+    criterion tripped. A qualitative criterion (no metric) is checked by hand.
+    """
+
+    experiment = models.ForeignKey(
+        "experiments.Experiment", on_delete=models.CASCADE, related_name="criteria"
+    )
+    kind = models.CharField(max_length=10, choices=Kind)
+    severity = models.CharField(
+        max_length=10, choices=Severity, blank=True, help_text="Kill criteria only."
+    )
+    statement = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="In words; written from the metric fields when left empty.",
+    )
+    metric = models.CharField(max_length=100, blank=True, help_text="Empty: checked by hand.")
+    aggregation = models.CharField(max_length=10, choices=Aggregation, blank=True)
+    comparator = models.CharField(max_length=2, choices=Comparator, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+    relative_to_baseline = models.BooleanField(
+        default=False,
+        help_text="Compare the change against the baseline variant, in percent of it.",
+    )
+    variant = models.CharField(max_length=100, default="candidate")
+    min_seeds = models.PositiveSmallIntegerField(default=1)
+
+    # Set by evaluation (machine-checked) or by a person (qualitative).
+    result = models.CharField(max_length=20, choices=Result, default=Result.PENDING)
+    observed = models.FloatField(null=True, blank=True)
+    result_detail = models.CharField(max_length=300, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    superseded_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="supersedes"
+    )
+    supersede_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = CriterionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind", "id"]
+        verbose_name_plural = "criteria"
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind=Kind.KILL) & models.Q(severity__in=Severity.values))
+                | (models.Q(kind=Kind.SUCCESS) & models.Q(severity="")),
+                name="criterion_severity_only_for_kill",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(metric="")
+                | (
+                    models.Q(aggregation__in=Aggregation.values)
+                    & models.Q(comparator__in=Comparator.values)
+                    & models.Q(threshold__isnull=False)
+                ),
+                name="criterion_metric_fields_complete",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(metric="") | ~models.Q(statement=""),
+                name="criterion_qualitative_has_statement",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(min_seeds__gte=1), name="criterion_min_seeds_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(superseded_by__isnull=True) | ~models.Q(supersede_reason=""),
+                name="criterion_superseded_with_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return self.statement
+
+    def save(self, *args, allow_after_data=False, **kwargs):
+        """Save, refusing to create or redefine a criterion once a run has reported."""
+        if not self.statement.strip() and self.metric:
+            self.statement = self.describe()
+        if not allow_after_data and self._definition_changed() and self._experiment_has_data():
+            raise ValidationError(FROZEN_MESSAGE)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self._experiment_has_data():
+            raise ValidationError(FROZEN_MESSAGE)
+        return super().delete(*args, **kwargs)
+
+    # --- rules ---
+
+    def clean(self):
+        errors = {}
+        if self.kind == Kind.KILL and not self.severity:
+            errors["severity"] = "A kill criterion is hard (stop at once) or soft (discuss)."
+        if self.kind == Kind.SUCCESS and self.severity:
+            errors["severity"] = "Only kill criteria have a severity."
+        if self.metric:
+            for name in ("aggregation", "comparator"):
+                if not getattr(self, name):
+                    errors[name] = "A metric criterion needs this."
+            if self.threshold is None:
+                errors["threshold"] = "A metric criterion needs a threshold."
+            elif not math.isfinite(self.threshold):
+                errors["threshold"] = "The threshold must be a finite number."
+            if self.relative_to_baseline and self.variant == BASELINE_VARIANT:
+                errors["variant"] = "Compare a variant other than the baseline against it."
+        elif not self.statement.strip():
+            errors["statement"] = "Say what is checked by hand, or name a metric."
+        if errors:
+            raise ValidationError(errors)
+
+    def _definition_changed(self):
+        if self.pk is None:
+            return True
+        stored = Criterion.objects.filter(pk=self.pk).values(*DEFINITION_FIELDS).first()
+        if stored is None:
+            return True
+        return any(getattr(self, name) != stored[name] for name in DEFINITION_FIELDS)
+
+    def _experiment_has_data(self):
+        from .evidence import Run
+
+        return Run.objects.filter(experiment_id=self.experiment_id).exists()
+
+    @transaction.atomic
+    def supersede(self, *, by, reason, **changes):
+        """Replace this criterion with a changed copy, visibly and with a reason.
+
+        The old row stays, marked superseded by the new one; both appear in the history.
+        """
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError({"supersede_reason": "Say why the criterion changes."})
+        locked = Criterion.objects.select_for_update().get(pk=self.pk)
+        if locked.superseded_by_id:
+            raise ValidationError(
+                f"This criterion was already superseded by “{locked.superseded_by.statement}”."
+            )
+        fields = {name: getattr(self, name) for name in DEFINITION_FIELDS}
+        fields.update(changes)
+        if "statement" not in changes and any(
+            name in changes for name in DEFINITION_FIELDS if name != "statement"
+        ):
+            fields["statement"] = ""  # re-worded from the new metric fields
+        replacement = Criterion(created_by=by, **fields)
+        replacement.full_clean(exclude=["experiment"])
+        replacement.save(allow_after_data=True)
+        self.superseded_by = replacement
+        self.supersede_reason = reason
+        self.save(update_fields=["superseded_by", "supersede_reason"])
+        self.experiment.record(
+            "criterion",
+            f"Criterion “{self.statement}” superseded by “{replacement.statement}”: {reason}",
+            by=by,
+            old=self.pk,
+            new=replacement.pk,
+        )
+        return replacement
+
+    def check_by_hand(self, *, by, holds, note=""):
+        """Record the outcome of a qualitative criterion, checked by a person."""
+        if self.is_machine_checked:
+            raise ValidationError("This criterion is evaluated from the runs, not by hand.")
+        self.result = Result.HOLDS if holds else Result.DOES_NOT_HOLD
+        self.result_detail = note.strip()[:300]
+        self.checked_by = by
+        self.checked_at = timezone.now()
+        self.save(update_fields=["result", "result_detail", "checked_by", "checked_at"])
+        self.experiment.record(
+            "criterion", f"Checked “{self.statement}”: {self.result_label}", by=by
+        )
+
+    # --- reading ---
+
+    @property
+    def is_machine_checked(self):
+        return bool(self.metric)
+
+    @property
+    def is_current(self):
+        return self.superseded_by_id is None
+
+    @property
+    def trips_hard_kill(self):
+        return (
+            self.kind == Kind.KILL
+            and self.severity == Severity.HARD
+            and self.result == Result.HOLDS
+            and self.is_current
+        )
+
+    @property
+    def result_label(self):
+        """The result in the criterion's own terms: met / not met, tripped / clear."""
+        if self.result == Result.HOLDS:
+            return "tripped" if self.kind == Kind.KILL else "met"
+        if self.result == Result.DOES_NOT_HOLD:
+            return "clear" if self.kind == Kind.KILL else "not met"
+        return self.get_result_display().lower()
+
+    @property
+    def result_badge(self):
+        """CSS badge class: good news ok, bad news bad, unknown warn."""
+        if self.result in (Result.PENDING, Result.INSUFFICIENT):
+            return "warn"
+        good = (self.kind == Kind.SUCCESS) == (self.result == Result.HOLDS)
+        return "ok" if good else "bad"
+
+    def describe(self):
+        comparator = Comparator(self.comparator).label
+        aggregation = Aggregation(self.aggregation).label
+        if self.relative_to_baseline:
+            return (
+                f"{aggregation} {self.metric} of {self.variant} vs {BASELINE_VARIANT} changes by "
+                f"{comparator} {self.threshold:+g}%"
+            )
+        return f"{aggregation} {self.metric} of {self.variant} {comparator} {self.threshold:g}"
+
+    def snapshot(self):
+        return {
+            "id": self.pk,
+            "statement": self.statement,
+            "kind": self.kind,
+            "severity": self.severity,
+            "result": self.result,
+            "label": self.result_label,
+            "observed": self.observed,
+            "detail": self.result_detail,
+        }
+
+    # --- evaluation ---
+
+    def assess(self, values_by_variant):
+        """(result, observed, detail) on {variant: [(seed, run_id, value), ...]}.
+
+        Non-finite values are left out here (they flag the experiment separately).
+        """
+        candidate = _usable(values_by_variant.get(self.variant, []))
+        baseline = _usable(values_by_variant.get(BASELINE_VARIANT, []))
+        missing = []
+        if _seed_count(candidate) < self.min_seeds:
+            missing.append(f"{self.variant} has {_seed_count(candidate)} of {self.min_seeds} seeds")
+        if self.relative_to_baseline and _seed_count(baseline) < self.min_seeds:
+            missing.append(
+                f"{BASELINE_VARIANT} has {_seed_count(baseline)} of {self.min_seeds} seeds"
+            )
+        if missing:
+            return Result.INSUFFICIENT, None, "; ".join(missing)
+        observed = float(AGGREGATE[self.aggregation]([value for _, _, value in candidate]))
+        detail = f"{self.variant}: {observed:.4g}"
+        if self.relative_to_baseline:
+            reference = float(AGGREGATE[self.aggregation]([value for _, _, value in baseline]))
+            if reference == 0:
+                return Result.INSUFFICIENT, None, "The baseline is 0: no relative change."
+            detail += f", {BASELINE_VARIANT}: {reference:.4g}"
+            observed = (observed - reference) / abs(reference) * 100
+            detail += f", change {observed:+.2f}%"
+        holds = COMPARE[self.comparator](observed, self.threshold)
+        return (Result.HOLDS if holds else Result.DOES_NOT_HOLD), observed, detail
+
+
+def _usable(rows):
+    # Runs in the order they were created, so that "last value" is the latest run's value.
+    return sorted(
+        (row for row in rows if row[2] is not None and math.isfinite(row[2])),
+        key=lambda row: row[1],
+    )
+
+
+def _seed_count(rows):
+    """Distinct seeds; a run without a seed counts on its own."""
+    return len({seed if seed is not None else ("run", run_id) for seed, run_id, _ in rows})
+
+
+def evaluate_criteria(experiment, criteria, *, now):
+    """Assess each machine-checked criterion on the experiment's runs and store the results.
+
+    One evidence query per metric named, whatever the number of runs or points.
+    """
+    from .. import evidence
+
+    by_metric = {}
+    for criterion in criteria:
+        if criterion.is_machine_checked:
+            by_metric.setdefault(criterion.metric, []).append(criterion)
+    for metric, metric_criteria in by_metric.items():
+        values_by_variant = {}
+        for run, value in evidence.run_values(experiment, metric):
+            values_by_variant.setdefault(run.variant, []).append((run.seed, run.pk, value))
+        for criterion in metric_criteria:
+            result, observed, detail = criterion.assess(values_by_variant)
+            criterion.result, criterion.observed = result, observed
+            criterion.result_detail, criterion.evaluated_at = detail, now
+            # A queryset update: results change as evidence arrives, the definition does not.
+            Criterion.objects.filter(pk=criterion.pk).update(
+                result=result, observed=observed, result_detail=detail, evaluated_at=now
+            )
