@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -125,6 +125,17 @@ class TechniqueQuerySet(models.QuerySet):
 
     def for_radar(self):
         return self.select_related("quadrant", "owner").prefetch_related("tags")
+
+    def as_of(self, moment=None, baseline=None):
+        """Techniques on the radar at `moment` (None: now) with their ring then as
+        `shown_ring`; with a `baseline` moment also `baseline_ring` (None: not yet added)."""
+        if moment is None:
+            techniques = self.annotate(shown_ring=F("ring"))
+        else:
+            techniques = self.with_ring_at(moment, "shown_ring").filter(shown_ring__isnull=False)
+        if baseline is not None:
+            techniques = techniques.with_ring_at(baseline, "baseline_ring")
+        return techniques
 
     def with_ring_at(self, moment, name="ring_then"):
         """Annotate the ring each technique was in just before `moment` (None: not yet there)."""

@@ -1,10 +1,31 @@
 from django.urls import path
 
-from . import views
+from .views import radar, reviews, transfer
 
 app_name = "radar"
 urlpatterns = [
-    path("", views.radar, name="radar"),
-    path("reviews/", views.review_list, name="review_list"),
-    path("panel/", views.home_panel, name="home_panel"),
+    path("", radar.radar, name="radar"),
+    path("panel/", radar.home_panel, name="home_panel"),
+    path("portfolio/", radar.portfolio, name="portfolio"),
+    path("import/", transfer.radar_import, name="radar_import"),
+    path("export/", transfer.radar_export, name="radar_export"),
+    path("techniques/<slug:slug>/", radar.technique_detail, name="technique_detail"),
+    path("techniques/<slug:slug>/move/", radar.technique_move, name="technique_move"),
+    path("reviews/", reviews.review_list, name="review_list"),
+    path("reviews/new/", reviews.review_create, name="review_create"),
+    path("reviews/<int:pk>/", reviews.review_detail, name="review_detail"),
+    path("reviews/<int:pk>/move/", reviews.review_move, name="review_move"),
+    path("reviews/<int:pk>/minutes.md", reviews.review_minutes, name="review_minutes"),
+    path(
+        "reviews/<int:pk>/nominations/<int:nomination_pk>/accept/",
+        reviews.nomination_accept,
+        name="nomination_accept",
+    ),
+    path(
+        "reviews/<int:pk>/nominations/<int:nomination_pk>/decline/",
+        reviews.nomination_decline,
+        name="nomination_decline",
+    ),
+    path("nominations/", reviews.nomination_list, name="nomination_list"),
+    path("nominations/new/", reviews.nomination_create, name="nomination_create"),
 ]
