@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -93,7 +94,8 @@ class PostgresServer:
     def __init__(self, directory):
         candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
         pg_ctl = require_binary("pg_ctl", *(str(c) for c in candidates))
-        self.bin = Path(pg_ctl).parent
+        # Resolved: /usr/local/bin may link pg_ctl but not createdb (Debian keeps all in one dir).
+        self.bin = Path(pg_ctl).resolve().parent
         self.directory = Path(directory)
         self.port = free_port()
         self.data = self.directory / "data"
@@ -118,6 +120,23 @@ class PostgresServer:
 
     def stop(self, mode="fast"):
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def destroy(self):
+        """Stop the server (if running) and delete its files."""
+        try:
+            self.stop(mode="immediate")
+        except subprocess.CalledProcessError:
+            pass  # not running
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def sql(self, statement, database="postgres"):
+        """Run one SQL statement as the superuser (outside a transaction); rows if any."""
+        import psycopg
+
+        url = self.url(database).replace("postgres://", "postgresql://")
+        with psycopg.connect(url, autocommit=True) as connection:
+            cursor = connection.execute(statement)
+            return cursor.fetchall() if cursor.description else None
 
     def create_database(self, name):
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
@@ -254,9 +273,40 @@ def redis_url_for_tests(tmp_path_factory):
 
 
 def start_postgres(tmp_path_factory):
-    """A PostgreSQL server of our own (tests that stop or restart it must not share CI's)."""
-    server = PostgresServer(tmp_path_factory.mktemp("pg")).init()
+    """A PostgreSQL server of our own (tests that stop or restart it must not share CI's).
+
+    Call `.destroy()` when done. As root the server runs as the postgres user, which cannot
+    enter pytest's private temporary folder, so its files go to a folder of its own in /tmp.
+    """
+    if os.geteuid() == 0:
+        directory = Path(tempfile.mkdtemp(prefix="assay-pg-"))
+    else:
+        directory = tmp_path_factory.mktemp("pg")
+    server = PostgresServer(directory).init()
     return server.start()
+
+
+_shared_postgres = {}
+
+
+def migrated_database(request, tmp_path_factory, name):
+    """A new database, already migrated, on a PostgreSQL server shared by this test session.
+
+    The first call starts the server and migrates a template database once; each call then
+    clones it (CREATE DATABASE ... TEMPLATE), which takes a fraction of a second instead of a
+    full migrate. Returns (server, database_url).
+    """
+    if "server" not in _shared_postgres:
+        server = start_postgres(tmp_path_factory)
+        request.config.add_cleanup(server.destroy)
+        template_url = server.create_database("assay_template")
+        manage(service_env(DATABASE_URL=template_url, REDIS_URL=None,
+                           ASSAY_DATA_DIR=str(tmp_path_factory.mktemp("template-data"))),
+               "migrate", "--no-input")  # fmt: skip
+        _shared_postgres["server"] = server
+    server = _shared_postgres["server"]
+    server.sql(f'CREATE DATABASE "{name}" TEMPLATE assay_template')
+    return server, server.url(name)
 
 
 def manage(env, *args, timeout=120):
