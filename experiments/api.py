@@ -194,7 +194,7 @@ def run_detail(request, experiment_key: str, run_id: int):
 
 @router.post(
     "/{experiment_key}/runs/{run_id}/metrics",
-    response={200: BatchOut, 201: BatchOut, 409: ErrorOut, 413: ErrorOut, **ERRORS},
+    response={200: BatchOut, 201: BatchOut, 413: ErrorOut, **ERRORS},
     summary="Log a batch of metric points (all stored, or none)",
 )
 def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn):
@@ -208,10 +208,8 @@ def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn)
             413,
             {"detail": f"points: {message}", "errors": [{"field": "points", "message": message}]},
         )
+    # A finished run still takes points: a job's spooled batches may arrive after its finish.
     run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
-    if run.is_finished:
-        message = f"run {run.pk} is {run.status}: it takes no more points"
-        return Status(409, {"detail": message, "errors": [{"field": "run", "message": message}]})
     batch, created = run.log_points(
         [point.dict() for point in payload.points], idempotency_key=payload.idempotency_key
     )

@@ -256,12 +256,12 @@ def test_idempotency_key_reused_for_other_points_is_refused(api):
     assert MetricPoint.objects.count() == 2
 
 
-def test_finished_run_takes_no_more_points(api):
+def test_finished_run_still_takes_late_spooled_batches(api):
     run = create_run(api)
     api.post(f"/EXP-12/runs/{run['id']}/finish", {"status": "failed"})
     response = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch())
-    assert response.status_code == 409
-    assert not MetricPoint.objects.exists()
+    assert response.status_code == 201
+    assert MetricPoint.objects.count() == 3
 
 
 def test_finish_with_unknown_status_is_refused(api):

@@ -1,0 +1,329 @@
+"""A run reported from a training job: `log` buffers, a background thread sends."""
+
+import atexit
+import logging
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+
+from .spool import Spool, replay
+from .transport import AssayError, Transport, encode_value
+
+logger = logging.getLogger("assay_client")
+
+
+class Run:
+    """One run of an experiment. Use `start_run(...)` as a context manager rather than this.
+
+    `log()` only appends to a buffer, so training never waits on the network. A daemon thread
+    creates the run, sends batches of up to `batch_size` points every `flush_interval`
+    seconds, and polls should-stop. While Assay cannot be reached it writes batches to the
+    spool instead; `finish()` uploads the run's own spool if Assay is back by then.
+    """
+
+    def __init__(
+        self,
+        experiment,
+        name,
+        *,
+        variant="candidate",
+        seed=None,
+        params=None,
+        url=None,
+        token=None,
+        spool_dir=None,
+        git_commit=None,
+        host=None,
+        gpu=None,
+        batch_size=1000,
+        flush_interval=1.0,
+        should_stop_interval=2.0,
+        offline_probe_interval=5.0,
+        retries=4,
+    ):
+        self.experiment = experiment
+        self.transport = Transport(
+            url or os.environ.get("ASSAY_URL"),
+            token or os.environ.get("ASSAY_TOKEN"),
+            retries=retries,
+        )
+        self.spool = Spool(spool_dir)
+        self.client_key = uuid.uuid4().hex
+        self.spool_path = self.spool.path_for(experiment, self.client_key)
+        self.create_payload = {
+            "name": name,
+            "variant": variant,
+            "seed": seed,
+            "params": params or {},
+            "git_commit": git_commit if git_commit is not None else _git_commit(),
+            "host": host if host is not None else socket.gethostname(),
+            "gpu": gpu if gpu is not None else os.environ.get("ASSAY_GPU", ""),
+            "client_key": self.client_key,
+        }
+        self.id = None
+        self.summary = {}
+        self.stop_reasons = []
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.should_stop_interval = should_stop_interval
+        self.offline_probe_interval = offline_probe_interval
+
+        self._lock = threading.Lock()
+        self._points = []
+        self._artifacts = []
+        self._next_step = 0
+        self._batch_number = 0
+        self._stop = False
+        self._told_to_stop = False
+        self._offline_since = None
+        self._last_try = 0.0
+        self._last_poll = 0.0
+        self._closing = False
+        self._closed = False
+        self._finish_body = None
+        self._wake = threading.Event()
+        self._sync_thread = None
+        self._thread = threading.Thread(target=self._send_loop, name="assay-sender", daemon=True)
+        self._thread.start()
+        # A script that ends without finish() still gets its points sent or spooled.
+        atexit.register(self._flush_at_exit)
+
+    # --- called by the training loop; none of these wait on the network ---
+
+    def log(self, metrics, step=None, *, bucket=None):
+        """Record metric values ({name: number}) at a step (default: the previous step + 1)."""
+        with self._lock:
+            if step is None:
+                step = self._next_step
+            self._next_step = max(self._next_step, step + 1)
+            now = time.time()
+            for key, value in metrics.items():
+                point = {"key": key, "value": encode_value(value), "step": step, "wall_time": now}
+                if bucket:
+                    point["bucket"] = bucket
+                self._points.append(point)
+            full = len(self._points) >= self.batch_size
+        if full:
+            self._wake.set()
+
+    def log_artifact(self, uri, *, kind="", size=None, sha256=""):
+        """Register a file by reference (s3://, gs://, file://, https://); bytes stay put."""
+        body = {"uri": uri, "kind": kind, "size": size, "sha256": sha256}
+        with self._lock:
+            self._artifacts.append(body)
+        self._wake.set()
+
+    def should_stop(self):
+        """True once Assay says stop (hard kill criterion tripped, time-box over).
+
+        Answers from the last poll, made in the background every should_stop_interval
+        seconds; while Assay cannot be reached the answer stays as it was.
+        """
+        if self._stop:
+            self._told_to_stop = True
+        return self._stop
+
+    def finish(self, status="finished", summary=None, timeout=None):
+        """Send what is left and end the run; waits for the sender (up to `timeout` seconds)."""
+        if self._closed:
+            return
+        self.summary.update(summary or {})
+        self._finish_body = {
+            "status": status,
+            "summary": {key: encode_value(value) for key, value in self.summary.items()},
+        }
+        self._closing = True
+        self._wake.set()
+        self._thread.join(timeout)
+        if self._sync_thread:
+            self._sync_thread.join(timeout)
+        self._closed = True
+        atexit.unregister(self._flush_at_exit)
+
+    @property
+    def status_on_exit(self):
+        return "killed" if self._told_to_stop else "finished"
+
+    # --- the sender thread ---
+
+    def _send_loop(self):
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            closing = self._closing
+            try:
+                self._ensure_created()
+                self._send_points()
+                self._send_artifacts()
+                if closing:
+                    self._send_finish()
+                    return
+                self._poll_should_stop()
+            except Exception:  # noqa: BLE001 - the sender must outlive any bug, or points stop
+                logger.exception("assay_client sender error")
+                if closing:
+                    return
+
+    @property
+    def _offline(self):
+        return self._offline_since is not None
+
+    def _may_try(self):
+        """Whether to call Assay now: always when online, every few seconds when offline."""
+        if not self._offline:
+            return True
+        return time.monotonic() - self._last_try >= self.offline_probe_interval or self._closing
+
+    def _call(self, method, path, body=None):
+        """Make a call; returns its JSON, or None when Assay cannot be reached now."""
+        if not self._may_try():
+            return None
+        self._last_try = time.monotonic()
+        try:
+            result = self.transport.request(
+                method,
+                self.transport.experiment_url(self.experiment, path),
+                body,
+                retries=0 if self._offline else None,
+            )
+        except AssayError as error:
+            if error.rejected:
+                raise
+            if not self._offline:
+                logger.warning("Assay unreachable (%s): spooling to %s", error, self.spool_path)
+            self._offline_since = self._offline_since or time.monotonic()
+            return None
+        if self._offline:
+            logger.warning("Assay reachable again: sending live")
+        self._offline_since = None
+        return result
+
+    def _ensure_created(self):
+        if self.id is not None:
+            return
+        created = self._call("POST", "runs", self.create_payload)
+        if created is not None:
+            self.id = created["id"]
+            # A later run uploads what earlier ones spooled, without holding up this one.
+            self._sync_thread = threading.Thread(
+                target=self._sync_others, name="assay-sync", daemon=True
+            )
+            self._sync_thread.start()
+
+    def _sync_others(self):
+        try:
+            uploaded, _ = self.spool.sync(self.transport, exclude={self.spool_path})
+        except (AssayError, OSError) as error:
+            logger.warning("could not upload earlier spooled runs: %s", error)
+            return
+        if uploaded:
+            logger.warning("uploaded %d spooled points of earlier runs", uploaded)
+
+    def _deliver(self, kind, body):
+        """Send a record of this run, else spool it. Payloads Assay refuses are dropped."""
+        if self.id is None:
+            self._spool(kind, body)
+            return
+        try:
+            sent = self._call("POST", f"runs/{self.id}/{kind}", body)
+        except AssayError as error:
+            logger.error("Assay refused a %s record, dropped: %s", kind, error)
+            return
+        if sent is None:
+            self._spool(kind, body)
+
+    def _spool(self, kind, body):
+        record = {"experiment": self.experiment, "run": self.create_payload, "kind": kind}
+        self.spool.append(self.spool_path, {**record, "body": body})
+
+    def _send_points(self):
+        while True:
+            with self._lock:
+                batch, self._points = (
+                    self._points[: self.batch_size],
+                    self._points[self.batch_size :],
+                )
+            if not batch:
+                return
+            self._batch_number += 1
+            key = f"{self.client_key}-{self._batch_number}"
+            self._deliver("metrics", {"idempotency_key": key, "points": batch})
+
+    def _send_artifacts(self):
+        with self._lock:
+            artifacts, self._artifacts = self._artifacts, []
+        for body in artifacts:
+            self._deliver("artifacts", body)
+
+    def _send_finish(self):
+        # Spooled batches go first; if they cannot, the finish waits in the spool behind them.
+        if self.spool_path.exists():
+            self._replay_own_spool()
+        if self._finish_body is None:
+            return  # flushing at exit: the run is left running, not finished
+        if self.spool_path.exists():
+            self._spool("finish", self._finish_body)
+            logger.warning(
+                "run %s ended offline; upload it later with `python -m assay_client sync`",
+                self.create_payload["name"],
+            )
+            return
+        self._deliver("finish", self._finish_body)
+
+    def _replay_own_spool(self):
+        self._ensure_created()
+        if self.id is None:
+            return
+        try:
+            replay(self.spool_path, self.transport)
+        except AssayError as error:
+            logger.warning("could not upload the spool yet: %s", error)
+            return
+        self.spool_path.unlink()
+
+    def _poll_should_stop(self):
+        if time.monotonic() - self._last_poll < self.should_stop_interval:
+            return
+        self._last_poll = time.monotonic()
+        answer = self._call("GET", "should-stop")
+        if answer is not None:
+            self._stop, self.stop_reasons = bool(answer["stop"]), answer["reasons"]
+
+    def _flush_at_exit(self):
+        if self._closing:
+            return
+        self._closing = True
+        self._finish_body = None
+        self._wake.set()
+        self._thread.join(30)
+
+
+def _git_commit():
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+@contextmanager
+def start_run(experiment, name, *, variant="candidate", seed=None, params=None, **options):
+    """Report a run to Assay for the duration of the block.
+
+    The run is marked failed if the block raises, killed if it ended after should_stop()
+    said stop, finished otherwise. Server URL and token come from ASSAY_URL and ASSAY_TOKEN
+    unless given as url= and token=.
+    """
+    run = Run(experiment, name, variant=variant, seed=seed, params=params, **options)
+    try:
+        yield run
+    except BaseException:
+        run.finish("killed" if run._told_to_stop else "failed")
+        raise
+    run.finish(run.status_on_exit)
