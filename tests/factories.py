@@ -88,10 +88,29 @@ def make_nomination(*, name=None, proposed_by=None, quadrant=None, **fields):
 # --- papers ---
 
 
-def make_paper(*, title=None, **fields):
-    from papers.models import Paper
+def make_paper(*, title=None, tags=(), **fields):
+    from papers.models import Paper, Tag
 
-    return Paper.objects.create(title=title or f"Paper {next(_sequence)}", **fields)
+    paper = Paper.objects.create(title=title or f"Paper {next(_sequence)}", **fields)
+    if tags:
+        paper.tags.set(Tag.for_names(tags))
+    return paper
+
+
+def make_note(*, paper=None, author, **fields):
+    from papers.models import PaperNote
+
+    fields.setdefault("relevance", 3)
+    fields.setdefault("summary", "Does a thing, faster.")
+    return PaperNote.objects.create(paper=paper or make_paper(), author=author, **fields)
+
+
+def make_question(*, question=None, **fields):
+    from papers.models import ResearchQuestion
+
+    return ResearchQuestion.objects.create(
+        question=question or f"Question {next(_sequence)}?", **fields
+    )
 
 
 # --- experiments ---

@@ -88,7 +88,8 @@ def parse(text):
             yield Rejection(line, block.key, f"the key {block.key!r} is already used{where}")
         elif isinstance(block, DuplicateFieldKeyBlock):
             key = getattr(block.ignore_error_block, "key", "")
-            yield Rejection(line, key, _failure_reason(block))
+            names = ", ".join(sorted(block.duplicate_keys))
+            yield Rejection(line, key, f"the field {names} appears more than once")
         elif isinstance(block, ParsingFailedBlock):
             yield Rejection(line, "", _failure_reason(block))
         else:
