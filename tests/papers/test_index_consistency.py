@@ -1,5 +1,15 @@
-from papers.models import IndexState, PaperEmbedding, SearchDocument
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from papers import embeddings, vector_index
+from papers.models import IndexState, Paper, PaperEmbedding, SearchDocument
 from papers.search import search
+from papers.tasks import reconcile_indexes, reindex_model
 from tests.factories import make_paper
 from tests.papers import search_support
 
@@ -20,3 +30,151 @@ def test_new_paper_is_embedded_indexed_and_findable(db, fake_models, on_commit):
     assert (state.version, state.count, state.status) == (1, 1, "done")
     assert titles(search("experts routing", mode="dense")) == ["Sparse mixture of experts"]
     assert titles(search("experts routing", mode="keyword")) == ["Sparse mixture of experts"]
+
+
+def test_edited_paper_is_re_embedded_and_found_by_its_new_text(db, fake_models, on_commit):
+    with on_commit():
+        paper = make_paper(title="Convolutional networks", abstract="Image classification")
+    first_vector = PaperEmbedding.objects.get(paper=paper, model="bow")
+    with on_commit():
+        paper.title = "Quantum annealing schedules"
+        paper.save()
+    vector = PaperEmbedding.objects.get(paper=paper, model="bow")
+    assert vector.pk != first_vector.pk
+    assert vector.content_hash != first_vector.content_hash
+    for mode in ("dense", "keyword", "hybrid"):
+        assert titles(search("quantum annealing", mode=mode)) == ["Quantum annealing schedules"]
+    assert search("convolutional", mode="keyword") == []
+
+
+def test_deleted_paper_is_never_returned_even_before_the_index_catches_up(
+    db, fake_models, on_commit
+):
+    with on_commit():
+        kept = make_paper(title="Graph attention networks")
+        gone = make_paper(title="Graph convolution networks")
+    # Deleted without running the after-commit work: the index file still holds it.
+    gone.delete()
+    assert IndexState.objects.get(model="bow").count == 2
+    for mode in ("dense", "keyword", "hybrid"):
+        assert titles(search("graph networks", mode=mode)) == [kept.title]
+
+
+def test_deleting_a_paper_removes_it_from_every_index(db, fake_models, on_commit):
+    with on_commit():
+        paper = make_paper(title="Dropout")
+        make_paper(title="Batch normalisation")
+    with on_commit():
+        paper.delete()
+    for model in fake_models:
+        state = IndexState.objects.get(model=model)
+        assert (state.version, state.count) == (2, 1)
+        assert vector_index.current_index(model).paper_ids.tolist() != [paper.pk]
+
+
+def test_reindex_rebuilds_to_a_new_version_and_prunes_old_files(db, fake_models, on_commit):
+    with on_commit():
+        make_paper(title="Low-rank adaptation")
+    for _ in range(3):
+        call_command("reindex", "--model", "bow", verbosity=0)
+    state = IndexState.objects.get(model="bow")
+    assert (state.version, state.count, state.status) == (4, 1, "done")
+    files = sorted(path.name for path in vector_index.index_dir().glob("bow-*"))
+    assert files == [
+        f"bow-v{v}{suffix}" for v in (3, 4) for suffix in (".faiss", ".ids.npy", ".json")
+    ]
+    manifest = vector_index.read_manifest("bow", 4)
+    assert manifest["count"] == 1 and manifest["kind"] == "flat"
+
+
+def test_check_index_reports_stale_vectors_and_reindex_if_needed_fixes_them(
+    db, fake_models, on_commit
+):
+    with on_commit():
+        paper = make_paper(title="Speculative decoding")
+    call_command("check_index")  # in sync: no error
+    # An edit that bypasses signals (a bulk update) leaves the vector stale.
+    Paper.objects.filter(pk=paper.pk).update(abstract="Draft models propose tokens")
+    out = StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("check_index", "--model", "bow", stdout=out)
+    assert raised.value.returncode == 1
+    assert "1 papers changed since their bow vector was made" in out.getvalue()
+
+    call_command("reindex", "--if-needed", verbosity=0)
+    call_command("check_index")
+    assert titles(search("draft models propose", mode="dense")) == ["Speculative decoding"]
+
+
+def test_check_index_reports_a_missing_index_file_and_search_still_works(
+    db, fake_models, on_commit
+):
+    with on_commit():
+        make_paper(title="Mixture of depths")
+    for path in vector_index.index_dir().glob("bow-*"):
+        path.unlink()
+    vector_index._loaded.clear()  # as in a fresh process on another host
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("check_index", stdout=out)
+    assert "index file v1 is missing" in out.getvalue()
+    assert titles(search("mixture depths", mode="dense")) == ["Mixture of depths"]
+
+
+def test_papers_added_behind_the_signals_back_are_found_after_reconcile(
+    db, fake_models, on_commit
+):
+    Paper.objects.bulk_create([Paper(title="State space models"), Paper(title="Linear attention")])
+    assert search("state space", mode="keyword") == []
+    with on_commit():
+        assert sorted(reconcile_indexes()) == ["bow", "words"]
+    assert titles(search("state space", mode="keyword")) == ["State space models"]
+    assert titles(search("state space models", mode="dense"))[0] == "State space models"
+    assert reconcile_indexes() == []  # nothing drifted any more
+
+
+def test_a_run_killed_half_way_is_finished_by_the_next(db, fake_models, on_commit, monkeypatch):
+    with on_commit():
+        make_paper(title="Flash attention")
+    Paper.objects.bulk_create([Paper(title=f"Paper number {n}") for n in range(5)])
+    monkeypatch.setattr(embeddings, "BATCHES_PER_WRITE", 1)
+    monkeypatch.setattr(settings, "ASSAY_EMBEDDING_BATCH_SIZE", 2)
+    calls = []
+    real_encode = embeddings.Embedder.encode
+
+    def dies_on_second_batch(self, texts, batch_size=None):
+        calls.append(texts)
+        if len(calls) == 2:
+            raise SystemExit("worker killed")  # not an Exception: nothing marks the run failed
+        return real_encode(self, texts, batch_size)
+
+    monkeypatch.setattr(embeddings.Embedder, "encode", dies_on_second_batch)
+    with pytest.raises(SystemExit):
+        reindex_model("bow")
+    state = IndexState.objects.get(model="bow")
+    assert state.status == "running"
+    assert PaperEmbedding.objects.filter(model="bow").count() == 3  # first batch kept
+    monkeypatch.setattr(embeddings.Embedder, "encode", real_encode)
+
+    assert reindex_model("bow") is False  # the dead run still looks alive
+    IndexState.objects.filter(model="bow").update(heartbeat=timezone.now() - timedelta(hours=1))
+    assert reindex_model("bow") is True
+    state.refresh_from_db()
+    assert (state.status, state.count) == ("done", 6)
+    assert vector_index.check("bow").ok
+
+
+def test_index_switches_to_hnsw_above_the_threshold(db, fake_models, on_commit, settings):
+    settings.ASSAY_ANN_THRESHOLD = 3
+    with on_commit():
+        papers = [make_paper(title=f"Topic {word}") for word in ("alpha", "beta", "gamma")]
+    assert IndexState.objects.get(model="bow").kind == "flat"
+    with on_commit():
+        make_paper(title="Topic delta")
+    assert IndexState.objects.get(model="bow").kind == "hnsw"
+    assert titles(search("topic delta", mode="dense"))[0] == "Topic delta"
+    with on_commit():
+        papers[0].delete()  # back to 3 vectors: rebuilt as an exact index
+    state = IndexState.objects.get(model="bow")
+    assert (state.kind, state.count) == ("flat", 3)
+    assert vector_index.check("bow").ok
