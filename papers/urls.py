@@ -1,12 +1,30 @@
 from django.urls import path
 
-from .views import library, search
+from .views import imports, library, notes, questions, search
 
 app_name = "papers"
 urlpatterns = [
     # --- library, notes, questions, imports ---
     path("", library.paper_list, name="paper_list"),
-    path("questions/", library.paper_list, name="question_list"),
+    path("<int:pk>/", library.paper_detail, name="paper_detail"),
+    path("<int:pk>/reading/", library.paper_reading_state, name="paper_reading_state"),
+    path("<int:pk>/note/", notes.note_edit, name="note_edit"),
+    path("notes/<int:pk>/delete/", notes.note_delete, name="note_delete"),
+    path("queue/", library.reading_queue, name="reading_queue"),
+    path("merge/", library.paper_merge, name="paper_merge"),
+    path("import/", imports.paper_import, name="paper_import"),
+    path("export/", imports.paper_export, name="paper_export"),
+    path("questions/", questions.question_list, name="question_list"),
+    path("questions/<int:pk>/", questions.question_detail, name="question_detail"),
+    path("questions/<int:pk>/links/", questions.question_link, name="question_link"),
+    path(
+        "questions/<int:pk>/links/<int:link_pk>/remove/",
+        questions.question_unlink,
+        name="question_unlink",
+    ),
+    path(
+        "questions/<int:pk>/conclusion/", questions.question_conclusion, name="question_conclusion"
+    ),
     path("panel/", library.home_panel, name="home_panel"),
     # --- search ---
     path("search/", search.search, name="search"),
