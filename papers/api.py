@@ -1,3 +1,256 @@
-from ninja import Router
+"""Papers over REST for scripts: list and read papers, write one's note on a paper.
 
-router = Router()
+Session authentication (the browser's login). Notes are saved through the same model
+validation as the note form, so bad values give the same errors (400, one entry per field).
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema, Status
+from ninja.security import django_auth
+from pydantic import BeforeValidator
+
+from .embeddings import UnknownModel
+from .models import Paper, PaperNote
+from .search import MAX_K, MODES, SearchError, search
+
+router = Router(auth=django_auth, tags=["papers"])
+
+
+def _strict_int(value):
+    # Pydantic's lax mode reads true as 1 and "3" as 3; a score must be sent as a number.
+    if isinstance(value, bool) or isinstance(value, str):
+        raise ValueError("must be a number")
+    return value
+
+
+Score = Annotated[int, BeforeValidator(_strict_int), Field(ge=1, le=5)]
+
+
+class FieldError(Schema):
+    field: str | None
+    message: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[FieldError] = []
+
+
+class PaperOut(Schema):
+    id: int
+    title: str
+    authors: list[str]
+    year: int | None
+    venue: str
+    arxiv_id: str
+    doi: str
+    url: str
+    bibtex_key: str
+    entry_type: str
+    tags: list[str]
+
+    @staticmethod
+    def resolve_tags(paper):
+        return [tag.name for tag in paper.tags.all()]
+
+
+class NoteOut(Schema):
+    id: int
+    paper_id: int
+    author: str
+    date_read: date
+    relevance: int
+    pass_reached: int
+    summary: str
+    production_viability: str
+    red_flags: list[str]
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_author(note):
+        return note.author.get_username()
+
+    @staticmethod
+    def resolve_red_flags(note):
+        return [label for label, _comment in note.raised_flags()]
+
+
+class PaperDetailOut(PaperOut):
+    abstract: str
+    techniques: list[str]
+    notes: list[NoteOut]
+
+    @staticmethod
+    def resolve_techniques(paper):
+        return [technique.name for technique in paper.techniques.all()]
+
+    @staticmethod
+    def resolve_notes(paper):
+        return paper.notes.select_related("author")
+
+
+class PaperPage(Schema):
+    count: int
+    items: list[PaperOut]
+
+
+class PaperFilters(Schema):
+    year: int | None = Field(None, ge=1000, le=2100)
+    tag: str | None = None
+    technique: int | None = Field(None, description="radar technique id")
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0)
+
+
+class NoteIn(Schema):
+    relevance: Score
+    summary: str = Field(..., min_length=1, max_length=300, description="One sentence")
+    pass_reached: Annotated[int, BeforeValidator(_strict_int), Field(ge=1, le=3)] = 1
+    date_read: date | None = None
+    time_spent_minutes: int | None = Field(None, ge=0)
+    key_insight: str = ""
+    results: str = ""
+    limitations: str = ""
+    production_viability: PaperNote.Viability | None = None
+    implementation: str = ""
+    red_flags: dict[str, str] = Field(
+        {},
+        description="Raised red flags: flag name (weak_baselines, cherry_picked, new_metrics, "
+        "toy_datasets, missing_ablations, reproducibility, compute_advantage) to comment",
+    )
+    computational_efficiency: Score | None = None
+    integration_complexity: Score | None = None
+    robustness: Score | None = None
+    maintainability: Score | None = None
+
+
+def _require(request, permission):
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(f"You need the {permission} permission.")
+
+
+@router.get("/", response={200: PaperPage, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut})
+def list_papers(request, filters: Query[PaperFilters]):
+    """Papers, newest first, filtered by year, tag and radar technique."""
+    _require(request, "papers.view_paper")
+    papers = Paper.objects.prefetch_related("tags")
+    if filters.year:
+        papers = papers.in_year(filters.year)
+    if filters.tag:
+        papers = papers.tagged(filters.tag)
+    if filters.technique:
+        papers = papers.about_technique(filters.technique)
+    papers = papers.distinct()
+    page = papers[filters.offset : filters.offset + filters.limit]
+    return {"count": papers.count(), "items": list(page)}
+
+
+@router.get(
+    "/{int:paper_id}",
+    response={200: PaperDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+)
+def get_paper(request, paper_id: int):
+    _require(request, "papers.view_paper")
+    return get_object_or_404(Paper.objects.prefetch_related("tags", "techniques"), pk=paper_id)
+
+
+@router.post(
+    "/{int:paper_id}/notes",
+    response={
+        201: NoteOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
+)
+def create_note(request, paper_id: int, payload: NoteIn):
+    """Write the caller's note on a paper (one note per reader per paper: 409 if one exists)."""
+    _require(request, "papers.add_papernote")
+    paper = get_object_or_404(Paper, pk=paper_id)
+    if paper.notes.by(request.user).exists():
+        return Status(409, {"detail": "You already have a note on this paper; edit it instead."})
+    fields = payload.dict(exclude={"red_flags", "date_read"}, exclude_none=True)
+    note = PaperNote(paper=paper, author=request.user, **fields)
+    if payload.date_read:
+        note.date_read = payload.date_read
+    known = {field for field, _label, _help in PaperNote.RED_FLAGS}
+    unknown = sorted(set(payload.red_flags) - known)
+    if unknown:
+        raise ValidationError({"red_flags": f"Unknown red flag(s): {', '.join(unknown)}."})
+    for flag, comment in payload.red_flags.items():
+        setattr(note, f"flag_{flag}", True)
+        setattr(note, f"flag_{flag}_comment", comment)
+    note.full_clean()
+    with transaction.atomic():
+        note.save()
+    return Status(201, note)
+
+
+# --- search ---
+# (owned by the search work; hybrid search for scripts, same ranking as the web page)
+
+
+class SearchParams(Schema):
+    q: str = Field(..., min_length=1, max_length=1000, description="What to search for")
+    mode: Literal[MODES] = "hybrid"
+    model: str | None = Field(None, description="Embedding model (default: configured default)")
+    k: int = Field(10, ge=1, le=MAX_K)
+    year_from: int | None = Field(None, ge=1000, le=2100)
+    year_to: int | None = Field(None, ge=1000, le=2100)
+    tag: str | None = None
+    min_relevance: int | None = Field(None, ge=1, le=5)
+
+
+class SearchHit(Schema):
+    id: int
+    title: str
+    year: int | None
+    authors: list[str]
+    score: float
+    keyword_rank: int | None
+    dense_rank: int | None
+
+
+class SearchErrorOut(Schema):
+    detail: str
+    errors: list[dict] = []
+
+
+@router.get(
+    "/search",
+    auth=django_auth,
+    response={200: list[SearchHit], 400: SearchErrorOut, 403: SearchErrorOut, 422: SearchErrorOut},
+    summary="Search papers (hybrid keyword + embedding ranking)",
+)
+def search_papers(request, params: Query[SearchParams]):
+    if not request.user.has_perm("papers.view_paper"):
+        raise PermissionDenied("You may not read papers.")
+    filters = params.dict(include={"year_from", "year_to", "tag", "min_relevance"})
+    try:
+        results = search(
+            params.q, model=params.model, mode=params.mode, k=params.k, filters=filters
+        )
+    except UnknownModel as error:
+        raise ValidationError({"model": str(error)}) from error
+    except SearchError as error:
+        raise ValidationError(str(error)) from error
+    return [
+        SearchHit(
+            id=r.paper.pk,
+            title=r.paper.title,
+            year=r.paper.year,
+            authors=r.paper.authors,
+            score=r.score,
+            keyword_rank=r.keyword_rank,
+            dense_rank=r.dense_rank,
+        )
+        for r in results
+    ]
