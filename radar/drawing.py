@@ -54,11 +54,11 @@ class Blip:
     @property
     def triangle(self):
         """SVG points of the triangle drawn for a moved blip (pointing the way it moved)."""
-        tip = -10 if self.mark == "in" else 10
+        tip = -14 if self.mark == "in" else 14
         base = -tip * 0.6
         return (
-            f"{self.x:.1f},{self.y + tip:.1f} {self.x - 9:.1f},{self.y + base:.1f} "
-            f"{self.x + 9:.1f},{self.y + base:.1f}"
+            f"{self.x:.1f},{self.y + tip:.1f} {self.x - 12:.1f},{self.y + base:.1f} "
+            f"{self.x + 12:.1f},{self.y + base:.1f}"
         )
 
 
