@@ -5,10 +5,13 @@ from .search import IndexState, PaperEmbedding, SearchDocument  # search enginee
 
 __all__ = [
     "ConclusionRevision",
+    "IndexState",
     "Paper",
+    "PaperEmbedding",
     "PaperNote",
     "QuestionLink",
     "ReadingState",
     "ResearchQuestion",
+    "SearchDocument",
     "Tag",
 ]

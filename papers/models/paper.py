@@ -5,7 +5,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 
-from papers.identifiers import normalise_title, split_identifiers, surname
+from papers.identifiers import arxiv_id_from_doi, normalise_title, split_identifiers, surname
 
 # arXiv preprints usually come out as a conference or journal paper within a year or two; a
 # preprint matched by title to a published version may be this much older than it.
@@ -111,7 +111,12 @@ class Paper(models.Model):
         return self.title
 
     def save(self, *args, **kwargs):
-        self.doi, self.arxiv_id = split_identifiers(self.doi, self.arxiv_id)
+        doi, arxiv_id = split_identifiers(self.doi, self.arxiv_id)
+        # A value that is no identifier stays as typed (clean() reports it) instead of vanishing.
+        if doi or not self.doi or arxiv_id_from_doi(self.doi):
+            self.doi = doi
+        if arxiv_id or not self.arxiv_id:
+            self.arxiv_id = arxiv_id
         self.title = " ".join(self.title.split())
         self.title_key = normalise_title(self.title)[:500]
         super().save(*args, **kwargs)
