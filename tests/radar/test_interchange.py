@@ -7,6 +7,7 @@ import nh3
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from django.utils import timezone
 
 from radar.interchange import (
@@ -229,3 +230,54 @@ def test_markdown_export_lists_every_technique_by_quadrant_and_ring(alice):
     assert text.index("## Training") < text.index("### Trial") < text.index("**LoRA**, owner alice")
     assert text.index("## Serving") < text.index("### Skip") < text.index("**Beam search**")
     assert "Why Skip" in text and "Fails: Latency." in text
+
+
+# --- the upload form and the export download ---
+
+
+def test_upload_form_imports_a_file_and_reports_rows(alice_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("radar.csv", _csv("A,Adopt,Q,TRUE,x"), content_type="text/csv")
+    response = alice_client.post(reverse("radar:radar_import"), {"file": upload})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "line 2: A: created: Adopt in Q" in html
+    assert "created 1, updated 0, unchanged 0, rejected 0" in html
+    assert Technique.objects.filter(name="A").exists()
+
+
+def test_upload_form_rejection_writes_nothing_and_says_so(alice_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("radar.csv", _csv("A,Adopt,Q,TRUE,x", "B,Later,Q,TRUE,x"))
+    response = alice_client.post(reverse("radar:radar_import"), {"file": upload})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Rejected: nothing was written" in html
+    assert "line 3: B: rejected: ring: &#x27;Later&#x27; is not one of" in html
+    assert not Technique.objects.exists()
+
+
+def test_upload_over_the_size_limit_is_refused_clearly(alice_client, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.ASSAY_MAX_UPLOAD_BYTES = 100
+    upload = SimpleUploadedFile("radar.csv", _csv(*[f"T{n},Adopt,Q,TRUE,x" for n in range(20)]))
+    response = alice_client.post(reverse("radar:radar_import"), {"file": upload})
+    assert response.status_code == 400
+    assert "the limit is 100\xa0bytes (ASSAY_MAX_UPLOAD_BYTES)" in response.content.decode()
+    assert not Technique.objects.exists()
+
+
+def test_member_cannot_import(bob_client):
+    assert bob_client.get(reverse("radar:radar_import")).status_code == 403
+
+
+def test_export_download_reports_skip_handling_in_a_header(bob_client):
+    make_technique(name="Technique X", ring="skip")
+    response = bob_client.get(reverse("radar:radar_export"), {"format": "byor-csv"})
+    assert response["Content-Disposition"] == 'attachment; filename="radar.csv"'
+    assert "exported as Hold" in response["X-Assay-Export-Notes"]
+    assert "Technique X,Hold" in response.content.decode()
+    assert bob_client.get(reverse("radar:radar_export"), {"format": "pdf"}).status_code == 404
