@@ -323,7 +323,7 @@ class RingMoveQuerySet(models.QuerySet):
         raise ValidationError("Ring moves are never deleted.")
 
     def between(self, since, until):
-        """Moves in (since, until]; since may be None (from the beginning)."""
+        """Moves at or after `since` (None: from the beginning) and before `until`."""
         moves = self.filter(moved_at__lt=until)
         return moves.filter(moved_at__gte=since) if since else moves
 
