@@ -130,15 +130,20 @@ def compare(
         if np.mean(b) != 0:
             result.relative_difference = float(result.difference / abs(np.mean(b)) * 100)
     if len(b) >= 2 and len(c) >= 2:
-        if np.var(b) + np.var(c) > 0:
+        if not (_constant(b) and _constant(c)):
             result.welch = _test(stats.ttest_ind(c, b, equal_var=False))
         result.mann_whitney = _test(stats.mannwhitneyu(c, b, alternative="two-sided"))
         result.cohens_d, result.hedges_g = effect_sizes(b, c)
     pairs = matched_pairs(baseline_values, baseline_seeds, candidate_values, candidate_seeds)
-    if pairs is not None and len(pairs[0]) >= 2 and np.var(pairs[1] - pairs[0]) > 0:
+    # Differences that are all equal (up to rounding) have no spread to test against.
+    if pairs is not None and len(pairs[0]) >= 2 and not _constant(pairs[1] - pairs[0]):
         result.paired = _test(stats.ttest_rel(pairs[1], pairs[0]))
     result.significant, result.verdict = _verdict(result)
     return result
+
+
+def _constant(array):
+    return bool(np.allclose(array, array[0], rtol=1e-9, atol=1e-12))
 
 
 def matched_pairs(baseline, baseline_seeds, candidate, candidate_seeds):

@@ -69,6 +69,12 @@ class ExperimentQuerySet(models.QuerySet):
             timeboxes__deadline__lte=end,
         )
 
+    def next_key(self):
+        """The next free key, EXP-<highest number + 1>."""
+        keys = self.filter(key__startswith="EXP-").values_list("key", flat=True)
+        numbers = [int(key[4:]) for key in keys if key[4:].isdigit()]
+        return f"EXP-{max(numbers, default=0) + 1}"
+
     def search(self, text):
         return self.filter(
             models.Q(key__icontains=text)
@@ -281,16 +287,24 @@ class Experiment(models.Model):
 
     # --- evidence summaries ---
 
-    def comparisons(self):
+    def run_values_by_metric(self):
+        """{metric: [(run, value)]} for every metric: evidence.run_values, fetched once."""
+        from .. import evidence
+
+        return {metric: evidence.run_values(self, metric) for metric in evidence.metric_names(self)}
+
+    def comparisons(self, values_by_metric=None):
         """Baseline against each other variant, per metric, across seeds (stats.compare)."""
-        from .. import evidence, stats
+        from .. import stats
         from .criteria import BASELINE_VARIANT
 
+        if values_by_metric is None:
+            values_by_metric = self.run_values_by_metric()
         criteria = [c for c in self.criteria.current() if c.is_machine_checked]
         results = []
-        for metric in evidence.metric_names(self):
+        for metric, run_values in values_by_metric.items():
             by_variant = {}
-            for run, value in evidence.run_values(self, metric):
+            for run, value in run_values:
                 by_variant.setdefault(run.variant, []).append((run.seed, value))
             baseline = by_variant.pop(BASELINE_VARIANT, [])
             for variant, rows in sorted(by_variant.items()):
@@ -491,6 +505,7 @@ class ExperimentEvent(models.Model):
 
     class Kind(models.TextChoices):
         CREATED = "created", "Created"
+        EDITED = "edited", "Edited"
         STATUS = "status", "Status change"
         STAGE = "stage", "Stage change"
         GATE = "gate", "Gate decision"

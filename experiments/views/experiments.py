@@ -1,12 +1,211 @@
+"""Experiment pages: the list, the form, the experiment page and its self-refreshing evidence."""
+
+import math
+
 from django.contrib.auth.decorators import permission_required
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django_htmx.http import HttpResponseStopPolling
+
+from .. import charts, evidence, stats
+from ..forms import ExperimentForm, GateDecisionForm
+from ..models import Experiment, MetricSummary, Stage, Status
+from ..models.criteria import BASELINE_VARIANT
+from .common import get_experiment_for_user, template_for
+
+PAGE = "experiments/experiment_detail.html"
+CURVE_POINTS = 300
+# Name fragments that suggest which metric is quality and which is cost, for the scatter's
+# default axes; the page lets the reader pick others.
+QUALITY_HINTS = ("accuracy", "acc", "f1", "bleu", "score", "quality", "reward")
+COST_HINTS = ("latency", "gpu_hours", "gpu-hours", "cost", "seconds", "time", "memory")
 
 
 @permission_required("experiments.view_experiment", raise_exception=True)
 def experiment_list(request):
-    return TemplateResponse(request, "experiments/experiment_list.html", {})
+    experiments = Experiment.objects.select_related("technique", "owner").order_by("-created_at")
+    filters = {key: request.GET.get(key, "") for key in ("status", "stage", "q", "flagged")}
+    if filters["status"] in Status.values:
+        experiments = experiments.with_status(filters["status"])
+    if filters["stage"] in Stage.values:
+        experiments = experiments.in_stage(filters["stage"])
+    if filters["flagged"]:
+        experiments = experiments.flagged()
+    if filters["q"].strip():
+        experiments = experiments.search(filters["q"].strip())
+    context = {
+        "experiments": experiments,
+        "filters": filters,
+        "statuses": Status.choices,
+        "stages": Stage.choices,
+    }
+    return TemplateResponse(
+        request, template_for(request, "experiments/experiment_list.html", "results"), context
+    )
 
 
 @permission_required("experiments.view_experiment", raise_exception=True)
 def home_panel(request):
-    return TemplateResponse(request, "experiments/_home_panel.html", {})
+    context = {
+        "flagged": Experiment.objects.flagged().select_related("technique")[:8],
+        "active_count": Experiment.objects.active().count(),
+    }
+    return TemplateResponse(request, "experiments/_home_panel.html", context)
+
+
+@permission_required("experiments.add_experiment", raise_exception=True)
+def experiment_create(request):
+    form = ExperimentForm(request.POST or None, initial={"technique": request.GET.get("technique")})
+    if request.method == "POST" and form.is_valid():
+        experiment = form.save_for(request.user)
+        return redirect(experiment)
+    return TemplateResponse(
+        request, "experiments/experiment_form.html", {"form": form}, status=_status(form)
+    )
+
+
+def experiment_edit(request, pk):
+    experiment = get_experiment_for_user(request, pk, edit=True)
+    form = ExperimentForm(request.POST or None, instance=experiment)
+    if request.method == "POST" and form.is_valid():
+        form.save_for(request.user)
+        return redirect(experiment)
+    context = {"form": form, "experiment": experiment}
+    return TemplateResponse(
+        request, "experiments/experiment_form.html", context, status=_status(form)
+    )
+
+
+@permission_required("experiments.view_experiment", raise_exception=True)
+def experiment_detail(request, pk):
+    experiment = get_experiment_for_user(request, pk)
+    return TemplateResponse(request, PAGE, page_context(request, experiment))
+
+
+@permission_required("experiments.view_experiment", raise_exception=True)
+def experiment_evidence(request, pk):
+    """The evidence region alone, polled by the page while runs are running."""
+    experiment = get_experiment_for_user(request, pk)
+    context = evidence_context(experiment, request.GET)
+    # Status 286 swaps the region one last time and tells htmx to stop polling.
+    status = 200 if context["running"] else HttpResponseStopPolling.status_code
+    return TemplateResponse(request, f"{PAGE}#evidence", context, status=status)
+
+
+def page_context(request, experiment, *, gate_form=None, gate_error=None):
+    """Everything the experiment page shows; shared with the views that re-render parts."""
+    return {
+        "events": experiment.events.select_related("actor")[:100],
+        **criteria_context(request, experiment),
+        **gate_context(request, experiment, form=gate_form, error=gate_error),
+        **evidence_context(experiment, request.GET),
+    }
+
+
+def criteria_context(request, experiment, *, error=None):
+    criteria = list(
+        experiment.criteria.select_related("superseded_by", "checked_by").order_by("kind", "id")
+    )
+    return {
+        "experiment": experiment,
+        "current_criteria": [c for c in criteria if c.is_current],
+        "superseded_criteria": [c for c in criteria if not c.is_current],
+        "can_edit": experiment.editable_by(request.user),
+        "has_data": experiment.has_reported(),
+        "criteria_error": error,
+    }
+
+
+def gate_context(request, experiment, *, form=None, error=None):
+    decisions = list(experiment.gate_decisions.select_related("decided_by"))
+    open_round = sum(1 for d in decisions if d.stage == experiment.stage) + 1
+    return {
+        "experiment": experiment,
+        "gate_decisions": decisions,
+        "gate_form": form
+        or GateDecisionForm(initial={"stage": experiment.stage, "round": open_round}),
+        "gate_error": error,
+        "gate_round": open_round,
+        "can_sign": request.user.has_perm("experiments.sign_gate"),
+        "proposals": list(experiment.radar_proposals.select_related("decided_by")),
+        "can_move_radar": request.user.has_perm("radar.move_technique"),
+        "timebox": experiment.timebox(),
+    }
+
+
+def evidence_context(experiment, params):
+    """Runs, curves, statistics, strata and the quality/cost scatter for the evidence region.
+
+    The number of queries depends on the numbers of runs and metrics, never on how many
+    points were logged: evidence.series() returns a thinned series.
+    """
+    runs = list(experiment.runs.all())
+    values_by_metric = experiment.run_values_by_metric()
+    metrics = list(values_by_metric)
+    watched = [c.metric for c in experiment.criteria.current().machine_checked()]
+    # Curves and strata need logged points; some metrics exist only in run summaries.
+    logged = sorted(
+        MetricSummary.objects.filter(run__experiment=experiment)
+        .values_list("key", flat=True)
+        .distinct()
+    )
+    metric = _pick(params.get("metric"), logged, watched + list(QUALITY_HINTS))
+    curves = None
+    if metric:
+        curves = charts.line_chart(
+            [(run.name, evidence.series(run, metric, max_points=CURVE_POINTS)) for run in runs]
+        )
+    strata = []
+    if metric:
+        strata = stats.stratify(
+            (bucket, run.variant, value)
+            for run, bucket, value in evidence.bucket_values(experiment, metric)
+        )
+    quality = _pick(params.get("quality"), metrics, QUALITY_HINTS)
+    cost = _pick(params.get("cost"), [m for m in metrics if m != quality], COST_HINTS)
+    return {
+        "experiment": experiment,
+        "runs": runs,
+        "running": any(not run.is_finished for run in runs),
+        "metrics": metrics,
+        "logged_metrics": logged,
+        "metric": metric,
+        "curves": curves,
+        "comparisons": experiment.comparisons(values_by_metric),
+        "baseline_variant": BASELINE_VARIANT,
+        "strata": strata,
+        "quality": quality,
+        "cost": cost,
+        "scatter": _scatter(values_by_metric, quality, cost),
+    }
+
+
+def _pick(wanted, metrics, hints):
+    """The metric asked for if it exists, else the first matching a hint, else the first."""
+    if wanted in metrics:
+        return wanted
+    for hint in hints:
+        for metric in metrics:
+            if hint in metric.lower():
+                return metric
+    return metrics[0] if metrics else None
+
+
+def _scatter(values_by_metric, quality, cost):
+    """One dot per run with both metrics; the Pareto front maximises quality, minimises cost."""
+    if not quality or not cost:
+        return None
+    costs = {run.pk: value for run, value in values_by_metric.get(cost, [])}
+    points = [
+        (run.name, costs[run.pk], value, run.variant)
+        for run, value in values_by_metric.get(quality, [])
+        if run.pk in costs and math.isfinite(value) and math.isfinite(costs[run.pk])
+    ]
+    front = stats.pareto_front(
+        [(quality_value, cost_value) for _, cost_value, quality_value, _ in points]
+    )
+    return charts.scatter_chart(points, front)
+
+
+def _status(form):
+    return 400 if form.is_bound and form.errors else 200

@@ -1,0 +1,198 @@
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import (
+    ActionItem,
+    Criterion,
+    Decision,
+    Experiment,
+    Failure,
+    PostMortem,
+    Prediction,
+    StageTimebox,
+)
+
+KEY_PATTERN = re.compile(r"^EXP-\d+$")
+
+
+class ExperimentForm(forms.ModelForm):
+    """The experiment and the time-box of its current stage."""
+
+    key = forms.CharField(
+        required=False, max_length=20, help_text="EXP-<number>; left empty, the next free one."
+    )
+    stage_starts_on = forms.DateField(
+        label="Stage starts", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    stage_deadline = forms.DateField(
+        label="Stage deadline",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="If we haven't achieved it by then, we stop or decide why not.",
+    )
+
+    class Meta:
+        model = Experiment
+        fields = [
+            "key",
+            "title",
+            "technique",
+            "hypothesis",
+            "portfolio_bucket",
+            "engineer_weeks",
+            "engineer_week_cost",
+            "compute_cost",
+            "expected_benefit_per_month",
+        ]
+        widgets = {"hypothesis": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        timebox = self.instance.timebox() if self.instance.pk else None
+        starts_on, deadline = (
+            (timebox.starts_on, timebox.deadline)
+            if timebox
+            else StageTimebox.typical(self.instance.stage)
+        )
+        self.fields["stage_starts_on"].initial = starts_on
+        self.fields["stage_deadline"].initial = deadline
+        self.fields["hypothesis"].required = True
+        if self.instance.pk:
+            self.fields["key"].disabled = True
+
+    def clean_key(self):
+        key = self.cleaned_data["key"].strip().upper()
+        if self.instance.pk:
+            return self.instance.key
+        if not key:
+            return Experiment.objects.next_key()
+        if not KEY_PATTERN.match(key):
+            raise ValidationError("Write the key as EXP-<number>, e.g. EXP-12.")
+        return key
+
+    def clean(self):
+        cleaned = super().clean()
+        starts_on, deadline = cleaned.get("stage_starts_on"), cleaned.get("stage_deadline")
+        if starts_on and deadline and deadline < starts_on:
+            self.add_error("stage_deadline", "The deadline must not be before the start.")
+        return cleaned
+
+    def save_for(self, user):
+        """Save the experiment (owned by `user` when new) and its stage time-box."""
+        created = self.instance.pk is None
+        experiment = self.save(commit=False)
+        if created:
+            experiment.owner = user
+        experiment.save()
+        experiment.set_timebox(
+            experiment.stage,
+            starts_on=self.cleaned_data["stage_starts_on"],
+            deadline=self.cleaned_data["stage_deadline"],
+        )
+        if created:
+            experiment.record("created", f"Created by {user}", by=user)
+        elif self.changed_data:
+            experiment.record("edited", f"Edited: {', '.join(self.changed_data)}", by=user)
+        return experiment
+
+
+CRITERION_FIELDS = [
+    "kind",
+    "severity",
+    "statement",
+    "metric",
+    "aggregation",
+    "comparator",
+    "threshold",
+    "relative_to_baseline",
+    "variant",
+    "min_seeds",
+]
+
+
+class CriterionForm(forms.ModelForm):
+    class Meta:
+        model = Criterion
+        fields = CRITERION_FIELDS
+        labels = {"threshold": "Threshold (percent when relative to the baseline)"}
+
+
+class SupersedeForm(CriterionForm):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Why the criterion changes."
+    )
+
+
+class CheckForm(forms.Form):
+    holds = forms.TypedChoiceField(
+        label="Outcome",
+        choices=[("yes", "Holds"), ("no", "Does not hold")],
+        coerce=lambda value: value == "yes",
+    )
+    note = forms.CharField(required=False, max_length=300)
+
+
+class GateDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=Decision.choices, widget=forms.HiddenInput)
+    stage = forms.CharField(widget=forms.HiddenInput)
+    round = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    conditions = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="NOT YET: what must hold before asking again.",
+    )
+    learnings = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="NO: what we learned (kept on the experiment).",
+    )
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ProposalDecisionForm(forms.Form):
+    action = forms.ChoiceField(choices=[("confirm", "Confirm"), ("dismiss", "Dismiss")])
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PostMortemForm(forms.ModelForm):
+    class Meta:
+        model = PostMortem
+        fields = ["timeline", "root_cause", "lessons"]
+        widgets = {name: forms.Textarea(attrs={"rows": 4}) for name in fields}
+
+
+class FailureForm(forms.ModelForm):
+    class Meta:
+        model = Failure
+        fields = ["category", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+class ActionItemForm(forms.ModelForm):
+    class Meta:
+        model = ActionItem
+        fields = ["description", "owner", "due_on"]
+        widgets = {"due_on": forms.DateInput(attrs={"type": "date"})}
+
+
+class PredictionForm(forms.ModelForm):
+    probability = forms.FloatField(
+        min_value=0, max_value=1, help_text="Your forecast that it comes true, 0 to 1."
+    )
+
+    class Meta:
+        model = Prediction
+        fields = ["statement", "resolve_by"]
+        widgets = {"resolve_by": forms.DateInput(attrs={"type": "date"})}
+
+
+class ForecastForm(forms.Form):
+    probability = forms.FloatField(min_value=0, max_value=1)
+
+
+class ResolveForm(forms.Form):
+    outcome = forms.TypedChoiceField(
+        choices=[("true", "It happened"), ("false", "It did not")],
+        coerce=lambda value: value == "true",
+    )

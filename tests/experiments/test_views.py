@@ -1,0 +1,275 @@
+import datetime
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from experiments.models import Criterion, Experiment, GateDecision
+from tests.factories import make_criterion, make_experiment, make_technique, report_run
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+TODAY = timezone.localdate()
+
+
+def _detail(experiment):
+    return reverse("experiments:experiment_detail", args=[experiment.pk])
+
+
+def _with_evidence(experiment, *, candidate=(0.86, 0.89, 0.87), baseline=(0.80, 0.82, 0.81)):
+    for seed, value in enumerate(baseline, start=1):
+        report_run(experiment=experiment, variant="baseline", seed=seed, name=f"base-s{seed}",
+                   values={"accuracy": value, "latency_ms": 50 + seed},
+                   points={"loss": [2.0, 1.5, 1.2]})  # fmt: skip
+    for seed, value in enumerate(candidate, start=1):
+        report_run(experiment=experiment, seed=seed, name=f"cand-s{seed}",
+                   values={"accuracy": value, "latency_ms": 40 + seed},
+                   points={"loss": [2.0, 1.2, 0.9]})  # fmt: skip
+    experiment.evaluate()
+
+
+def test_pages_refuse_a_user_without_a_role(charlie_client):
+    experiment = make_experiment()
+    assert charlie_client.get(reverse("experiments:experiment_list")).status_code == 403
+    assert charlie_client.get(_detail(experiment)).status_code == 403
+
+
+def test_list_filters_by_status_stage_and_flag(bob_client):
+    flagged = make_experiment(title="Overran")
+    flagged.set_timebox("discovery", starts_on=TODAY - 30 * datetime.timedelta(days=1),
+                        deadline=TODAY - datetime.timedelta(days=1))  # fmt: skip
+    flagged.evaluate()
+    make_experiment(title="Later stage", stage="validation")
+    url = reverse("experiments:experiment_list")
+
+    page = bob_client.get(url).content.decode()
+    assert "Overran" in page and "Later stage" in page
+    only_flagged = bob_client.get(url, {"flagged": "1"}).content.decode()
+    assert "Overran" in only_flagged and "Later stage" not in only_flagged
+    validation = bob_client.get(url, {"stage": "validation"}, **HTMX)
+    assert "Later stage" in validation.content.decode()
+    assert "<html" not in validation.content.decode()  # only the results region
+
+
+def test_member_creates_an_experiment_with_a_time_box(bob_client, bob):
+    technique = make_technique()
+    response = bob_client.post(
+        reverse("experiments:experiment_create"),
+        {
+            "title": "LoRA r=16 for the support bot",
+            "technique": technique.pk,
+            "hypothesis": "LoRA matches full fine-tuning within 1% accuracy at 10% of the cost.",
+            "portfolio_bucket": "core",
+            "engineer_weeks": "3",
+            "engineer_week_cost": "4000",
+            "compute_cost": "3000",
+            "expected_benefit_per_month": "5000",
+            "stage_starts_on": "2026-01-05",
+            "stage_deadline": "2026-01-19",
+        },
+    )
+    experiment = Experiment.objects.get(title="LoRA r=16 for the support bot")
+    assert response.status_code == 302 and response["Location"] == _detail(experiment)
+    assert experiment.owner == bob and experiment.key.startswith("EXP-")
+    assert experiment.timebox().deadline == datetime.date(2026, 1, 19)
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert "3.0 months" in page  # payback: 15,000 / 5,000 per month
+    assert "300%" in page  # 12-month ROI: (60,000 - 15,000) / 15,000
+
+
+def test_bad_experiment_form_names_the_field(bob_client):
+    response = bob_client.post(
+        reverse("experiments:experiment_create"),
+        {"title": "x", "key": "twelve", "stage_starts_on": "2026-02-01",
+         "stage_deadline": "2026-01-01"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert "EXP-&lt;number&gt;" in response.content.decode() or "key" in errors
+    assert "stage_deadline" in errors and "hypothesis" in errors
+
+
+def test_member_cannot_edit_someone_elses_experiment(bob_client, alice):
+    experiment = make_experiment(owner=alice)
+    url = reverse("experiments:experiment_edit", args=[experiment.pk])
+    assert bob_client.get(url).status_code == 403
+
+
+def test_experiment_page_shows_criteria_statistics_curves_and_scatter(bob_client):
+    experiment = make_experiment()
+    make_criterion(experiment=experiment, threshold=0.85, min_seeds=3)
+    _with_evidence(experiment)
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert "mean accuracy of candidate ≥ 0.85" in page and ">met<" in page
+    assert "Baseline versus candidate" in page and "significant at p &lt; 0.05" in page
+    assert "paired t-test" in page
+    assert page.count('<polyline fill="none"') == 6  # one loss curve per run
+    assert "Pareto front" in page
+    assert 'hx-trigger="every 5s"' not in page  # every run finished: no polling
+
+
+def test_evidence_region_polls_while_runs_run_and_stops_after(bob_client):
+    experiment = make_experiment()
+    run = report_run(experiment=experiment, points={"loss": [1.0, 0.9]})
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert 'hx-trigger="every 5s"' in page
+
+    url = reverse("experiments:experiment_evidence", args=[experiment.pk])
+    polled = bob_client.get(url, **HTMX)
+    assert polled.status_code == 200 and "<html" not in polled.content.decode()
+    assert 'hx-trigger="every 5s"' in polled.content.decode()
+
+    run.finish(summary={"loss": 0.9})
+    last = bob_client.get(url, **HTMX)
+    assert last.status_code == 286  # htmx: swap this one and stop polling
+    assert "finished" in last.content.decode()
+
+
+def test_lead_decides_a_gate_in_place_with_htmx(alice_client):
+    experiment = make_experiment()
+    response = alice_client.post(
+        reverse("experiments:gate_decide", args=[experiment.pk]),
+        {"decision": "yes", "stage": "discovery", "round": 1, "notes": "works"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body and 'id="gate"' in body
+    assert "Gate: Validation" in body and "Should we build this for production?" in body
+    experiment.refresh_from_db()
+    assert experiment.stage == "validation"
+
+
+def test_lead_decides_a_gate_with_a_plain_post(alice_client):
+    experiment = make_experiment()
+    response = alice_client.post(
+        reverse("experiments:gate_decide", args=[experiment.pk]),
+        {"decision": "no", "stage": "discovery", "round": 1, "learnings": "no gain on our data"},
+    )
+    assert response.status_code == 302 and response["Location"] == _detail(experiment)
+    page = alice_client.get(_detail(experiment)).content.decode()
+    assert "no gain on our data" in page and "Killed" in page
+
+
+def test_member_sees_the_gate_but_cannot_decide(bob_client):
+    experiment = make_experiment()
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert "Should we invest more time in this?" in page
+    assert "Only a Lead decides gates" in page
+    assert 'value="yes" disabled' in page
+    url = reverse("experiments:gate_decide", args=[experiment.pk])
+    for headers in ({}, HTMX):
+        response = bob_client.post(url, {"decision": "yes", "stage": "discovery", "round": 1},
+                                   **headers)  # fmt: skip
+        assert response.status_code == 403
+    assert not GateDecision.objects.exists()
+    experiment.refresh_from_db()
+    assert experiment.stage == "discovery"
+
+
+def test_not_yet_without_conditions_is_refused_with_the_reason(alice_client):
+    experiment = make_experiment()
+    url = reverse("experiments:gate_decide", args=[experiment.pk])
+    data = {"decision": "not_yet", "stage": "discovery", "round": 1}
+    plain = alice_client.post(url, data)
+    assert plain.status_code == 400
+    assert "NOT YET needs the conditions" in plain.content.decode()
+    htmx = alice_client.post(url, data, **HTMX)
+    assert htmx.status_code == 200 and "NOT YET needs the conditions" in htmx.content.decode()
+    assert not GateDecision.objects.exists()
+
+
+def test_second_decider_on_the_same_gate_gets_a_clear_message(alice_client, alice):
+    experiment = make_experiment()
+    url = reverse("experiments:gate_decide", args=[experiment.pk])
+    # Both looked at round 1 of the Discovery gate; the first decision wins.
+    first = {"decision": "not_yet", "stage": "discovery", "round": 1, "conditions": "3 seeds"}
+    assert alice_client.post(url, first).status_code == 302
+    second = alice_client.post(url, {"decision": "yes", "stage": "discovery", "round": 1})
+    assert second.status_code == 409
+    assert "Someone decided this gate while you were looking at it" in second.content.decode()
+    assert GateDecision.objects.count() == 1
+
+
+def test_criteria_are_frozen_on_the_page_once_runs_report(bob_client, bob):
+    experiment = make_experiment(owner=bob)
+    add_url = reverse("experiments:criterion_add", args=[experiment.pk])
+    fields = {"kind": "kill", "severity": "hard", "metric": "accuracy", "aggregation": "mean",
+              "comparator": "lt", "threshold": "-5", "relative_to_baseline": "on",
+              "variant": "candidate", "min_seeds": "3"}  # fmt: skip
+    assert bob_client.post(add_url, fields).status_code == 302
+    criterion = Criterion.objects.get()
+    assert "changes by &lt; -5%" in bob_client.get(_detail(experiment)).content.decode()
+
+    report_run(experiment=experiment, values={"accuracy": 0.8})
+    refused = bob_client.post(add_url, {**fields, "threshold": "-10"})
+    assert refused.status_code == 400
+    assert "Criteria cannot be changed once a run has reported" in refused.content.decode()
+    assert Criterion.objects.count() == 1
+
+    supersede_url = reverse("experiments:criterion_supersede", args=[experiment.pk, criterion.pk])
+    assert bob_client.post(supersede_url, {**fields, "threshold": "-3"}).status_code == 400
+    response = bob_client.post(
+        supersede_url, {**fields, "threshold": "-3", "reason": "-5% hides regressions on code"}
+    )
+    assert response.status_code == 302
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert "Superseded" in page and "-5% hides regressions on code" in page
+    assert "changes by &lt; -3%" in page
+
+
+def test_qualitative_criterion_checked_with_and_without_htmx(bob_client, bob):
+    experiment = make_experiment(owner=bob)
+    criterion = make_criterion(
+        experiment=experiment, metric="", statement="Works with our tokenizer"
+    )
+    url = reverse("experiments:criterion_check", args=[experiment.pk, criterion.pk])
+    response = bob_client.post(url, {"holds": "no", "note": "breaks on emoji"}, **HTMX)
+    assert response.status_code == 200 and 'id="criteria"' in response.content.decode()
+    assert "not met" in response.content.decode()
+    assert bob_client.post(url, {"holds": "yes"}).status_code == 302
+    criterion.refresh_from_db()
+    assert criterion.result_label == "met" and criterion.checked_by == bob
+
+
+def test_integration_pass_shows_the_proposal_a_lead_confirms(alice, bob_client):
+    alice_client = Client()
+    alice_client.force_login(alice)
+    technique = make_technique(ring="trial")
+    experiment = make_experiment(technique=technique, stage="integration")
+    alice_client.post(reverse("experiments:gate_decide", args=[experiment.pk]),
+                      {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
+    proposal = experiment.radar_proposals.get()
+    assert "Waiting for a Lead" in bob_client.get(_detail(experiment)).content.decode()
+    url = reverse("experiments:proposal_decide", args=[experiment.pk, proposal.pk])
+    assert bob_client.post(url, {"action": "confirm", "reason": "go"}).status_code == 403
+    response = alice_client.post(url, {"action": "confirm", "reason": "A/B positive"}, **HTMX)
+    assert response.status_code == 200 and "Confirmed" in response.content.decode()
+    technique.refresh_from_db()
+    assert technique.ring == "adopt"
+
+
+def test_flagged_experiments_on_dashboard_and_technique_page(bob_client):
+    technique = make_technique(name="FP8 training")
+    experiment = make_experiment(technique=technique, title="FP8 on the 7B")
+    make_criterion(experiment=experiment, kind="kill", severity="hard", comparator="lt")
+    report_run(experiment=experiment, values={"accuracy": 0.3})
+    experiment.evaluate()
+    panel = bob_client.get(reverse("experiments:home_panel")).content.decode()
+    assert "FP8 on the 7B" in panel and "Hard kill criterion tripped" in panel
+    technique_page = bob_client.get(reverse("radar:technique_detail", args=[technique.slug]))
+    assert "FP8 on the 7B" in technique_page.content.decode()
+    assert "Hard kill criterion tripped" in technique_page.content.decode()
+
+
+def test_history_lists_gate_criterion_and_status_changes(alice_client, alice):
+    experiment = make_experiment()
+    criterion = make_criterion(experiment=experiment)
+    report_run(experiment=experiment, values={"accuracy": 0.9})
+    criterion.supersede(by=alice, reason="new eval set", threshold=0.7)
+    experiment.decide_gate("no", by=alice, learnings="not worth it")
+    page = alice_client.get(_detail(experiment)).content.decode()
+    for text in ("superseded by", "Discovery gate: No", "Status Active → Killed"):
+        assert text in page
