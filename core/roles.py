@@ -29,6 +29,7 @@ LEAD_ONLY = {
     "radar.change_review",
     "radar.delete_review",
     "experiments.sign_gate",
+    "papers.rebuild_index",
     "experiments.delete_experiment",
 }
 # Delete permissions stay with Leads except where a Member owns the thing (their own notes).

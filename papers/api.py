@@ -219,15 +219,9 @@ class SearchHit(Schema):
     dense_rank: int | None
 
 
-class SearchErrorOut(Schema):
-    detail: str
-    errors: list[dict] = []
-
-
 @router.get(
     "/search",
-    auth=django_auth,
-    response={200: list[SearchHit], 400: SearchErrorOut, 403: SearchErrorOut, 422: SearchErrorOut},
+    response={200: list[SearchHit], 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Search papers (hybrid keyword + embedding ranking)",
 )
 def search_papers(request, params: Query[SearchParams]):

@@ -122,7 +122,7 @@ class _SentenceTransformerBackend:
 
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = SentenceTransformer(path, device=self.device)
-        self.dim = self.model.get_sentence_embedding_dimension()
+        self.dim = self.model.get_embedding_dimension()
 
     def encode(self, texts, batch_size):
         return self.model.encode(
@@ -144,7 +144,8 @@ class _WordLlamaBackend:
         self.dim = int(self.model.embed(["dimension probe"]).shape[1])
 
     def encode(self, texts, batch_size):
-        return self.model.embed(texts, norm=True, batch_size=batch_size)
+        # Normalised by Embedder.encode: wordllama's own norm=True turns an empty text into NaN.
+        return self.model.embed(texts, norm=False, batch_size=batch_size)
 
 
 def _load_backend(spec):

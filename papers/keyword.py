@@ -2,7 +2,8 @@
 
 Both backends take the same query and return [(paper id, score)] best first. A query is split
 into words; a paper matches any of them (ranking rewards papers matching more, and rarer, words)
-and the last word also matches as a prefix, so results appear while a word is being typed.
+and the last word also matches as a prefix (unless the query ends with a space), so results
+appear while a word is being typed.
 """
 
 import re
@@ -57,7 +58,7 @@ def keyword_search(query, *, limit=100, papers=None):
 def _postgres(terms, prefix, limit, papers):
     parts = list(terms)
     if prefix:
-        parts[-1] += ":*"
+        parts.append(f"{terms[-1]}:*")
     query = SearchQuery(" | ".join(parts), search_type="raw", config=CONFIG)
     documents = SearchDocument.objects.filter(search_vector=query)
     if papers is not None:
@@ -73,7 +74,8 @@ def _postgres(terms, prefix, limit, papers):
 def _sqlite(terms, prefix, limit, papers):
     quoted = [f'"{term}"' for term in terms]
     if prefix:
-        quoted[-1] += "*"
+        # Both ways: the stemmed word ("convolution" finds "convolutional") and the prefix.
+        quoted.append(f'"{terms[-1]}"*')
     sql = f"SELECT rowid, {_BM25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
     params = [" OR ".join(quoted)]
     if papers is not None:

@@ -112,7 +112,8 @@ def dense_search(query, model_name, limit, papers=None):
         return []
     vector = get_embedder(model_name).encode([query])[0]
     allowed = papers.values_list("pk", flat=True) if papers is not None else None
-    return index.search(vector, limit, allowed_paper_ids=allowed)
+    # A paper with no similarity at all to the query is not a match, however few papers exist.
+    return [hit for hit in index.search(vector, limit, allowed_paper_ids=allowed) if hit[1] > 0]
 
 
 def search(query, *, model=None, mode="hybrid", k=10, filters=None, user=None):

@@ -27,5 +27,10 @@ urlpatterns = [
     ),
     path("panel/", library.home_panel, name="home_panel"),
     # --- search ---
-    path("search/", search.search, name="search"),
+    path("search/", search.paper_search, name="search"),
+    path("search/indexes/", search.index_status, name="index_status"),
+    path("search/indexes/rebuild/", search.index_rebuild, name="index_rebuild"),
+    path("search/near-duplicates/", search.paper_near_duplicates, name="near_duplicates"),
+    path("<int:pk>/similar/", search.paper_similar, name="similar"),
+    path("questions/<int:pk>/candidates/", search.question_candidates, name="question_candidates"),
 ]

@@ -1,7 +1,178 @@
+"""Search pages and fragments: search-as-you-type, similar papers, question candidates,
+near-duplicates and the status of the vector indexes."""
+
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from radar.models import Ring
+
+from ..embeddings import UnknownModel, configured_models, default_model_name
+from ..models import IndexState, Paper, ResearchQuestion
+from ..search import (
+    MAX_K,
+    MODES,
+    SearchError,
+    candidates_for_question,
+    near_duplicates,
+    search,
+    similar_papers,
+)
+from ..tasks import request_rebuild
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=1000, label="Search")
+    mode = forms.ChoiceField(choices=[(m, m.title()) for m in MODES], initial="hybrid")
+    model = forms.ChoiceField(label="Embedding model")
+    compare = forms.ChoiceField(label="Compare with", required=False)
+    k = forms.IntegerField(min_value=1, max_value=MAX_K, initial=10, label="Results")
+    year_from = forms.IntegerField(min_value=1000, max_value=2100, required=False)
+    year_to = forms.IntegerField(min_value=1000, max_value=2100, required=False)
+    tag = forms.CharField(required=False, max_length=100)
+    ring = forms.ChoiceField(required=False, choices=[("", "any ring"), *Ring.choices])
+    mine = forms.BooleanField(required=False, label="Has my note")
+    min_relevance = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Relevance at least",
+        choices=[("", "any"), *((n, str(n)) for n in range(1, 6))],
+    )
+
+    def __init__(self, data, **kwargs):
+        # Missing fields take their initial value, so /search/?q=x is a complete request.
+        data = data.copy()
+        for name in ("mode", "k"):
+            data.setdefault(name, self.base_fields[name].initial)
+        data.setdefault("model", default_model_name())
+        super().__init__(data, **kwargs)
+        names = [(name, name) for name in configured_models()]
+        self.fields["model"].choices = names
+        self.fields["compare"].choices = [("", "no comparison"), *names]
+
+    def filters(self, user):
+        data = self.cleaned_data
+        return {
+            "year_from": data["year_from"],
+            "year_to": data["year_to"],
+            "tag": data["tag"],
+            "ring": data["ring"],
+            "has_note_by": user if data["mine"] else None,
+            "min_relevance": data["min_relevance"],
+        }
+
+
+def _run_search(form, user):
+    """(columns, error): one column of results per model searched."""
+    if not form.is_valid():
+        return [], "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+    data = form.cleaned_data
+    if not data["q"].strip():
+        return [], ""
+    models = [data["model"]] + ([data["compare"]] if data["compare"] else [])
+    columns = []
+    try:
+        for model in dict.fromkeys(models):
+            results = search(
+                data["q"],
+                model=model,
+                mode=data["mode"],
+                k=data["k"],
+                filters=form.filters(user),
+                user=user,
+            )
+            columns.append({"model": model, "results": results})
+    except (SearchError, UnknownModel) as error:
+        return [], str(error)
+    return columns, ""
 
 
 @permission_required("papers.view_paper", raise_exception=True)
-def search(request):
-    return TemplateResponse(request, "papers/search.html", {})
+def paper_search(request):
+    form = SearchForm(request.GET)
+    columns, error = _run_search(form, request.user)
+    context = {"form": form, "columns": columns, "error": error, "query": request.GET.get("q")}
+    template = "papers/search.html#results" if request.htmx else "papers/search.html"
+    if not request.htmx:
+        context["states"] = _states()
+    return TemplateResponse(request, template, context)
+
+
+def _states():
+    existing = {state.model: state for state in IndexState.objects.all()}
+    return [existing.get(name) or IndexState(model=name) for name in configured_models()]
+
+
+@permission_required("papers.view_paper", raise_exception=True)
+def index_status(request):
+    states = _states()
+    context = {"states": states, "polling": any(state.in_progress for state in states)}
+    if request.htmx and not context["polling"]:
+        # The final state replaces the progress bars, and the 286 status ends htmx's polling.
+        html = render_to_string("papers/_index_progress.html", context, request=request)
+        return HttpResponseStopPolling(html)
+    return TemplateResponse(request, "papers/_index_progress.html", context)
+
+
+@require_POST
+@permission_required("papers.rebuild_index", raise_exception=True)
+def index_rebuild(request):
+    model = request.POST.get("model", "")
+    if model not in configured_models():
+        messages.error(request, f"Unknown embedding model {model!r}.")
+    else:
+        state = request_rebuild(model)
+        messages.success(request, f"Rebuilding the {model} index ({state.get_status_display()}).")
+    if request.htmx:
+        return index_status(request)
+    return redirect("papers:search")
+
+
+@permission_required("papers.view_paper", raise_exception=True)
+def paper_similar(request, pk):
+    paper = get_object_or_404(Paper, pk=pk)
+    model = request.GET.get("model") or None
+    try:
+        results, error = similar_papers(paper, k=5, model=model), ""
+    except UnknownModel as error_:
+        results, error = [], str(error_)
+    context = {"paper": paper, "results": results, "error": error}
+    return TemplateResponse(request, "papers/_similar.html", context)
+
+
+@permission_required("papers.view_paper", raise_exception=True)
+def question_candidates(request, pk):
+    question = get_object_or_404(ResearchQuestion, pk=pk)
+    model = request.GET.get("model") or None
+    try:
+        results, error = candidates_for_question(question, k=10, model=model), ""
+    except (SearchError, UnknownModel) as error_:
+        results, error = [], str(error_)
+    context = {"question": question, "results": results, "error": error}
+    return TemplateResponse(request, "papers/_candidates.html", context)
+
+
+class NearDuplicatesForm(forms.Form):
+    model = forms.ChoiceField(required=False)
+    threshold = forms.FloatField(min_value=0.5, max_value=1.0, initial=0.95, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [(name, name) for name in configured_models()]
+
+
+@permission_required("papers.view_paper", raise_exception=True)
+def paper_near_duplicates(request):
+    form = NearDuplicatesForm(request.GET)
+    pairs, threshold = [], None
+    if form.is_valid():
+        threshold = form.cleaned_data["threshold"] or 0.95
+        pairs = near_duplicates(form.cleaned_data["model"] or None, threshold=threshold)
+    context = {"form": form, "pairs": pairs, "threshold": threshold}
+    return TemplateResponse(request, "papers/near_duplicates.html", context)

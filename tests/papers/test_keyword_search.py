@@ -1,0 +1,74 @@
+"""Keyword search: SQLite FTS5 here, PostgreSQL full-text search when DATABASE_URL says so."""
+
+import pytest
+from django.db import connection
+
+from papers.keyword import keyword_search, refresh_documents
+from papers.models import Paper, SearchDocument
+from tests.factories import make_note, make_paper
+
+
+@pytest.fixture
+def library(db):
+    papers = {
+        "title": make_paper(title="Contrastive learning of visual representations"),
+        "abstract": make_paper(
+            title="SimCLR v2", abstract="Big self-supervised contrastive models"
+        ),
+        "other": make_paper(title="Word embeddings", abstract="Skip-gram with negative sampling"),
+    }
+    refresh_documents()
+    return papers
+
+
+def ids(hits):
+    return [pk for pk, _ in hits]
+
+
+def test_backend_in_use_is_the_databases_own():
+    assert connection.vendor in ("sqlite", "postgresql")
+
+
+def test_title_matches_rank_above_body_matches(library):
+    hits = keyword_search("contrastive")
+    assert ids(hits) == [library["title"].pk, library["abstract"].pk]
+    assert hits[0][1] > hits[1][1]
+
+
+def test_stemming_and_prefix_of_the_word_being_typed(library):
+    assert ids(keyword_search("representation")) == [library["title"].pk]
+    assert ids(keyword_search("contras")) == [library["title"].pk, library["abstract"].pk]
+    assert keyword_search("contras ") == []  # a finished word is not a prefix
+
+
+def test_any_word_matches_and_more_words_rank_higher(library):
+    hits = ids(keyword_search("negative contrastive sampling"))
+    assert hits[0] == library["other"].pk
+    assert set(hits) == {p.pk for p in library.values()}
+
+
+@pytest.mark.parametrize(
+    "query", ['"unbalanced', "AND OR NOT", "a*b (c", "NEAR(x y)", "col:umn", "' ; DROP", "^*"]
+)
+def test_query_syntax_characters_are_plain_text(library, query):
+    assert isinstance(keyword_search(query), list)
+
+
+def test_stop_words_alone_match_nothing(library):
+    assert keyword_search("the of and") == []
+
+
+def test_restricted_to_a_queryset(library):
+    allowed = Paper.objects.filter(pk=library["abstract"].pk)
+    assert ids(keyword_search("contrastive", papers=allowed)) == [library["abstract"].pk]
+
+
+def test_documents_follow_edits_and_deletes(library, bob):
+    paper = library["other"]
+    make_note(paper=paper, author=bob, limitations="Ignores subword morphology")
+    assert refresh_documents() == 1  # only the changed document is rewritten
+    assert ids(keyword_search("morphology")) == [paper.pk]
+    paper.delete()
+    assert keyword_search("morphology") == []
+    assert not SearchDocument.objects.filter(pk=paper.pk).exists()
+    assert refresh_documents() == 0

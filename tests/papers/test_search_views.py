@@ -1,0 +1,168 @@
+"""Search pages, fragments and the API: htmx and plain requests, permissions, bad input."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from papers.models import IndexState, QuestionLink
+from tests.factories import make_paper, make_question
+from tests.papers import search_support
+
+fake_models = search_support.fake_models
+on_commit = search_support.on_commit
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def papers(db, fake_models, on_commit):
+    with on_commit():
+        return [
+            make_paper(title="Attention is all you need", year=2017, abstract="The Transformer"),
+            make_paper(title="Attention <b>bold</b> tricks", year=2021),
+            make_paper(title="Convolutional sequence learning", year=2017),
+        ]
+
+
+def test_search_page_renders_results_with_highlights(bob_client, papers):
+    response = bob_client.get(reverse("papers:search"), {"q": "attention"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in html and 'hx-trigger="input changed delay:300ms, search"' in html
+    assert "<mark>Attention</mark> is all you need" in html
+    assert "<mark>Attention</mark> &lt;b&gt;bold&lt;/b&gt; tricks" in html
+    assert "Convolutional" not in html
+
+
+def test_htmx_request_gets_only_the_results_fragment(bob_client, papers):
+    response = bob_client.get(reverse("papers:search"), {"q": "attention"}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html and "<form" not in html
+    assert html.count('class="search-result"') == 2
+
+
+def test_filters_and_modes_from_the_query_string(bob_client, papers):
+    params = {"q": "attention", "year_to": "2018", "mode": "keyword", "k": "5"}
+    html = bob_client.get(reverse("papers:search"), params, **HTMX).content.decode()
+    assert html.count('class="search-result"') == 1 and "all you need" in html
+
+
+def test_compare_mode_shows_one_column_per_model(bob_client, papers):
+    params = {"q": "attention", "model": "bow", "compare": "words"}
+    html = bob_client.get(reverse("papers:search"), params, **HTMX).content.decode()
+    assert html.count('class="search-column"') == 2
+    assert "<h2>bow</h2>" in html and "<h2>words</h2>" in html
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": "x", "k": "abc"}, "k: Enter a whole number."),
+        ({"q": "x", "k": "500"}, "k: Ensure this value is less than or equal to 100."),
+        ({"q": "x", "model": "nope"}, "model: Select a valid choice."),
+        ({"q": "x", "mode": "fuzzy"}, "mode: Select a valid choice."),
+        ({"q": "x", "year_from": "2020", "year_to": "2010"}, "year_from is after year_to."),
+    ],
+)
+def test_bad_input_shows_a_message_not_an_error_page(bob_client, papers, params, message):
+    for extra in ({}, HTMX):
+        response = bob_client.get(reverse("papers:search"), params, **extra)
+        assert response.status_code == 200
+        assert message in response.content.decode()
+
+
+def test_empty_query_shows_the_form_without_results(bob_client, papers):
+    html = bob_client.get(reverse("papers:search"), {"q": "  "}).content.decode()
+    assert "Type something to search for." in html and 'class="search-result"' not in html
+
+
+def test_search_needs_the_view_permission(charlie_client, papers):
+    assert charlie_client.get(reverse("papers:search"), {"q": "x"}).status_code == 403
+
+
+def test_similar_and_candidate_fragments(bob_client, papers, on_commit):
+    response = bob_client.get(reverse("papers:similar", args=[papers[0].pk]))
+    assert response.status_code == 200
+    assert "Attention &lt;b&gt;bold&lt;/b&gt; tricks" in response.content.decode()
+    question = make_question(question="Where does attention beat convolution?")
+    with on_commit():
+        QuestionLink.objects.create(question=question, paper=papers[0], stance="supports")
+    html = bob_client.get(reverse("papers:question_candidates", args=[question.pk])).content
+    assert b"</mark> sequence learning" in html and b"all you need" not in html
+    assert bob_client.get(reverse("papers:similar", args=[999999])).status_code == 404
+
+
+def test_near_duplicates_page_links_to_the_merge(bob_client, fake_models, on_commit):
+    with on_commit():
+        first = make_paper(title="Deep residual learning")
+        second = make_paper(title="Deep Residual Learning")
+    html = bob_client.get(reverse("papers:near_duplicates")).content.decode()
+    merge = reverse("papers:paper_merge")
+    assert f'href="{merge}?keep={first.pk}&amp;merge={second.pk}"' in html
+    response = bob_client.get(reverse("papers:near_duplicates"), {"threshold": "7"})
+    assert response.status_code == 200 and "less than or equal to 1.0" in response.content.decode()
+
+
+def test_index_status_polls_while_running_and_stops_when_done(bob_client, papers):
+    IndexState.objects.filter(model="bow").update(
+        status="running", progress_done=30, progress_total=120
+    )
+    response = bob_client.get(reverse("papers:index_status"), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'hx-trigger="every 1s"' in html and 'aria-valuenow="25"' in html
+    IndexState.objects.filter(model="bow").update(status="done")
+    response = bob_client.get(reverse("papers:index_status"), **HTMX)
+    assert response.status_code == 286  # htmx stops polling
+    assert "every 1s" not in response.content.decode()
+    assert "Up to date" in response.content.decode()
+
+
+def test_rebuild_is_for_leads(client, alice, bob, papers, on_commit):
+    url = reverse("papers:index_rebuild")
+    client.force_login(bob)
+    assert "Rebuild" not in client.get(reverse("papers:search")).content.decode()
+    assert client.post(url, {"model": "bow"}).status_code == 403
+    client.force_login(alice)
+    alice_client = client
+    assert "Rebuild" in alice_client.get(reverse("papers:search")).content.decode()
+    with on_commit():
+        response = alice_client.post(url, {"model": "bow"})
+    assert response.status_code == 302 and response.url == reverse("papers:search")
+    state = IndexState.objects.get(model="bow")
+    assert (state.version, state.status, state.count) == (2, "done", 3)
+    response = alice_client.post(url, {"model": "nope"}, follow=True)
+    assert "Unknown embedding model" in response.content.decode()
+    response = alice_client.post(url, {"model": "words"}, **HTMX)
+    assert response.status_code in (200, 286) and 'id="index-status"' in response.content.decode()
+
+
+def test_api_search(bob_client, papers):
+    url = "/api/v1/papers/search"
+    response = bob_client.get(url, {"q": "attention", "mode": "keyword", "year_to": 2018})
+    assert response.status_code == 200
+    assert [hit["id"] for hit in response.json()] == [papers[0].pk]
+    assert bob_client.get(url, {"q": "x", "k": 0}).status_code == 422
+    response = bob_client.get(url, {"q": "x", "model": "nope"})
+    assert response.status_code == 400 and "configured models" in response.json()["detail"]
+
+
+def test_search_command_json_ranks_like_the_web(bob_client, papers):
+    out = StringIO()
+    call_command("search", "attention", "--json", "-k", "5", stdout=out)
+    hits = json.loads(out.getvalue())
+    web = bob_client.get("/api/v1/papers/search", {"q": "attention", "k": 5}).json()
+    assert [hit["id"] for hit in hits] == [hit["id"] for hit in web]
+    assert {hit["title"] for hit in hits} == {
+        "Attention is all you need",
+        "Attention <b>bold</b> tricks",
+    }
+    assert {"id", "title", "score"} <= set(hits[0])
+    assert hits[0]["score"] >= hits[1]["score"]
+    with pytest.raises(CommandError, match="configured models: bow, words"):
+        call_command("search", "attention", "--model", "nope")
+    with pytest.raises(CommandError, match="k must be"):
+        call_command("search", "attention", "-k", "0")
