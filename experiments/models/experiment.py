@@ -267,6 +267,9 @@ class Experiment(models.Model):
             f"NaN/Inf values in watched metric {name}"
             for name in sorted(evidence.non_finite_metrics(self) & watched)
         ]
+        # A closed or passed experiment needs no attention: its criteria still get results.
+        if not self.is_active:
+            flags = []
         self._store_flags(flags, now=now)
         return flags
 
@@ -414,6 +417,8 @@ class Experiment(models.Model):
                 # "Should we keep this in production?" answered NO means rolling it back.
                 status = Status.ROLLED_BACK if locked_stage == Stage.INTEGRATION else Status.KILLED
                 locked.set_status(status, by=by, reason=f"{locked_stage.label} gate: NO")
+            # The new stage has its own time-box, a closed experiment no flags.
+            locked.evaluate()
         self.refresh_from_db()
         return gate_decision
 
