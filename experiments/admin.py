@@ -1,6 +1,99 @@
 from django.contrib import admin
 
-from .models import ApiToken, Artifact, Run
+from .models import (
+    ActionItem,
+    ApiToken,
+    Artifact,
+    Criterion,
+    Experiment,
+    ExperimentEvent,
+    Failure,
+    Forecast,
+    GateDecision,
+    PostMortem,
+    Prediction,
+    Run,
+    StageTimebox,
+)
+
+# --- experiments, criteria, gates ---
+
+
+class TimeboxInline(admin.TabularInline):
+    model = StageTimebox
+    extra = 0
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ["key", "title", "technique", "stage", "status", "owner", "flagged_since"]
+    list_filter = ["stage", "status", "portfolio_bucket"]
+    search_fields = ["key", "title", "hypothesis"]
+    # Flags come from evaluate(); stage and status change through gate decisions.
+    readonly_fields = ["flags", "flagged_since", "evaluated_at", "stage", "status"]
+    inlines = [TimeboxInline]
+
+
+@admin.register(Criterion)
+class CriterionAdmin(admin.ModelAdmin):
+    list_display = ["statement", "experiment", "kind", "severity", "result", "superseded_by"]
+    list_filter = ["kind", "severity", "result"]
+    search_fields = ["statement", "metric", "experiment__key"]
+    readonly_fields = ["result", "observed", "result_detail", "evaluated_at", "superseded_by"]
+
+
+@admin.register(GateDecision)
+class GateDecisionAdmin(admin.ModelAdmin):
+    # Decisions are immutable records: readable here, made on the experiment page.
+    list_display = ["experiment", "stage", "round", "decision", "decided_by", "decided_at"]
+    list_filter = ["stage", "decision"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ExperimentEvent)
+class ExperimentEventAdmin(admin.ModelAdmin):
+    list_display = ["experiment", "kind", "message", "actor", "created_at"]
+    list_filter = ["kind"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class FailureInline(admin.TabularInline):
+    model = Failure
+    extra = 0
+
+
+class ActionItemInline(admin.TabularInline):
+    model = ActionItem
+    extra = 0
+
+
+@admin.register(PostMortem)
+class PostMortemAdmin(admin.ModelAdmin):
+    list_display = ["experiment", "author", "created_at"]
+    inlines = [FailureInline, ActionItemInline]
+
+
+class ForecastInline(admin.TabularInline):
+    model = Forecast
+    extra = 0
+
+
+@admin.register(Prediction)
+class PredictionAdmin(admin.ModelAdmin):
+    list_display = ["statement", "experiment", "resolve_by", "outcome"]
+    list_filter = ["outcome"]
+    inlines = [ForecastInline]
+
 
 # --- evidence and tokens ---
 
