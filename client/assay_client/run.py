@@ -152,8 +152,6 @@ class Run:
 
     def _send_loop(self):
         while True:
-            self._wake.wait(self.flush_interval)
-            self._wake.clear()
             closing = self._closing
             try:
                 self._ensure_created()
@@ -167,6 +165,8 @@ class Run:
                 logger.exception("assay_client sender error")
                 if closing:
                     return
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
 
     @property
     def _offline(self):
