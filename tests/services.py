@@ -398,3 +398,17 @@ class StackProcess:
                 os.killpg(int(match.group(1)), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def set_password_for_servers(user, password):
+    """Give `user` a password that a server process started by a test accepts.
+
+    The test process hashes with MD5 (fast, see tests/conftest.py), which the servers'
+    production settings do not accept; PBKDF2 with few iterations is accepted and still fast.
+    """
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode(password, hasher.salt(), iterations=1000)
+    user.save(update_fields=["password"])
+    return user
