@@ -126,7 +126,11 @@ class _SentenceTransformerBackend:
 
     def encode(self, texts, batch_size):
         return self.model.encode(
-            texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+            texts,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
         )
 
 
