@@ -206,14 +206,13 @@ def stratify(rows):
     strata = []
     for (bucket, variant), values in sorted(groups.items()):
         array = np.asarray(values, dtype=float)
-        described = stats.describe(array) if len(array) > 1 else None
         strata.append(
             Stratum(
                 bucket=bucket,
                 variant=variant,
                 n=len(array),
                 mean=float(np.mean(array)),
-                std=float(math.sqrt(described.variance)) if described else None,
+                std=float(np.std(array, ddof=1)) if len(array) > 1 else None,
                 p5=float(stats.scoreatpercentile(array, 5)),
             )
         )
