@@ -91,6 +91,27 @@ def test_bad_experiment_form_names_the_field(bob_client):
     assert "stage_deadline" in errors and "hypothesis" in errors
 
 
+def test_owner_edits_their_experiment_and_the_edit_is_in_the_history(bob_client, bob):
+    experiment = make_experiment(owner=bob, hypothesis="old")
+    experiment.set_timebox("discovery", starts_on=TODAY, deadline=TODAY)
+    url = reverse("experiments:experiment_edit", args=[experiment.pk])
+    form = bob_client.get(url).context["form"]
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(
+        hypothesis="LoRA within 1% at 10% of the cost",
+        stage_starts_on=TODAY,
+        stage_deadline=TODAY + datetime.timedelta(days=21),
+        technique=experiment.technique.pk,
+    )
+    assert bob_client.post(url, data).status_code == 302
+    experiment.refresh_from_db()
+    assert experiment.hypothesis == "LoRA within 1% at 10% of the cost"
+    assert experiment.timebox().deadline == TODAY + datetime.timedelta(days=21)
+    assert (
+        "Edited: hypothesis, stage_deadline" in bob_client.get(_detail(experiment)).content.decode()
+    )
+
+
 def test_member_cannot_edit_someone_elses_experiment(bob_client, alice):
     experiment = make_experiment(owner=alice)
     url = reverse("experiments:experiment_edit", args=[experiment.pk])
