@@ -412,3 +412,9 @@ def set_password_for_servers(user, password):
     user.password = hasher.encode(password, hasher.salt(), iterations=1000)
     user.save(update_fields=["password"])
     return user
+
+
+def send_task(env, task_name, *args):
+    """Queue a Celery task through the broker in `env`, as beat or a web process would."""
+    code = f"from config.celery import app; app.send_task({task_name!r}, args={list(args)!r})"
+    manage(env, "shell", "-c", code)

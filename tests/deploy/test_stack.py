@@ -13,6 +13,7 @@ from tests.services import (
     manage,
     migrated_database,
     redis_url_for_tests,
+    send_task,
     service_env,
     wait_for,
 )
@@ -72,13 +73,13 @@ def test_a_queued_task_is_executed_by_the_stack_worker(stack):
     assert "1 background job could not be queued" in session.get(stack.url, timeout=10).text
 
     # Queue the redispatch through Redis: only the stack's worker can run it.
-    manage(stack.env, "shell", "-c",
-           "from config.celery import app; app.send_task('core.tasks.redispatch_deferred')")  # fmt: skip
+    send_task(stack.env, "core.tasks.redispatch_deferred")
     wait_for(lambda: _count(stack.database_url, "core_deferredtask") == 0, timeout=60,
              what="the worker to run core.tasks.redispatch_deferred")  # fmt: skip
     # ...and the task it re-sent was executed by the worker as well.
-    wait_for(lambda: re.search(r"papers\.tasks\.reconcile_indexes\[[^\]]+\] succeeded", stack.log()),
-             timeout=60, what="the worker to run papers.tasks.reconcile_indexes")  # fmt: skip
+    succeeded = re.compile(r"papers\.tasks\.reconcile_indexes\[[^\]]+\] succeeded")
+    wait_for(lambda: succeeded.search(stack.log()), timeout=60,
+             what="the worker to run papers.tasks.reconcile_indexes")  # fmt: skip
     assert "could not be queued" not in session.get(stack.url, timeout=10).text
 
 
