@@ -48,3 +48,9 @@ def aclsum_documents():
 def percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def machine():
+    """Cores and load: the figures mean little without them."""
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} CPU cores, load average {load} (1, 5, 15 min)"

@@ -11,7 +11,7 @@ faiss index). Each side runs twice, alternating; the faster run of each is repor
 import argparse
 import time
 
-from _setup import aclsum_documents, django_in_scratch_dir
+from _setup import aclsum_documents, django_in_scratch_dir, machine
 
 
 def main():
@@ -61,6 +61,7 @@ def main():
             timings[name].append(time.perf_counter() - start)
 
     print(f"model {args.model} on {embedder.device}, {len(texts)} texts, batch size {batch_size}")
+    print(f"  {machine()}")
     rates = {}
     for name, seconds in timings.items():
         rates[name] = len(texts) / min(seconds)

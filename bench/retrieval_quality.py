@@ -13,7 +13,7 @@ import argparse
 import math
 import time
 
-from _setup import aclsum_documents, django_in_scratch_dir
+from _setup import aclsum_documents, django_in_scratch_dir, machine
 
 MODES = ("keyword", "dense", "hybrid")
 
@@ -40,6 +40,7 @@ def main():
         for aspect, summary in document["summaries"].items()
     ]
     print(f"ACLSum known-item retrieval: {len(papers)} papers, {len(queries)} queries (k=10)")
+    print(f"  {machine()}")
     print(f"  {'model':<10} {'mode':<8} {'nDCG@10':>8} {'MRR@10':>8} {'hits@10':>8}   seconds")
     for model in args.models:
         started = time.perf_counter()

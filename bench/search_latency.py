@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _setup import ROOT, aclsum_documents, django_in_scratch_dir, percentile
+from _setup import ROOT, aclsum_documents, django_in_scratch_dir, machine, percentile
 
 DIM = 384
 
@@ -201,6 +201,7 @@ def main():
     rng = np.random.default_rng(0)
     topics = rng.standard_normal((1000, DIM)).astype(np.float32)
     print(f"Search latency ({args.papers:,} papers over HTTP; {args.vectors:,} vectors in faiss)")
+    print(f"  {machine()}")
     if args.papers:
         part_one(args, rng, topics)
     if args.vectors:
