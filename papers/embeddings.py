@@ -18,6 +18,7 @@ import numpy as np
 from django.conf import settings
 
 BUILTIN_MODELS = ("minilm", "wordllama")
+QUERY_CACHE_SIZE = 512
 
 
 class UnknownModel(ValueError):
@@ -83,6 +84,7 @@ class Embedder:
         self.name = spec.name
         self._backend = None
         self._lock = threading.Lock()
+        self._queries = {}
 
     def _load(self):
         with self._lock:
@@ -105,6 +107,19 @@ class Embedder:
             return np.zeros((0, backend.dim), dtype=np.float32)
         vectors = backend.encode(texts, batch_size or settings.ASSAY_EMBEDDING_BATCH_SIZE)
         return normalise(vectors)
+
+    def encode_query(self, text):
+        """One query's vector; recent queries are remembered (typing repeats them)."""
+        with self._lock:
+            vector = self._queries.get(text)
+        if vector is None:
+            vector = self.encode([text])[0]
+            vector.setflags(write=False)
+            with self._lock:
+                self._queries[text] = vector
+                while len(self._queries) > QUERY_CACHE_SIZE:
+                    self._queries.pop(next(iter(self._queries)))
+        return vector
 
 
 def normalise(vectors):

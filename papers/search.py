@@ -110,7 +110,7 @@ def dense_search(query, model_name, limit, papers=None):
     index = vector_index.current_index(model_name)
     if index is None:
         return []
-    vector = get_embedder(model_name).encode([query])[0]
+    vector = get_embedder(model_name).encode_query(query)
     allowed = papers.values_list("pk", flat=True) if papers is not None else None
     # A paper with no similarity at all to the query is not a match, however few papers exist.
     return [hit for hit in index.search(vector, limit, allowed_paper_ids=allowed) if hit[1] > 0]
