@@ -9,13 +9,14 @@ NaN and infinite metric values are accepted either as the JSON literals NaN, Inf
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
+from typing_extensions import TypedDict
 
 from core.tasks import enqueue
 
@@ -96,15 +97,22 @@ class RunOut(Schema):
     finished_at: datetime | None
 
 
-class PointIn(Schema):
-    key: str = Field(min_length=1, max_length=100)
+class PointIn(TypedDict):
+    """One metric point. A TypedDict, not a Schema: pydantic checks a thousand of these per
+    batch in its Rust core and hands over plain dicts, several times faster than models."""
+
+    key: Annotated[str, Field(min_length=1, max_length=100)]
     value: MetricValue
-    step: Integer = Field(ge=0, lt=2**63)
-    wall_time: FiniteNumber | None = Field(None, description="Unix time in seconds")
-    bucket: str = Field("", max_length=100, description="Stratum label, e.g. 'long-inputs'")
+    step: Annotated[Integer, Field(ge=0, lt=2**63)]
+    wall_time: NotRequired[
+        Annotated[FiniteNumber | None, Field(description="Unix time in seconds")]
+    ]
+    bucket: NotRequired[
+        Annotated[str, Field(max_length=100, description="Stratum label, e.g. 'long-inputs'")]
+    ]
 
 
-class BatchIn(Schema):
+class BatchIn(BaseModel):
     idempotency_key: str = Field(
         min_length=1, max_length=100, description="Sending the same batch again stores nothing"
     )
@@ -210,9 +218,7 @@ def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn)
         )
     # A finished run still takes points: a job's spooled batches may arrive after its finish.
     run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
-    batch, created = run.log_points(
-        [point.dict() for point in payload.points], idempotency_key=payload.idempotency_key
-    )
+    batch, created = run.log_points(payload.points, idempotency_key=payload.idempotency_key)
     if created:
         _evaluate(experiment, debounce=True)
     body = {

@@ -32,6 +32,19 @@ def test_batch_is_stored_once_per_idempotency_key():
     assert evidence.series(run, "loss") == [(0, 3.0), (1, 2.0), (2, 1.0)]
 
 
+def test_names_with_tabs_backslashes_and_newlines_round_trip():
+    experiment = make_experiment()
+    run = make_run(experiment=experiment)
+    key = "eval\tloss\\ratio\nµ"
+    run.log_points(
+        [{"key": key, "value": 0.25, "step": 1, "bucket": "long\tinputs", "wall_time": 1.5}],
+        idempotency_key="b1",
+    )
+    assert evidence.metric_names(experiment) == [key]
+    assert evidence.bucket_values(experiment, key) == [(run, "long\tinputs", 0.25)]
+    assert MetricPoint.objects.get().wall_time == 1.5
+
+
 def test_reused_key_with_other_points_is_refused_and_writes_nothing():
     run = make_run()
     run.log_points(points("loss", [1.0]), idempotency_key="b1")
