@@ -95,11 +95,24 @@ def experiment_evidence(request, pk):
 def page_context(request, experiment, *, gate_form=None, gate_error=None):
     """Everything the experiment page shows; shared with the views that re-render parts."""
     return {
-        "events": experiment.events.select_related("actor")[:100],
+        "events": _history(experiment),
         **criteria_context(request, experiment),
         **gate_context(request, experiment, form=gate_form, error=gate_error),
         **evidence_context(experiment, request.GET),
     }
+
+
+def gate_decided_context(request, experiment):
+    """The gate region with the header and history it changed, for htmx after a decision."""
+    return {
+        **gate_context(request, experiment),
+        "can_edit": experiment.editable_by(request.user),
+        "events": _history(experiment),
+    }
+
+
+def _history(experiment):
+    return experiment.events.select_related("actor")[:100]
 
 
 def criteria_context(request, experiment, *, error=None):

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from ..forms import GateDecisionForm, ProposalDecisionForm
 from .common import get_experiment_for_user
-from .experiments import PAGE, gate_context, page_context
+from .experiments import PAGE, gate_context, gate_decided_context, page_context
 
 
 @require_POST
@@ -34,7 +34,7 @@ def gate_decide(request, pk):
             error = _attach(form, invalid)
         else:
             if request.htmx:
-                return TemplateResponse(request, f"{PAGE}#gate", gate_context(request, experiment))
+                return _decided(request, experiment)
             messages.success(request, f"Recorded: {decision}.")
             return redirect(experiment)
     return _rerender(request, experiment, form=form, error=error)
@@ -55,12 +55,18 @@ def proposal_decide(request, pk, proposal_id):
             error = " ".join(invalid.messages)
         else:
             if request.htmx:
-                return TemplateResponse(request, f"{PAGE}#gate", gate_context(request, experiment))
+                return _decided(request, experiment)
             messages.success(request, f"Radar move {proposal.get_status_display().lower()}.")
             return redirect(experiment)
     else:
         error = "Choose confirm or dismiss and give the reason."
     return _rerender(request, experiment, error=error)
+
+
+def _decided(request, experiment):
+    # The stage, status and history changed too: they come along as out-of-band swaps.
+    context = gate_decided_context(request, experiment)
+    return TemplateResponse(request, f"{PAGE}#gate_decided", context)
 
 
 def _attach(form, invalid):

@@ -294,3 +294,69 @@ def test_history_lists_gate_criterion_and_status_changes(alice_client, alice):
     page = alice_client.get(_detail(experiment)).content.decode()
     for text in ("superseded by", "Discovery gate: No", "Status Active → Killed"):
         assert text in page
+
+
+def _region(body, region_id):
+    """The opening tag and content of the element with `region_id`, up to the next region."""
+    start = body.index(f'id="{region_id}"')
+    following = body.find(' id="', start + 1)
+    return body[body.rindex("<", 0, start) : following if following != -1 else len(body)]
+
+
+def test_htmx_gate_decision_also_updates_the_header_and_history(alice_client):
+    experiment = make_experiment()
+    response = alice_client.post(
+        reverse("experiments:gate_decide", args=[experiment.pk]),
+        {"decision": "no", "stage": "discovery", "round": 1, "learnings": "no gain on our data"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section class="card" id="gate">')
+    header = _region(body, "experiment-header")
+    assert 'hx-swap-oob="true"' in header
+    assert "Killed" in header and "Post-mortem" in header
+    history = _region(body, "history")
+    assert 'hx-swap-oob="true"' in history
+    assert "Discovery gate: No — no gain on our data" in history
+    assert "Status Active → Killed" in history
+
+    # The whole page carries the same regions, swapped in place rather than out of band.
+    page = alice_client.get(_detail(experiment)).content.decode()
+    assert 'id="experiment-header"' in page and 'id="history"' in page
+    assert "hx-swap-oob" not in page
+
+
+def test_htmx_yes_shows_the_new_stage_in_the_header(alice_client):
+    experiment = make_experiment()
+    response = alice_client.post(
+        reverse("experiments:gate_decide", args=[experiment.pk]),
+        {"decision": "yes", "stage": "discovery", "round": 1},
+        **HTMX,
+    )
+    header = _region(response.content.decode(), "experiment-header")
+    assert "Validation" in header and "Discovery" not in header
+
+
+def test_htmx_refused_decision_swaps_only_the_gate(alice_client):
+    experiment = make_experiment()
+    response = alice_client.post(
+        reverse("experiments:gate_decide", args=[experiment.pk]),
+        {"decision": "not_yet", "stage": "discovery", "round": 1},
+        **HTMX,
+    )
+    body = response.content.decode()
+    assert "NOT YET needs the conditions" in body
+    assert "hx-swap-oob" not in body
+
+
+def test_htmx_proposal_decision_updates_the_history(alice_client):
+    technique = make_technique(ring="trial")
+    experiment = make_experiment(technique=technique, stage="integration")
+    alice_client.post(reverse("experiments:gate_decide", args=[experiment.pk]),
+                      {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
+    proposal = experiment.radar_proposals.get()
+    url = reverse("experiments:proposal_decide", args=[experiment.pk, proposal.pk])
+    response = alice_client.post(url, {"action": "dismiss", "reason": "Not yet in prod"}, **HTMX)
+    history = _region(response.content.decode(), "history")
+    assert 'hx-swap-oob="true"' in history and "dismissed: Not yet in prod" in history
