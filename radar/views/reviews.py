@@ -119,6 +119,11 @@ def review_move(request, pk):
     return _review_response(request, review, "decisions", context, ok=ok)
 
 
+def _nomination_partial(ok):
+    # A decision also changes the Decisions card, which htmx swaps out of band.
+    return "nomination_decided" if ok else "nomination"
+
+
 @require_POST
 @permission_required("radar.decide_nomination", raise_exception=True)
 def nomination_accept(request, pk, nomination_pk):
@@ -137,7 +142,7 @@ def nomination_accept(request, pk, nomination_pk):
     context = _review_context(request, review, nomination_forms={nomination.pk: forms})
     nomination.accept_form, nomination.decline_form = forms
     context["nomination"] = nomination
-    return _review_response(request, review, "nomination", context, ok=ok)
+    return _review_response(request, review, _nomination_partial(ok), context, ok=ok)
 
 
 @require_POST
@@ -160,7 +165,7 @@ def nomination_decline(request, pk, nomination_pk):
     context = _review_context(request, review, nomination_forms={nomination.pk: forms})
     nomination.accept_form, nomination.decline_form = forms
     context["nomination"] = nomination
-    return _review_response(request, review, "nomination", context, ok=ok)
+    return _review_response(request, review, _nomination_partial(ok), context, ok=ok)
 
 
 @permission_required("radar.view_review", raise_exception=True)

@@ -141,6 +141,55 @@ def test_review_accepts_a_nomination_in_place(alice_client, bob):
     assert technique.moves.get().review == review
 
 
+def _decisions_card(html):
+    start = html.index('<section class="card" id="decisions"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob):
+    review = make_review()
+    nomination = make_nomination(name="Ring attention", proposed_by=bob)
+    page = alice_client.get(review.get_absolute_url()).content.decode()
+    assert "No decision recorded yet." in _decisions_card(page)
+    assert "hx-swap-oob" not in page
+    prefix = f"accept{nomination.pk}-"
+    data = {
+        prefix + "ring": "assess",
+        prefix + "reason": "Long-context contracts next quarter",
+        prefix + "owner": bob.pk,
+        prefix + "portfolio_bucket": "exploratory",
+    }
+    url = reverse("radar:nomination_accept", args=[review.pk, nomination.pk])
+    html = alice_client.post(url, data, headers=HTMX).content.decode()
+    decisions = _decisions_card(html)
+    assert decisions.startswith('<section class="card" id="decisions" hx-swap-oob="true">')
+    assert "Ring attention" in decisions and "added in Assess" in decisions
+    assert "No decision recorded yet." not in decisions
+    # The accepted technique can now be moved in the same review without a reload.
+    technique = Technique.objects.get(name="Ring attention")
+    assert f'<option value="{technique.pk}">Ring attention</option>' in decisions
+
+
+def test_declining_with_htmx_also_updates_the_decisions_card(alice_client, bob):
+    review = make_review()
+    nomination = make_nomination(name="Technique X", proposed_by=bob)
+    url = reverse("radar:nomination_decline", args=[review.pk, nomination.pk])
+    field = f"decline{nomination.pk}-decision_reason"
+    html = alice_client.post(url, {field: "Superseded by GQA"}, headers=HTMX).content.decode()
+    assert html.lstrip().startswith(f'<div class="nomination" id="nomination-{nomination.pk}">')
+    decisions = _decisions_card(html)
+    assert 'hx-swap-oob="true"' in decisions
+    assert "Nomination of Technique X declined: Superseded by GQA" in decisions
+
+
+def test_refused_accept_with_htmx_leaves_the_decisions_card_alone(alice_client, bob):
+    review = make_review()
+    nomination = make_nomination(name="Ring attention", proposed_by=bob)
+    url = reverse("radar:nomination_accept", args=[review.pk, nomination.pk])
+    html = alice_client.post(url, {}, headers=HTMX).content.decode()
+    assert 'id="decisions"' not in html
+
+
 def test_accept_errors_show_inline_and_write_nothing(alice_client, bob):
     review = make_review()
     nomination = make_nomination(name="Ring attention", proposed_by=bob)
