@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 from typing_extensions import TypedDict
 
 from core.tasks import enqueue
@@ -23,7 +23,7 @@ from core.tasks import enqueue
 from . import tasks
 from .auth import ApiTokenAuth
 from .models import Run
-from .models.evidence import as_number
+from .models.evidence import IdempotencyKeyReused, as_number
 
 router = Router(auth=ApiTokenAuth(), tags=["experiments"])
 
@@ -39,19 +39,29 @@ def _integer(value):
     return value
 
 
+NON_FINITE = ("NaN", "Infinity", "-Infinity")
+
+
 def _number(value):
     if isinstance(value, bool):
         raise ValueError("must be a number")
     if isinstance(value, str):
-        number = as_number(value)
-        if number is None:
+        if value not in NON_FINITE:
             raise ValueError('must be a number, or one of "NaN", "Infinity", "-Infinity"')
-        return number
+        return as_number(value)
     return value
 
 
-Integer = Annotated[int, BeforeValidator(_integer)]
-MetricValue = Annotated[float, BeforeValidator(_number)]
+def _integer_in(low, high):
+    # Bounds inside the Annotated and before the validator, so OpenAPI shows them as such.
+    return Annotated[int, Field(ge=low, lt=high), BeforeValidator(_integer)]
+
+
+MetricValue = Annotated[
+    float,
+    BeforeValidator(_number),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "enum": list(NON_FINITE)}]}),
+]
 FiniteNumber = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
 
 
@@ -68,7 +78,7 @@ class ErrorOut(Schema):
 class RunIn(Schema):
     name: str = Field(min_length=1, max_length=200)
     variant: str = Field("candidate", min_length=1, max_length=100)
-    seed: Integer | None = Field(None, ge=-(2**31), lt=2**31)
+    seed: _integer_in(-(2**31), 2**31) | None = None
     params: dict[str, Any] = {}
     git_commit: str = Field("", max_length=64)
     host: str = Field("", max_length=200)
@@ -103,7 +113,7 @@ class PointIn(TypedDict):
 
     key: Annotated[str, Field(min_length=1, max_length=100)]
     value: MetricValue
-    step: Annotated[Integer, Field(ge=0, lt=2**63)]
+    step: _integer_in(0, 2**63)
     wall_time: NotRequired[
         Annotated[FiniteNumber | None, Field(description="Unix time in seconds")]
     ]
@@ -127,15 +137,19 @@ class BatchOut(Schema):
 
 
 class FinishIn(Schema):
-    status: Literal["finished", "failed", "killed"] = "finished"
+    status: Literal["finished", "failed", "killed"]
     summary: dict[str, MetricValue] = Field({}, description="Final metrics of the run")
 
 
 class ArtifactIn(Schema):
-    uri: str = Field(min_length=1, max_length=1000, description="s3://, gs://, file:// or https://")
+    uri: str = Field(
+        max_length=1000,
+        pattern=r"^((s3|gs|https)://[^/?#\s]+|file://[^\s]*[^/\s][^\s]*)",
+        description="s3://, gs://, file:// or https://",
+    )
     kind: str = Field("", max_length=50)
-    size: Integer | None = Field(None, ge=0, lt=2**63, description="Bytes")
-    sha256: str = Field("", max_length=64)
+    size: _integer_in(0, 2**63) | None = Field(None, description="Bytes")
+    sha256: str = Field("", pattern=r"^([0-9a-fA-F]{64})?$")
 
 
 class ArtifactOut(Schema):
@@ -202,7 +216,7 @@ def run_detail(request, experiment_key: str, run_id: int):
 
 @router.post(
     "/{experiment_key}/runs/{run_id}/metrics",
-    response={200: BatchOut, 201: BatchOut, 413: ErrorOut, **ERRORS},
+    response={200: BatchOut, 201: BatchOut, 409: ErrorOut, 413: ErrorOut, **ERRORS},
     summary="Log a batch of metric points (all stored, or none)",
 )
 def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn):
@@ -218,7 +232,15 @@ def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn)
         )
     # A finished run still takes points: a job's spooled batches may arrive after its finish.
     run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
-    batch, created = run.log_points(payload.points, idempotency_key=payload.idempotency_key)
+    try:
+        batch, created = run.log_points(payload.points, idempotency_key=payload.idempotency_key)
+    except IdempotencyKeyReused as error:
+        message = error.message_dict["idempotency_key"][0]
+        return Status(
+            409,
+            {"detail": f"idempotency_key: {message}",
+             "errors": [{"field": "idempotency_key", "message": message}]},
+        )  # fmt: skip
     if created:
         _evaluate(experiment, debounce=True)
     body = {

@@ -73,6 +73,10 @@ def as_number(value):
     return None
 
 
+class IdempotencyKeyReused(ValidationError):
+    """A batch came with the key of an earlier, different batch of the same run."""
+
+
 class RunQuerySet(models.QuerySet):
     def for_experiment(self, experiment):
         return self.filter(experiment=experiment)
@@ -175,7 +179,7 @@ class Run(models.Model):
             batch = existing.first()
             if batch:
                 if batch.points != len(points):
-                    raise ValidationError(
+                    raise IdempotencyKeyReused(
                         {"idempotency_key": "already used for a different batch of this run"}
                     )
                 return batch, False
@@ -335,7 +339,10 @@ class IngestBatch(models.Model):
 
 
 def validate_artifact_uri(uri):
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as error:  # e.g. "Invalid IPv6 URL" for s3://[x
+        raise ValidationError(f"not a valid URI: {error}") from error
     if parts.scheme not in Artifact.SCHEMES:
         raise ValidationError(
             f"URI scheme must be one of {', '.join(Artifact.SCHEMES)}, not {parts.scheme!r}"

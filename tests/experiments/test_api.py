@@ -163,7 +163,9 @@ def test_nan_and_infinity_are_accepted_stored_and_flagged(api, experiment, encod
 
 def test_nan_summary_is_stored_and_flagged(api, experiment):
     run = create_run(api)
-    response = api.post(f"/EXP-12/runs/{run['id']}/finish", {"summary": {"loss": "NaN"}})
+    response = api.post(
+        f"/EXP-12/runs/{run['id']}/finish", {"status": "failed", "summary": {"loss": "NaN"}}
+    )
     assert response.status_code == 200
     assert response.json()["summary"] == {"loss": "NaN"}
     assert evidence.non_finite_metrics(experiment) == {"loss"}
@@ -189,6 +191,7 @@ def test_oversized_batch_is_refused_naming_the_field_and_writes_nothing(api, set
         ({"value": 1.0, "step": 0}, "points.2.key"),
         ({"key": "loss", "step": 0}, "points.2.value"),
         ({"key": "loss", "value": "high", "step": 0}, "points.2.value"),
+        ({"key": "loss", "value": "nan", "step": 0}, "points.2.value"),
         ({"key": "loss", "value": True, "step": 0}, "points.2.value"),
         ({"key": "loss", "value": 1.0, "step": "3"}, "points.2.step"),
         ({"key": "loss", "value": 1.0, "step": True}, "points.2.step"),
@@ -251,7 +254,7 @@ def test_idempotency_key_reused_for_other_points_is_refused(api):
     run = create_run(api)
     api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=2))
     response = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=3))
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert errors_of(response)[1] == {"idempotency_key"}
     assert MetricPoint.objects.count() == 2
 
@@ -289,8 +292,9 @@ def test_register_artifact_by_reference(api):
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
-        ({"uri": "ftp://host/file"}, 400, "uri"),
-        ({"uri": "s3://b/x", "sha256": "not-hex"}, 400, "sha256"),
+        ({"uri": "ftp://host/file"}, 422, "uri"),
+        ({"uri": "s3:///no-bucket"}, 422, "uri"),
+        ({"uri": "s3://b/x", "sha256": "not-hex"}, 422, "sha256"),
         ({"uri": "s3://b/x", "size": -1}, 422, "size"),
         ({"uri": "s3://b/x", "size": "12"}, 422, "size"),
     ],
@@ -340,7 +344,7 @@ def test_batches_and_finish_queue_an_evaluation(
     with django_capture_on_commit_callbacks(execute=True):
         api.post(f"/EXP-12/runs/{run['id']}/metrics", batch("b1"))
         api.post(f"/EXP-12/runs/{run['id']}/metrics", batch("b2"))  # within the debounce window
-        api.post(f"/EXP-12/runs/{run['id']}/finish", {})
+        api.post(f"/EXP-12/runs/{run['id']}/finish", {"status": "finished"})
 
     assert evaluated == [experiment.pk, experiment.pk]
 

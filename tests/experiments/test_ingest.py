@@ -178,6 +178,7 @@ def test_artifact_uris_with_known_schemes_are_accepted(uri):
     [
         ({"uri": "ftp://host/x"}, "uri"),
         ({"uri": "s3:///no-bucket"}, "uri"),
+        ({"uri": "https://[bad-ipv6/x"}, "uri"),
         ({"uri": "s3://b/x", "sha256": "xyz"}, "sha256"),
         ({"uri": "s3://b/x", "sha256": "ab" * 31}, "sha256"),
     ],
