@@ -1,10 +1,15 @@
+import re
+
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.html import format_html
 
+from experiments.models import Experiment
 from radar.models import Technique
 
-from .identifiers import normalise_arxiv_id, normalise_doi
+from . import dedupe
+from .identifiers import arxiv_id_from_doi, normalise_arxiv_id, normalise_doi, normalise_title
 from .models import Paper, PaperNote, QuestionLink, ReadingState, ResearchQuestion, Tag
 
 
@@ -27,6 +32,175 @@ class PaperFilterForm(forms.Form):
         if data.get("technique"):
             papers = papers.about_technique(data["technique"].pk)
         return papers
+
+
+def split_authors(text):
+    """Author names from one per line or "; "-separated text, each as "Given Family"."""
+    names = []
+    for name in re.split(r"[\n;]", text or ""):
+        name = " ".join(name.split())
+        # "Family, Given" (as BibTeX and most reference lists write it) turned round.
+        if name.count(",") == 1:
+            family, given = (part.strip() for part in name.split(","))
+            name = f"{given} {family}".strip()
+        if name:
+            names.append(name)
+    return names
+
+
+class PaperForm(forms.ModelForm):
+    """A paper's metadata typed by hand. Identifiers are normalised, and a paper the library
+    already has (papers.dedupe's rules: same arXiv id, same DOI, or the title rule) is refused
+    with a link to it."""
+
+    authors = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One per line or separated by “; ”, as “Given Family” or “Family, Given”.",
+    )
+    year = forms.IntegerField(required=False, min_value=1000, max_value=2100)
+    url = forms.URLField(label="URL", required=False, max_length=1000, assume_scheme="https")
+    tags = forms.CharField(required=False, help_text="Separated by commas.")
+
+    class Meta:
+        model = Paper
+        # Tags are a declared field (names, created where missing), saved by save().
+        fields = [
+            "title", "authors", "year", "venue", "entry_type", "abstract", "arxiv_id", "doi", "url",
+        ]  # fmt: skip
+        widgets = {
+            "title": forms.TextInput(attrs={"size": 80}),
+            "abstract": forms.Textarea(attrs={"rows": 6}),
+            "arxiv_id": forms.TextInput(attrs={"placeholder": "2106.09685"}),
+            "doi": forms.TextInput(attrs={"placeholder": "10.1145/3097983.3098021"}),
+        }
+        help_texts = {
+            "arxiv_id": "An id, arXiv:… or an arxiv.org link; the version is dropped.",
+            "doi": "A DOI or a doi.org link.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["authors"] = "\n".join(self.instance.authors)
+            self.initial["tags"] = ", ".join(tag.name for tag in self.instance.tags.all())
+
+    def clean_authors(self):
+        return split_authors(self.cleaned_data["authors"])
+
+    def clean_tags(self):
+        return [name.strip() for name in self.cleaned_data["tags"].split(",") if name.strip()]
+
+    def clean_arxiv_id(self):
+        value = self.cleaned_data["arxiv_id"].strip()
+        if value and not normalise_arxiv_id(value):
+            raise forms.ValidationError(
+                f"“{value}” is not an arXiv id (e.g. 2106.09685 or hep-th/9901001)."
+            )
+        return normalise_arxiv_id(value)
+
+    def clean_doi(self):
+        value = self.cleaned_data["doi"].strip()
+        if value and not normalise_doi(value):
+            raise forms.ValidationError(f"“{value}” is not a DOI (expected 10.NNNN/…).")
+        return normalise_doi(value)
+
+    def clean(self):
+        cleaned = super().clean()
+        if "doi" in cleaned and "arxiv_id" in cleaned:
+            self._move_arxiv_doi(cleaned)
+        if not self.errors:
+            self._refuse_duplicate(cleaned)
+        return cleaned
+
+    def _move_arxiv_doi(self, cleaned):
+        # arXiv's own DOI names the preprint: it is kept as the arXiv id (as Paper.save does).
+        from_doi = arxiv_id_from_doi(cleaned["doi"])
+        if not from_doi:
+            return
+        if cleaned["arxiv_id"] and cleaned["arxiv_id"] != from_doi:
+            self.add_error(
+                "doi",
+                f"This is arXiv's DOI for {from_doi}, but the arXiv id given is "
+                f"{cleaned['arxiv_id']}.",
+            )
+        else:
+            cleaned["doi"], cleaned["arxiv_id"] = "", from_doi
+
+    def _refuse_duplicate(self, cleaned):
+        candidate = Paper(
+            pk=self.instance.pk,
+            title=" ".join(cleaned.get("title", "").split()),
+            authors=cleaned.get("authors", []),
+            year=cleaned.get("year"),
+            venue=cleaned.get("venue", ""),
+            arxiv_id=cleaned.get("arxiv_id", ""),
+            doi=cleaned.get("doi", ""),
+        )
+        candidate.title_key = normalise_title(candidate.title)[:500]
+        for match in dedupe.find_matches(candidate):
+            # An identifier clash is that field's error (which also spares it the model's bare
+            # unique-constraint message); the title rule weighs the whole record.
+            if candidate.arxiv_id and match.arxiv_id == candidate.arxiv_id:
+                field, rule = "arxiv_id", "the same arXiv id"
+            elif candidate.doi and match.doi == candidate.doi:
+                field, rule = "doi", "the same DOI"
+            else:
+                field, rule = None, "the same title, an author in common and a close year"
+            if field is None or field not in self.errors:
+                self.add_error(field, _already_there(match, rule))
+
+    def save(self, commit=True):
+        paper = super().save(commit=commit)
+        if commit:
+            paper.tags.set(Tag.for_names(self.cleaned_data["tags"]))
+        return paper
+
+
+def _already_there(paper, rule):
+    year = f" ({paper.year})" if paper.year else ""
+    return format_html(
+        'The library already has this paper ({}): <a href="{}">{}</a>{}.',
+        rule,
+        paper.get_absolute_url(),
+        paper.title,
+        year,
+    )
+
+
+class PaperLinkForm(forms.Form):
+    """A technique and/or an experiment to link to `paper` (or, with `linked`, to unlink).
+
+    Offers only what the user may see: techniques with radar.view_technique, experiments with
+    experiments.view_experiment.
+    """
+
+    technique = forms.ModelChoiceField(
+        Technique.objects.none(), required=False, empty_label="(no technique)"
+    )
+    experiment = forms.ModelChoiceField(
+        Experiment.objects.none(), required=False, empty_label="(no experiment)"
+    )
+
+    def __init__(self, *args, paper, user, linked=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = {
+            "technique": ("radar.view_technique", paper.techniques, Technique.objects),
+            "experiment": ("experiments.view_experiment", paper.experiments, Experiment.objects),
+        }
+        for name, (permission, linked_ones, every_one) in choices.items():
+            if not user.has_perm(permission):
+                del self.fields[name]
+            elif linked:
+                self.fields[name].queryset = linked_ones.all()
+            else:
+                self.fields[name].queryset = every_one.exclude(papers=paper)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not any(cleaned.values()):
+            raise forms.ValidationError("Choose a technique or an experiment.")
+        return cleaned
 
 
 NOTE_FIELDS = [

@@ -6,7 +6,11 @@ app_name = "papers"
 urlpatterns = [
     # --- library, notes, questions, imports ---
     path("", library.paper_list, name="paper_list"),
+    path("new/", library.paper_create, name="paper_create"),
     path("<int:pk>/", library.paper_detail, name="paper_detail"),
+    path("<int:pk>/edit/", library.paper_edit, name="paper_edit"),
+    path("<int:pk>/links/", library.paper_link, name="paper_link"),
+    path("<int:pk>/links/remove/", library.paper_unlink, name="paper_unlink"),
     path("<int:pk>/reading/", library.paper_reading_state, name="paper_reading_state"),
     path("<int:pk>/note/", notes.note_edit, name="note_edit"),
     path("notes/<int:pk>/delete/", notes.note_delete, name="note_delete"),

@@ -1,14 +1,16 @@
-"""The paper library: list, paper page, reading state and queue, merge, dashboard panel."""
+"""The paper library: list, paper page and its links, adding and editing a paper by hand,
+reading state and queue, merge, dashboard panel."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from ..forms import MergeForm, PaperFilterForm, ReadingStateForm
+from ..forms import MergeForm, PaperFilterForm, PaperForm, PaperLinkForm, ReadingStateForm
 from ..models import Paper, ReadingState, ResearchQuestion
 
 PAGE_SIZE = 25
@@ -50,19 +52,114 @@ def paper_detail(request, pk):
     return _paper_page(request, get_paper_for_user(request, pk))
 
 
-def _paper_page(request, paper, reading_form=None, status=200):
+def _paper_page(request, paper, reading_form=None, link_form=None, status=200):
     notes = paper.notes.select_related("author")
     context = {
         **_reading_context(request, paper, reading_form),
+        **_links_context(request, paper, link_form),
         "my_note": notes.by(request.user).first(),
         "other_notes": notes.others_than(request.user),
         "red_flags": paper.red_flag_summary(),
         "question_links": paper.question_links.select_related("question"),
-        "techniques": paper.techniques.all(),
-        "experiments": paper.experiments.all(),
         "tags": paper.tags.all(),
     }
     return TemplateResponse(request, "papers/paper_detail.html", context, status=status)
+
+
+def _links_context(request, paper, form=None):
+    can_link = request.user.has_perm("papers.change_paper")
+    return {
+        "paper": paper,
+        "techniques": paper.techniques.all(),
+        "experiments": paper.experiments.all(),
+        "can_link": can_link,
+        "link_form": form or (PaperLinkForm(paper=paper, user=request.user) if can_link else None),
+    }
+
+
+@permission_required("papers.add_paper", raise_exception=True)
+def paper_create(request):
+    form = PaperForm(request.POST or None)
+    if request.method == "POST":
+        paper, form = _save_paper(request, form)
+        if paper:
+            messages.success(request, f"Added “{paper.title}”.")
+            return redirect(paper)
+    return _paper_form_page(request, form)
+
+
+@permission_required("papers.change_paper", raise_exception=True)
+def paper_edit(request, pk):
+    paper = get_paper_for_user(request, pk)
+    form = PaperForm(request.POST or None, instance=paper)
+    if request.method == "POST":
+        saved, form = _save_paper(request, form)
+        if saved:
+            messages.success(request, "Saved.")
+            return redirect(saved)
+    return _paper_form_page(request, form, paper)
+
+
+def _save_paper(request, form):
+    """(the saved paper or None, the form to show)."""
+    if not form.is_valid():
+        return None, form
+    try:
+        with transaction.atomic():
+            return form.save(), form
+    except IntegrityError:
+        # Someone saved the same identifier after our check; checking again names their paper.
+        instance = Paper.objects.get(pk=form.instance.pk) if form.instance.pk else None
+        form = PaperForm(request.POST, instance=instance)
+        if form.is_valid():
+            form.add_error(None, "Another paper was saved at the same moment; try again.")
+        return None, form
+
+
+def _paper_form_page(request, form, paper=None):
+    status = 400 if form.is_bound and form.errors else 200
+    context = {"form": form, "paper": paper}
+    return TemplateResponse(request, "papers/paper_form.html", context, status=status)
+
+
+@require_POST
+@permission_required("papers.change_paper", raise_exception=True)
+def paper_link(request, pk):
+    """Link the paper to a radar technique and/or an experiment; htmx swaps the links card."""
+    paper = get_paper_for_user(request, pk)
+    form = PaperLinkForm(request.POST, paper=paper, user=request.user)
+    if form.is_valid():
+        if technique := form.cleaned_data.get("technique"):
+            paper.techniques.add(technique)
+        if experiment := form.cleaned_data.get("experiment"):
+            paper.experiments.add(experiment)
+        form = None
+    return _links_response(request, paper, form)
+
+
+@require_POST
+@permission_required("papers.change_paper", raise_exception=True)
+def paper_unlink(request, pk):
+    paper = get_paper_for_user(request, pk)
+    form = PaperLinkForm(request.POST, paper=paper, user=request.user, linked=True)
+    # A link that is not there (someone removed it meanwhile) is already what was asked for.
+    if form.is_valid():
+        if technique := form.cleaned_data.get("technique"):
+            paper.techniques.remove(technique)
+        if experiment := form.cleaned_data.get("experiment"):
+            paper.experiments.remove(experiment)
+    return _links_response(request, paper, None)
+
+
+def _links_response(request, paper, form):
+    """The links card for htmx (errors shown in it); else back to the paper, or the page with
+    the errors (400)."""
+    if request.htmx:
+        context = _links_context(request, paper, form)
+        return TemplateResponse(request, "papers/paper_detail.html#links", context)
+    if form is None:
+        return redirect(paper)
+    return _paper_page(request, paper, link_form=form, status=400)
 
 
 @require_POST
