@@ -74,6 +74,7 @@ class PaperForm(forms.ModelForm):
             "arxiv_id": forms.TextInput(attrs={"placeholder": "2106.09685"}),
             "doi": forms.TextInput(attrs={"placeholder": "10.1145/3097983.3098021"}),
         }
+        labels = {"arxiv_id": "arXiv id", "entry_type": "Type"}
         help_texts = {
             "arxiv_id": "An id, arXiv:… or an arxiv.org link; the version is dropped.",
             "doi": "A DOI or a doi.org link.",
