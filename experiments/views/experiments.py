@@ -84,11 +84,11 @@ def experiment_detail(request, pk):
 
 @permission_required("experiments.view_experiment", raise_exception=True)
 def experiment_evidence(request, pk):
-    """The evidence region alone, polled by the page while runs are running."""
+    """The evidence region alone, polled by the page while new evidence can still arrive."""
     experiment = get_experiment_for_user(request, pk)
     context = evidence_context(experiment, request.GET)
     # Status 286 swaps the region one last time and tells htmx to stop polling.
-    status = 200 if context["running"] else HttpResponseStopPolling.status_code
+    status = 200 if context["listening"] else HttpResponseStopPolling.status_code
     return TemplateResponse(request, f"{PAGE}#evidence", context, status=status)
 
 
@@ -153,6 +153,7 @@ def evidence_context(experiment, params):
     points were logged: evidence.series() returns a thinned series.
     """
     runs = list(experiment.runs.all())
+    running = any(not run.is_finished for run in runs)
     values_by_metric = experiment.run_values_by_metric()
     metrics = list(values_by_metric)
     watched = [c.metric for c in experiment.criteria.current().machine_checked()]
@@ -179,7 +180,10 @@ def evidence_context(experiment, params):
     return {
         "experiment": experiment,
         "runs": runs,
-        "running": any(not run.is_finished for run in runs),
+        "running": running,
+        # An active experiment keeps listening even with no run going: a training job may
+        # start reporting at any moment while the lead has the page open.
+        "listening": running or experiment.is_active,
         "metrics": metrics,
         "logged_metrics": logged,
         "metric": metric,

@@ -128,24 +128,35 @@ def test_experiment_page_shows_criteria_statistics_curves_and_scatter(bob_client
     assert "paired t-test" in page
     assert page.count('<polyline fill="none"') == 6  # one loss curve per run
     assert "Pareto front" in page
-    assert 'hx-trigger="every 5s"' not in page  # every run finished: no polling
 
 
-def test_evidence_region_polls_while_runs_run_and_stops_after(bob_client):
+def test_evidence_region_of_an_active_experiment_polls_before_any_run_reports(bob_client):
     experiment = make_experiment()
-    run = report_run(experiment=experiment, points={"loss": [1.0, 0.9]})
     page = bob_client.get(_detail(experiment)).content.decode()
     assert 'hx-trigger="every 5s"' in page
+    assert "waiting for runs" in page
 
+    report_run(experiment=experiment, points={"loss": [1.0, 0.9]})
     url = reverse("experiments:experiment_evidence", args=[experiment.pk])
-    polled = bob_client.get(url, **HTMX)
-    assert polled.status_code == 200 and "<html" not in polled.content.decode()
-    assert 'hx-trigger="every 5s"' in polled.content.decode()
+    polled = bob_client.get(url, **HTMX).content.decode()
+    assert "live" in polled and "<html" not in polled
+
+
+def test_evidence_region_stops_polling_once_the_experiment_is_closed(bob_client):
+    experiment = make_experiment()
+    run = report_run(experiment=experiment, points={"loss": [1.0, 0.9]})
+    url = reverse("experiments:experiment_evidence", args=[experiment.pk])
+    assert bob_client.get(url, **HTMX).status_code == 200
 
     run.finish(summary={"loss": 0.9})
+    still_active = bob_client.get(url, **HTMX)
+    assert still_active.status_code == 200  # an active experiment waits for more runs
+    assert "finished" in still_active.content.decode()
+
+    Experiment.objects.filter(pk=experiment.pk).update(status="killed")
     last = bob_client.get(url, **HTMX)
     assert last.status_code == 286  # htmx: swap this one and stop polling
-    assert "finished" in last.content.decode()
+    assert 'hx-trigger="every 5s"' not in last.content.decode()
 
 
 def test_lead_decides_a_gate_in_place_with_htmx(alice_client):
