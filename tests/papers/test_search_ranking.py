@@ -23,15 +23,22 @@ def titles(results):
     return [result.paper.title for result in results]
 
 
-def test_rrf_ranks_an_item_found_by_both_lists_above_items_found_by_one():
-    fused = fuse(["a", "b", "c"], ["c", "d", "a"])
-    assert [item for item, _ in fused] == ["a", "c", "b", "d"]
-    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 63)
+def test_fusion_ranks_an_item_found_by_both_lists_above_items_found_by_one():
+    keyword = [("a", 12.0), ("b", 7.0), ("c", 2.0)]
+    dense = [("c", 0.9), ("d", 0.8), ("a", 0.5)]
+    fused = fuse(keyword, dense)
+    assert [item for item, _ in fused] == ["a", "b", "c", "d"]
+    assert fused[0][1] == pytest.approx(0.7 * 1.0 + 0.3 * 0.0)
+    assert dict(fused)["c"] == pytest.approx(0.7 * 0.0 + 0.3 * 1.0)
+    assert dict(fused)["b"] == pytest.approx(0.7 * 0.5)
 
 
-def test_weighted_rrf_lets_one_list_dominate():
-    fused = fuse(["a", "b"], ["b", "a"], weights=[1.0, 3.0])
-    assert [item for item, _ in fused] == ["b", "a"]
+def test_fusion_puts_scores_of_any_scale_on_one_and_weights_them():
+    keyword = [("a", 0.001), ("b", 0.0005)]  # ts_rank-sized
+    dense = [("b", 0.61), ("a", 0.60)]
+    assert [item for item, _ in fuse(keyword, dense)] == ["a", "b"]
+    assert [item for item, _ in fuse(keyword, dense, keyword_weight=0.2)] == ["b", "a"]
+    assert fuse([("a", 3.0)], []) == [("a", pytest.approx(0.7))]
 
 
 def test_hybrid_puts_the_paper_both_retrievers_agree_on_first(db, fake_models, on_commit):
