@@ -30,8 +30,9 @@ _CHUNK = 5000
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words too common to rank anything; PostgreSQL's english configuration drops them too.
 STOPWORDS = frozenset(
-    "a an and are as at be but by for from has have in into is it its of on or that the "
-    "their this to was we were which with".split()
+    "a all an and are as at be been but by can do does for from had has have how if in into is "
+    "it its no not of on or our so such than that the their then there these this those to "
+    "too was we were what when where which who why will with you your".split()
 )
 
 
