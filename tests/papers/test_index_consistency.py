@@ -121,9 +121,7 @@ def test_check_index_reports_a_missing_index_file_and_search_still_works(
     assert titles(search("mixture depths", mode="dense")) == ["Mixture of depths"]
 
 
-def test_papers_added_behind_the_signals_back_are_found_after_reconcile(
-    db, fake_models, on_commit
-):
+def test_papers_added_behind_the_signals_back_are_found_after_reconcile(db, fake_models, on_commit):
     Paper.objects.bulk_create([Paper(title="State space models"), Paper(title="Linear attention")])
     assert search("state space", mode="keyword") == []
     with on_commit():
@@ -178,3 +176,13 @@ def test_index_switches_to_hnsw_above_the_threshold(db, fake_models, on_commit, 
     state = IndexState.objects.get(model="bow")
     assert (state.kind, state.count) == ("flat", 3)
     assert vector_index.check("bow").ok
+
+
+def test_one_transaction_of_many_edits_runs_one_round_of_tasks(db, fake_models, on_commit):
+    with on_commit() as callbacks:
+        for n in range(20):
+            make_paper(title=f"Imported paper {n}", tags=["imported"])
+    state = IndexState.objects.get(model="bow")
+    assert (state.version, state.count) == (1, 20)  # one index write, not twenty
+    assert len(callbacks) >= 20  # every save asked; the first took all the ids
+    assert SearchDocument.objects.filter(body__contains="imported").count() == 20
