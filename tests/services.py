@@ -162,7 +162,13 @@ def database_url_of(settings_dict):
 
 def service_env(**overrides):
     """The environment for an Assay process started by a test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    # Not the test process's own switches: pytest's, nor the browser tests' async override
+    # (which `check --deploy` rightly flags).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PYTEST_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1",
                 "HF_HUB_OFFLINE": "1", "DEBUG": "false", "LOG_LEVEL": "WARNING"})  # fmt: skip
     env.update({k: str(v) for k, v in overrides.items() if v is not None})

@@ -76,7 +76,8 @@ def world(api_server, transactional_db):
     session = login(api_server.url, "lena", "pw-lena")
     headers = {"Authorization": f"Bearer {key}", "X-CSRFToken": session.cookies["csrftoken"]}
     real_path = {"experiment_key": experiment.key, "run_id": run.pk, "slug": technique.slug}
-    return {"session": session, "headers": headers, "real_path": real_path}
+    return {"session": session, "headers": headers, "real_path": real_path,
+            "log_path": api_server.log_path}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +93,12 @@ def test_served_document_lists_every_operation(served_schema):
     assert served == OPERATIONS
 
 
-def _check_response(case, response):
+def _check_response(case, response, log_path):
     where = f"{case.method} {case.formatted_path} -> {response.status_code}"
-    assert response.status_code < 500, f"{where}: {response.text[:500]}"
+    if response.status_code >= 500:
+        # The server's traceback is in its log: show its end with the failing case.
+        log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+        pytest.fail(f"{where}: {response.text[:300]}\n--- server log ---\n{log}")
     if 400 <= response.status_code < 500:
         content_type = (response.headers.get("content-type") or [""])[0]
         assert content_type.startswith("application/json"), f"{where}: {response.text[:200]}"
@@ -122,6 +126,7 @@ def test_generated_requests_get_no_server_error_and_clear_4xx(served_schema, wor
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
         ]
     base_url = served_schema.get_base_url()
+    api_server_log = world["log_path"]
 
     @settings(
         max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
@@ -133,7 +138,7 @@ def test_generated_requests_get_no_server_error_and_clear_4xx(served_schema, wor
             base_url=base_url, session=world["session"], headers=world["headers"], timeout=30
         )
         REQUESTS_SENT[label] += 1
-        _check_response(case, response)
+        _check_response(case, response, api_server_log)
 
     run()
 
