@@ -26,7 +26,7 @@ from tests.services import (
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.redis, pytest.mark.celery]
 
-PAPERS = 96
+PAPERS = 48
 MODEL = "minilm"
 DOOMED = "Zebrafish Gradient Checkpointing for Sparse Mixture Routers"
 
@@ -113,7 +113,7 @@ def test_killed_reindex_is_finished_later_and_search_never_shows_a_deleted_paper
     # A new worker and the periodic reconcile finish the job.
     new_worker()
     send_task(env, "papers.tasks.reconcile_indexes")
-    # Loading MiniLM and embedding ~100 papers takes seconds here; 90 s is ample.
+    # Loading MiniLM and embedding ~50 papers takes seconds here; 90 s is ample.
     wait_for(lambda: _check_index(env).returncode == 0, timeout=90, interval=2,
              what="check_index to report the index in sync")  # fmt: skip
     result = _check_index(env)
