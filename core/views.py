@@ -1,7 +1,10 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
+from django.views import defaults as django_defaults
 
 
 def home(request):
@@ -18,3 +21,41 @@ def healthz(request):
     except Exception as error:  # noqa: BLE001 - report any database failure as unhealthy
         return JsonResponse({"status": "error", "database": str(error)}, status=503)
     return JsonResponse({"status": "ok", "database": database})
+
+
+# Errors raised before a request reaches the API's own handlers (an unmatched URL, a body over
+# the size limit) would otherwise get Django's HTML pages; API clients get JSON with a message.
+
+
+def _is_api(request):
+    return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = f"The request body is larger than the limit of {limit} bytes."
+        if _is_api(request):
+            return JsonResponse({"detail": message}, status=413)
+        return HttpResponse(message, status=413, content_type="text/plain")
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request: the request could not be read."}, status=400)
+    return django_defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": str(exception) or "Permission denied."}, status=403)
+    return django_defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": f"No API endpoint at {request.path}."}, status=404)
+    return django_defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse({"detail": "Internal server error; it has been logged."}, status=500)
+    return django_defaults.server_error(request)
