@@ -59,8 +59,10 @@ def test_training_evidence(live, page, tmp_path):
         expect(evidence).to_contain_text(name, timeout=30_000)
     finished = evidence.locator("span.badge", has_text="finished")
     expect(finished).to_have_count(len(RUNS), timeout=30_000)
-    # Curves: one line per run in the chart.
-    expect(evidence.locator("svg.chart polyline")).to_have_count(len(RUNS))
+    # Curves: one line per run in the curves chart (the scatter beside it draws the Pareto front).
+    curves = evidence.locator('svg.chart[aria-label="Metric curves per run"] polyline')
+    expect(curves).to_have_count(len(RUNS))
+    expect(evidence.locator("svg.chart polyline.front")).to_have_count(1)
     # Statistics: both variants with their seeds, a test verdict and the criterion's result.
     stats = evidence.locator("section.card", has=page.locator("h2", has_text="Baseline versus"))
     expect(stats).to_contain_text("accuracy")
