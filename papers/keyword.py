@@ -1,9 +1,9 @@
 """Keyword search over SearchDocument: PostgreSQL full-text search, or SQLite FTS5.
 
 Both backends take the same query and return [(paper id, score)] best first. A query is split
-into words; a paper matches any of them (ranking rewards papers matching more, and rarer, words)
-and the last word also matches as a prefix (unless the query ends with a space), so results
-appear while a word is being typed.
+into words; a paper matches any of them (ranking rewards papers matching more, and rarer,
+words), and the last word also matches as a prefix (unless the query ends with a space), so
+results appear while a word is being typed.
 """
 
 import re
@@ -44,23 +44,31 @@ def query_terms(query):
 def keyword_search(query, *, limit=100, papers=None):
     """[(paper id, score)] of papers matching `query`, best first.
 
-    `papers`, a Paper queryset, restricts the candidates (the search filters); scores are
-    comparable only within one call.
+    Papers matching every word come first when there are `limit` of them: that answers the
+    usual short query without ranking the many papers that share one common word with it.
+    Otherwise any word matches. `papers`, a Paper queryset, restricts the candidates (the
+    search filters); scores are comparable only within one call.
     """
     terms = query_terms(query)
     if not terms:
         return []
     prefix = not query[-1:].isspace()
-    if connection.vendor == "postgresql":
-        return _postgres(terms, prefix, limit, papers)
-    return _sqlite(terms, prefix, limit, papers)
+    run = _postgres if connection.vendor == "postgresql" else _sqlite
+    if len(terms) > 1:
+        hits = run(terms, prefix, limit, papers, every_word=True)
+        if len(hits) >= limit:
+            return hits
+    return run(terms, prefix, limit, papers, every_word=False)
 
 
-def _postgres(terms, prefix, limit, papers):
-    parts = list(terms)
-    if prefix:
-        parts.append(f"{terms[-1]}:*")
-    query = SearchQuery(" | ".join(parts), search_type="raw", config=CONFIG)
+def _postgres(terms, prefix, limit, papers, every_word):
+    # The last word also as a prefix; PostgreSQL stems both, as it stems the documents.
+    last = f"({terms[-1]} | {terms[-1]}:*)" if prefix else terms[-1]
+    query = SearchQuery(
+        (" & " if every_word else " | ").join([*terms[:-1], last]),
+        search_type="raw",
+        config=CONFIG,
+    )
     documents = SearchDocument.objects.filter(search_vector=query)
     if papers is not None:
         documents = documents.filter(paper__in=papers.values("pk"))
@@ -72,13 +80,13 @@ def _postgres(terms, prefix, limit, papers):
     return [(pk, float(rank)) for pk, rank in ranked]
 
 
-def _sqlite(terms, prefix, limit, papers):
+def _sqlite(terms, prefix, limit, papers, every_word):
     quoted = [f'"{term}"' for term in terms]
     if prefix:
         # Both ways: the stemmed word ("convolution" finds "convolutional") and the prefix.
-        quoted.append(f'"{terms[-1]}"*')
+        quoted[-1] = f"({quoted[-1]} OR {quoted[-1]}*)"
     sql = f"SELECT rowid, {_BM25} FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
-    params = [" OR ".join(quoted)]
+    params = [(" AND " if every_word else " OR ").join(quoted)]
     if papers is not None:
         subquery, subparams = papers.values("pk").query.sql_with_params()
         sql += f" AND rowid IN ({subquery})"

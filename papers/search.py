@@ -8,6 +8,7 @@ an index was built is never returned.
 """
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db.models import Q
@@ -118,15 +119,28 @@ def fuse(keyword_hits, dense_hits, keyword_weight=KEYWORD_WEIGHT):
     return sorted(combined.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-def dense_search(query, model_name, limit, papers=None):
-    """[(paper id, cosine)] from the model's vector index; [] before its first build."""
+# Query embedding and faiss release the GIL: the dense side runs beside the keyword query.
+_dense_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense-search")
+
+
+def start_dense_search(query, model_name, limit, papers=None):
+    """A future of [(paper id, cosine)] from the model's index ([] before its first build).
+
+    Everything touching the database happens here, in the caller's thread (and transaction).
+    """
     index = vector_index.current_index(model_name)
-    if index is None:
-        return []
-    vector = get_embedder(model_name).encode_query(query)
-    allowed = papers.values_list("pk", flat=True) if papers is not None else None
-    # A paper with no similarity at all to the query is not a match, however few papers exist.
-    return [hit for hit in index.search(vector, limit, allowed_paper_ids=allowed) if hit[1] > 0]
+    allowed = list(papers.values_list("pk", flat=True)) if papers is not None else None
+    embedder = get_embedder(model_name)
+
+    def run():
+        if index is None:
+            return []
+        vector = embedder.encode_query(query)
+        hits = index.search(vector, limit, allowed_paper_ids=allowed)
+        # A paper with no similarity at all to the query is no match, however few there are.
+        return [hit for hit in hits if hit[1] > 0]
+
+    return _dense_pool.submit(run)
 
 
 def search(query, *, model=None, mode="hybrid", k=10, filters=None, user=None):
@@ -150,8 +164,9 @@ def search(query, *, model=None, mode="hybrid", k=10, filters=None, user=None):
 
 def _ranked(query, model_name, mode, k, papers):
     limit = max(MIN_CANDIDATES, 3 * k)
+    dense = start_dense_search(query, model_name, limit, papers) if mode != "keyword" else None
     keyword_hits = keyword_search(query, limit=limit, papers=papers) if mode != "dense" else []
-    dense_hits = dense_search(query, model_name, limit, papers) if mode != "keyword" else []
+    dense_hits = dense.result() if dense else []
     keyword_ranks = {pk: rank for rank, (pk, _) in enumerate(keyword_hits, start=1)}
     dense_ranks = {pk: rank for rank, (pk, _) in enumerate(dense_hits, start=1)}
     if mode == "hybrid":

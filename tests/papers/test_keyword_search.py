@@ -71,3 +71,10 @@ def test_documents_follow_edits_and_deletes(library, bob):
     assert keyword_search("morphology") == []
     assert not SearchDocument.objects.filter(pk=paper.pk).exists()
     assert refresh_documents() == 0
+
+
+def test_papers_matching_every_word_come_first_when_there_are_enough(library):
+    both = ids(keyword_search("contrastive representations", limit=1))
+    assert both == [library["title"].pk]
+    either = ids(keyword_search("contrastive skip", limit=1))  # no paper has both words
+    assert len(either) == 1
