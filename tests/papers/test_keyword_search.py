@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 
+from papers import keyword
 from papers.keyword import keyword_search, refresh_documents
 from papers.models import Paper, SearchDocument
 from tests.factories import make_note, make_paper
@@ -78,3 +79,39 @@ def test_papers_matching_every_word_come_first_when_there_are_enough(library):
     assert both == [library["title"].pk]
     either = ids(keyword_search("contrastive skip", limit=1))  # no paper has both words
     assert len(either) == 1
+
+
+def test_long_query_searches_its_rarest_words_and_finds_the_known_item(db):
+    # Every paper shares the common words; only the known item has the rare ones.
+    for number in range(12):
+        make_paper(
+            title=f"Neural model {number}",
+            abstract="A neural language model trained on large data for better results",
+        )
+    known = make_paper(
+        title="Neural model for quaternion rotations",
+        abstract="A neural language model of quaternion gimbal rotations trained on data",
+    )
+    refresh_documents()
+    query = (
+        "we train a neural language model on large data and report better results for "
+        "quaternion gimbal rotations with the neural model"
+    )
+    terms = keyword.query_terms(query)
+    assert len(set(terms)) > keyword.MAX_TERMS
+    kept = keyword.informative_terms(terms)
+    assert len(kept) == keyword.MAX_TERMS
+    assert {"quaternion", "gimbal", "rotations"} <= set(kept)
+    # Dropped: words in every document (no help in ranking) and words in none.
+    every_document = {"neural", "language", "model", "data", "train"}
+    assert set(terms) - set(kept) <= every_document | {"report"}
+    assert ids(keyword_search(query))[0] == known.pk
+
+
+def test_words_no_document_has_do_not_crowd_out_rare_ones(db):
+    known = make_paper(title="Quaternion gimbal lock", abstract="Rotations")
+    make_paper(title="Something else", abstract="Rotations")
+    refresh_documents()
+    query = "zzqa zzqb zzqc zzqd zzqe zzqf zzqg zzqh zzqi quaternion"
+    assert "quaternion" in keyword.informative_terms(keyword.query_terms(query))
+    assert ids(keyword_search(query)) == [known.pk]
