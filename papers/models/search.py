@@ -6,6 +6,8 @@ version of each file is current. SearchDocument holds the text keyword search ra
 """
 
 import hashlib
+import os
+import socket
 from datetime import timedelta
 
 import numpy as np
@@ -87,7 +89,8 @@ class IndexState(models.Model):
         DONE = "done", "Up to date"
         FAILED = "failed", "Failed"
 
-    # A worker killed mid-run stops beating; after this long another run may take over.
+    # A worker killed mid-run stops beating; after this long another run may take over. On the
+    # claim holder's own host a dead holder is recognised at once (see holder_is_dead).
     STALE_AFTER = timedelta(minutes=10)
 
     model = models.CharField(max_length=100, unique=True)
@@ -102,6 +105,9 @@ class IndexState(models.Model):
     progress_total = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)
+    holder = models.CharField(
+        max_length=300, blank=True, help_text="host:pid of the process running the index job"
+    )
 
     class Meta:
         ordering = ["model"]
@@ -125,33 +131,60 @@ class IndexState(models.Model):
             return 100 if self.status == self.Status.DONE else 0
         return round(100 * self.progress_done / self.progress_total)
 
-    def mark_queued(self):
-        """Queue a (re)index unless one is already queued or running; True if queued now."""
+    @staticmethod
+    def current_holder():
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+    def holder_is_dead(self):
+        """True when the claim's process is known to be gone: it ran on this host and has exited.
+
+        A holder on another host cannot be checked from here; its heartbeat going stale is then
+        the only sign (STALE_AFTER).
+        """
+        host, _, pid = self.holder.rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def _take_over(self, busy_statuses, **changes):
+        """Conditional update: take the row unless a live, beating process holds it."""
         fresh = timezone.now() - self.STALE_AFTER
-        claimed = (
-            IndexState.objects.filter(pk=self.pk)
-            .exclude(status__in=[self.Status.QUEUED, self.Status.RUNNING], heartbeat__gt=fresh)
-            .update(status=self.Status.QUEUED, heartbeat=timezone.now(), error="")
-        )
+        rows = IndexState.objects.filter(pk=self.pk)
+        claimed = rows.exclude(status__in=busy_statuses, heartbeat__gt=fresh).update(**changes)
+        if not claimed:
+            self.refresh_from_db()
+            if self.status == self.Status.RUNNING and self.holder and self.holder_is_dead():
+                # Same holder and status in the filter: only one taker wins the dead claim.
+                claimed = rows.filter(status=self.status, holder=self.holder).update(**changes)
         self.refresh_from_db()
         return claimed == 1
 
+    def mark_queued(self):
+        """Queue a (re)index unless one is already queued or running; True if queued now."""
+        return self._take_over(
+            [self.Status.QUEUED, self.Status.RUNNING],
+            status=self.Status.QUEUED,
+            heartbeat=timezone.now(),
+            error="",
+        )
+
     def claim(self):
         """Take the run: True for exactly one worker unless another is alive and beating."""
-        fresh = timezone.now() - self.STALE_AFTER
-        claimed = (
-            IndexState.objects.filter(pk=self.pk)
-            .exclude(status=self.Status.RUNNING, heartbeat__gt=fresh)
-            .update(
-                status=self.Status.RUNNING,
-                heartbeat=timezone.now(),
-                progress_done=0,
-                progress_total=0,
-                error="",
-            )
+        return self._take_over(
+            [self.Status.RUNNING],
+            status=self.Status.RUNNING,
+            heartbeat=timezone.now(),
+            holder=self.current_holder(),
+            progress_done=0,
+            progress_total=0,
+            error="",
         )
-        self.refresh_from_db()
-        return claimed == 1
 
     def report_progress(self, done, total):
         self.progress_done, self.progress_total = done, total

@@ -26,7 +26,9 @@ from tests.services import (
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.redis, pytest.mark.celery]
 
-PAPERS = 48
+# Progress is recorded per chunk of 8 batches (64 papers at batch size 8): 200 papers give
+# several chunks, so the kill lands while the rebuild is visibly under way.
+PAPERS = 200
 MODEL = "minilm"
 DOOMED = "Zebrafish Gradient Checkpointing for Sparse Mixture Routers"
 
@@ -113,8 +115,8 @@ def test_killed_reindex_is_finished_later_and_search_never_shows_a_deleted_paper
     # A new worker and the periodic reconcile finish the job.
     new_worker()
     send_task(env, "papers.tasks.reconcile_indexes")
-    # Loading MiniLM and embedding ~50 papers takes seconds here; 90 s is ample.
-    wait_for(lambda: _check_index(env).returncode == 0, timeout=90, interval=2,
+    # Loading MiniLM and embedding 200 papers takes well under a minute here; 150 s is ample.
+    wait_for(lambda: _check_index(env).returncode == 0, timeout=150, interval=2,
              what="check_index to report the index in sync")  # fmt: skip
     result = _check_index(env)
     assert f"{MODEL}: in sync" in result.stdout
