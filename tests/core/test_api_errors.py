@@ -28,3 +28,38 @@ def test_pages_keep_their_html_404(bob_client):
     response = bob_client.get("/radar/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_nul_character_in_an_api_body_is_refused_naming_the_field(client):
+    token, key = factories.make_token()
+    response = client.post(
+        f"/api/v1/experiments/{token.experiment.key}/runs",
+        data='{"name": "run-1", "params": {"lr\\u0000": 1}}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "params.lr\x00", "message": "NUL characters (\\u0000) are not allowed"}
+    ]
+    assert not token.experiment.runs.exists()
+
+
+def test_a_nul_character_in_a_metric_key_is_refused_and_nothing_is_written(client):
+    token, key = factories.make_token()
+    run = factories.make_run(experiment=token.experiment)
+    response = client.post(
+        f"/api/v1/experiments/{token.experiment.key}/runs/{run.pk}/metrics",
+        data='{"idempotency_key": "b1", "points": [{"key": "lo\\u0000ss", "value": 1, "step": 0}]}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 422
+    assert "points.0.key" in response.json()["detail"]
+    assert not run.points.exists()
+
+
+def test_a_nul_character_in_a_query_parameter_is_refused(bob_client):
+    response = bob_client.get("/api/v1/papers/search", {"q": "attention\x00"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "q"

@@ -78,7 +78,7 @@ def test_a_queued_task_is_executed_by_the_stack_worker(stack):
              what="the worker to run core.tasks.redispatch_deferred")  # fmt: skip
     # ...and the task it re-sent was executed by the worker as well.
     succeeded = re.compile(r"papers\.tasks\.reconcile_indexes\[[^\]]+\] succeeded")
-    wait_for(lambda: succeeded.search(stack.log()), timeout=60,
+    wait_for(lambda: succeeded.search(stack.log()), timeout=180,
              what="the worker to run papers.tasks.reconcile_indexes")  # fmt: skip
     assert "could not be queued" not in session.get(stack.url, timeout=10).text
 

@@ -26,9 +26,9 @@ from tests.services import (
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.redis, pytest.mark.celery]
 
-# Progress is recorded per chunk of 8 batches (64 papers at batch size 8): 200 papers give
-# several chunks, so the kill lands while the rebuild is visibly under way.
-PAPERS = 200
+# Progress is recorded per chunk of 8 batches (64 papers at batch size 8): 140 papers give
+# several chunks (64, 128, 140), so the kill lands while the rebuild is visibly under way.
+PAPERS = 140
 MODEL = "minilm"
 DOOMED = "Zebrafish Gradient Checkpointing for Sparse Mixture Routers"
 
@@ -96,7 +96,7 @@ def test_killed_reindex_is_finished_later_and_search_never_shows_a_deleted_paper
     session.post(f"{server.url}/papers/search/indexes/rebuild/", data={"model": MODEL},
                  headers=csrf, timeout=30)  # fmt: skip
     wait_for(lambda: _state() and _state().status == "done" and _state().count == PAPERS,
-             timeout=180, what="the first index build")  # fmt: skip
+             timeout=300, what="the first index build")  # fmt: skip
     assert DOOMED in _titles(session, server.url, "zebrafish sparse experts", "dense")
 
     # Rebuild, and kill the worker once part of the papers are re-embedded.
@@ -115,7 +115,7 @@ def test_killed_reindex_is_finished_later_and_search_never_shows_a_deleted_paper
     # A new worker and the periodic reconcile finish the job.
     new_worker()
     send_task(env, "papers.tasks.reconcile_indexes")
-    # Loading MiniLM and embedding 200 papers takes well under a minute here; 150 s is ample.
+    # Loading MiniLM and embedding 140 papers takes well under a minute here; 150 s is ample.
     wait_for(lambda: _check_index(env).returncode == 0, timeout=150, interval=2,
              what="check_index to report the index in sync")  # fmt: skip
     result = _check_index(env)
