@@ -45,7 +45,11 @@ class ApiNulCharacterMiddleware:
         return self.get_response(request)
 
     def _check(self, request):
-        fields = [name for name, value in request.GET.lists() if any("\x00" in v for v in value)]
+        fields = [
+            name or "query string"
+            for name, values in request.GET.lists()
+            if "\x00" in name or any("\x00" in value for value in values)
+        ]
         if request.method in ("POST", "PUT", "PATCH") and b"\\u0000" in request.body:
             try:
                 data = json.loads(request.body)

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,11 +269,13 @@ class CeleryWorker:
 
 
 def redis_url_for_tests(tmp_path_factory):
-    """REDIS_URL from CI if given, else a Redis server of our own."""
+    """REDIS_URL from CI if given (emptied first), else a Redis server of our own."""
     url = os.environ.get("ASSAY_TEST_REDIS_URL")
     if url:
         host = urlparse(url)
         if host.port and _port_open(host.port):
+            # Tasks queued by earlier tests would be the next worker's backlog: start empty.
+            redis.Redis.from_url(url).flushdb()
             return url, None
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     return server.url, server

@@ -63,3 +63,9 @@ def test_a_nul_character_in_a_query_parameter_is_refused(bob_client):
     response = bob_client.get("/api/v1/papers/search", {"q": "attention\x00"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "q"
+
+
+def test_a_nul_character_in_a_nameless_query_parameter_is_named_as_the_query_string(bob_client):
+    response = bob_client.get("/api/v1/papers/?=%00")
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("query string: NUL characters")
