@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdminMixin
+
 from .models import (
     ActionItem,
     ApiToken,
@@ -55,19 +57,10 @@ class CriterionAdmin(admin.ModelAdmin):
 
 
 @admin.register(GateDecision)
-class GateDecisionAdmin(admin.ModelAdmin):
+class GateDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # Decisions are immutable records: readable here, made on the experiment page.
     list_display = ["experiment", "stage", "round", "decision", "decided_by", "decided_at"]
     list_filter = ["stage", "decision"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ExperimentEvent)

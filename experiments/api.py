@@ -18,6 +18,7 @@ from ninja import Field, Router, Schema, Status
 from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 from typing_extensions import TypedDict
 
+from core.schemas import ErrorOut
 from core.tasks import enqueue
 
 from . import tasks
@@ -63,16 +64,6 @@ MetricValue = Annotated[
     WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "enum": list(NON_FINITE)}]}),
 ]
 FiniteNumber = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
-
-
-class FieldError(Schema):
-    field: str | None
-    message: str
-
-
-class ErrorOut(Schema):
-    detail: str
-    errors: list[FieldError] = []
 
 
 class RunIn(Schema):

@@ -13,6 +13,7 @@ from .models import (
     Prediction,
     StageTimebox,
 )
+from .models.criteria import DEFINITION_FIELDS
 
 KEY_PATTERN = re.compile(r"^EXP-\d+$")
 
@@ -97,18 +98,8 @@ class ExperimentForm(forms.ModelForm):
         return experiment
 
 
-CRITERION_FIELDS = [
-    "kind",
-    "severity",
-    "statement",
-    "metric",
-    "aggregation",
-    "comparator",
-    "threshold",
-    "relative_to_baseline",
-    "variant",
-    "min_seeds",
-]
+# What a person states when writing a criterion: its definition, less the experiment it is on.
+CRITERION_FIELDS = [name for name in DEFINITION_FIELDS if name != "experiment_id"]
 
 
 class CriterionForm(forms.ModelForm):

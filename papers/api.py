@@ -14,6 +14,8 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.security import django_auth
 from pydantic import BeforeValidator
 
+from core.schemas import ErrorOut
+
 from .embeddings import UnknownModel
 from .models import Paper, PaperNote
 from .search import MAX_K, MODES, SearchError, search
@@ -29,16 +31,6 @@ def _strict_int(value):
 
 
 Score = Annotated[int, BeforeValidator(_strict_int), Field(ge=1, le=5)]
-
-
-class FieldError(Schema):
-    field: str | None
-    message: str
-
-
-class ErrorOut(Schema):
-    detail: str
-    errors: list[FieldError] = []
 
 
 class PaperOut(Schema):

@@ -1,10 +1,9 @@
 import re
 
 from django import forms
-from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
+from core.uploads import check_upload_size
 from experiments.models import Experiment
 from radar.models import Technique
 
@@ -316,13 +315,7 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(required=False, label="Dry run (report only, save nothing)")
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        limit = settings.ASSAY_MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(
-                f"The file is {filesizeformat(upload.size)}; the limit is "
-                f"{filesizeformat(limit)} (ASSAY_MAX_UPLOAD_BYTES)."
-            )
+        upload = check_upload_size(self.cleaned_data["file"])
         try:
             return upload.read().decode("utf-8-sig")
         except UnicodeDecodeError as error:

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdminMixin
+
 from .models import Nomination, Quadrant, Review, RingMove, Tag, Technique
 
 
@@ -45,21 +47,12 @@ class TechniqueAdmin(admin.ModelAdmin):
 
 
 @admin.register(RingMove)
-class RingMoveAdmin(admin.ModelAdmin):
+class RingMoveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Moves are the radar's history: readable here, never added, edited or deleted."""
 
     list_display = ["technique", "from_ring", "to_ring", "moved_by", "moved_at", "review"]
     list_filter = ["to_ring", "review"]
     search_fields = ["technique__name", "reason"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Review)

@@ -12,19 +12,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema
 from ninja.security import django_auth
 
+from core.schemas import ErrorOut
+
 from .models import Ring, Technique
 
 router = Router(auth=django_auth, tags=["radar"])
-
-
-class FieldError(Schema):
-    field: str | None
-    message: str
-
-
-class ErrorOut(Schema):
-    detail: str
-    errors: list[FieldError] = []
 
 
 class TechniqueOut(Schema):

@@ -1,7 +1,7 @@
 from django import forms
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.template.defaultfilters import filesizeformat
+
+from core.uploads import check_upload_size
 
 from .models import Nomination, PortfolioBucket, Quadrant, Review, Ring, Tag, Technique
 
@@ -164,11 +164,5 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(required=False, label="Dry run: report only, write nothing")
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        limit = settings.ASSAY_MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(
-                f"The file is {filesizeformat(upload.size)}; the limit is "
-                f"{filesizeformat(limit)} (ASSAY_MAX_UPLOAD_BYTES)."
-            )
+        upload = check_upload_size(self.cleaned_data["file"])
         return upload

@@ -119,53 +119,44 @@ def review_move(request, pk):
     return _review_response(request, review, "decisions", context, ok=ok)
 
 
-def _nomination_partial(ok):
+def _decide_nomination(request, pk, nomination_pk, *, bound, decide):
+    """Accept or decline in the review: `decide(nomination, cleaned_data, review)` does it."""
+    review = _get_review_for_user(request, pk)
+    nomination = _get_nomination_for_user(request, nomination_pk)
+    forms = _nomination_forms(nomination, request.POST, bound=bound)
+    form = forms[0] if bound == "accept" else forms[1]
+    ok = False
+    if form.is_valid():
+        try:
+            decide(nomination, form.cleaned_data, review)
+            ok = True
+        except ValidationError as error:
+            add_model_errors(form, error)
+    forms = _nomination_forms(nomination) if ok else forms
+    context = _review_context(request, review, nomination_forms={nomination.pk: forms})
+    nomination.accept_form, nomination.decline_form = forms
+    context["nomination"] = nomination
     # A decision also changes the Decisions card, which htmx swaps out of band.
-    return "nomination_decided" if ok else "nomination"
+    partial = "nomination_decided" if ok else "nomination"
+    return _review_response(request, review, partial, context, ok=ok)
 
 
 @require_POST
 @permission_required("radar.decide_nomination", raise_exception=True)
 def nomination_accept(request, pk, nomination_pk):
-    review = _get_review_for_user(request, pk)
-    nomination = _get_nomination_for_user(request, nomination_pk)
-    forms = _nomination_forms(nomination, request.POST, bound="accept")
-    form = forms[0]
-    ok = False
-    if form.is_valid():
-        try:
-            nomination.accept(**form.cleaned_data, by=request.user, review=review)
-            ok = True
-        except ValidationError as error:
-            add_model_errors(form, error)
-    forms = _nomination_forms(nomination) if ok else forms
-    context = _review_context(request, review, nomination_forms={nomination.pk: forms})
-    nomination.accept_form, nomination.decline_form = forms
-    context["nomination"] = nomination
-    return _review_response(request, review, _nomination_partial(ok), context, ok=ok)
+    def accept(nomination, data, review):
+        nomination.accept(**data, by=request.user, review=review)
+
+    return _decide_nomination(request, pk, nomination_pk, bound="accept", decide=accept)
 
 
 @require_POST
 @permission_required("radar.decide_nomination", raise_exception=True)
 def nomination_decline(request, pk, nomination_pk):
-    review = _get_review_for_user(request, pk)
-    nomination = _get_nomination_for_user(request, nomination_pk)
-    forms = _nomination_forms(nomination, request.POST, bound="decline")
-    form = forms[1]
-    ok = False
-    if form.is_valid():
-        try:
-            nomination.decline(
-                by=request.user, reason=form.cleaned_data["decision_reason"], review=review
-            )
-            ok = True
-        except ValidationError as error:
-            add_model_errors(form, error)
-    forms = _nomination_forms(nomination) if ok else forms
-    context = _review_context(request, review, nomination_forms={nomination.pk: forms})
-    nomination.accept_form, nomination.decline_form = forms
-    context["nomination"] = nomination
-    return _review_response(request, review, _nomination_partial(ok), context, ok=ok)
+    def decline(nomination, data, review):
+        nomination.decline(by=request.user, reason=data["decision_reason"], review=review)
+
+    return _decide_nomination(request, pk, nomination_pk, bound="decline", decide=decline)
 
 
 @permission_required("radar.view_review", raise_exception=True)
