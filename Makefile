@@ -32,5 +32,13 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 
-bench: install
+BENCH_VENV := var/bench-venv
+
+$(BENCH_VENV)/.installed: requirements-bench.txt
+	$(VENV)/bin/pip install --quiet -r requirements-bench.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet mlflow==3.17.2 "psycopg[binary]==3.3.9"
+	touch $@
+
+bench: install $(BENCH_VENV)/.installed
 	$(PY) bench/run_all.py

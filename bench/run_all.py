@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/run_all.py        (or: make bench)
 
-Other apps add their benches to BENCHES.
+`make bench` first installs what they need beyond the app: ACLSum (requirements-bench.txt)
+and MLflow in its own virtualenv, var/bench-venv, so its pins cannot clash with Assay's.
 """
 
 import subprocess
@@ -16,6 +17,9 @@ BENCHES = [
     ["embedding_throughput.py"],
     ["search_latency.py"],
     ["retrieval_quality.py"],
+    # experiments: page render and metric ingestion against MLflow
+    ["experiment_page.py"],
+    ["ingest_vs_mlflow.py"],
 ]
 
 
