@@ -268,13 +268,22 @@ class CeleryWorker:
                 self.kill()
 
 
+_redis_databases = iter(range(1, 16))
+
+
 def redis_url_for_tests(tmp_path_factory):
-    """REDIS_URL from CI if given (emptied first), else a Redis server of our own."""
+    """A Redis URL for one group of servers: CI's Redis if given, else a server of our own.
+
+    On CI's shared Redis each call gets a database number of its own (emptied first): a
+    worker that outlives its test (the browser journeys share one for the whole session)
+    would otherwise take the next test's tasks off the shared queue.
+    """
     url = os.environ.get("ASSAY_TEST_REDIS_URL")
     if url:
-        host = urlparse(url)
-        if host.port and _port_open(host.port):
-            # Tasks queued by earlier tests would be the next worker's backlog: start empty.
+        parsed = urlparse(url)
+        database = next(_redis_databases, None)
+        if parsed.port and _port_open(parsed.port) and database is not None:
+            url = parsed._replace(path=f"/{database}").geturl()
             redis.Redis.from_url(url).flushdb()
             return url, None
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
