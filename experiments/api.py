@@ -260,15 +260,18 @@ def run_finish(request, experiment_key: str, run_id: int, payload: FinishIn):
 
 @router.post(
     "/{experiment_key}/runs/{run_id}/artifacts",
-    response={201: ArtifactOut, **ERRORS},
+    response={200: ArtifactOut, 201: ArtifactOut, **ERRORS},
     summary="Register an artifact by reference (the bytes stay where they are)",
+    description="201 when registered; 200 when this run already has the identical record "
+    "(a retried or replayed call), which is returned unchanged.",
 )
 def run_add_artifact(request, experiment_key: str, run_id: int, payload: ArtifactIn):
     experiment, refusal = _experiment_of(request, experiment_key, write=True)
     if refusal:
         return refusal
     run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
-    return Status(201, run.add_artifact(**payload.dict()))
+    artifact, created = run.add_artifact(**payload.dict())
+    return Status(201 if created else 200, artifact)
 
 
 @router.get(

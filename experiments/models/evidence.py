@@ -191,10 +191,24 @@ class Run(models.Model):
         return batch, True
 
     def add_artifact(self, *, uri, kind="", size=None, sha256=""):
+        """Register an artifact; returns (artifact, created).
+
+        Registering the same record again (a spooled artifact replayed after its first send
+        did arrive) returns the artifact already there. A file rewritten in place (same uri,
+        another size or digest) is a new artifact.
+        """
         artifact = Artifact(run=self, uri=uri, kind=kind, size=size, sha256=sha256.lower())
         artifact.full_clean()
-        artifact.save()
-        return artifact
+        with transaction.atomic():
+            # The run's row lock serialises two replays of one spool.
+            Run.objects.select_for_update().filter(pk=self.pk).first()
+            existing = self.artifacts.filter(
+                uri=artifact.uri, kind=artifact.kind, size=artifact.size, sha256=artifact.sha256
+            ).first()
+            if existing:
+                return existing, False
+            artifact.save()
+        return artifact, True
 
 
 class MetricPoint(models.Model):

@@ -289,6 +289,16 @@ def test_register_artifact_by_reference(api):
     assert artifact.sha256 == "a" * 64
 
 
+def test_registering_an_artifact_again_answers_200_with_the_first(api):
+    run = create_run(api)
+    body = {"uri": "s3://bucket/final.pt", "kind": "checkpoint"}
+    first = api.post(f"/EXP-12/runs/{run['id']}/artifacts", body)
+    again = api.post(f"/EXP-12/runs/{run['id']}/artifacts", body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert Artifact.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [

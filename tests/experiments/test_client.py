@@ -128,6 +128,7 @@ def test_offline_run_spools_and_sync_uploads_it_once(reporting, tmp_path, live_u
     assay_client.sync(spool, url=live_url)
     assert Run.objects.count() == 1
     assert MetricPoint.objects.count() == 1500
+    assert Artifact.objects.count() == 1
 
 
 def test_a_later_run_uploads_what_an_earlier_one_spooled(reporting, live_url):

@@ -169,8 +169,22 @@ def test_helpers_run_a_constant_number_of_queries():
     ["s3://bucket/ckpt/step-9000.pt", "gs://b/x", "file:///data/x.pt", "https://h/x.bin"],
 )
 def test_artifact_uris_with_known_schemes_are_accepted(uri):
-    artifact = make_run().add_artifact(uri=uri, kind="checkpoint", size=10, sha256="ab" * 32)
+    artifact, created = make_run().add_artifact(
+        uri=uri, kind="checkpoint", size=10, sha256="ab" * 32
+    )
+    assert created
     assert Artifact.objects.get(pk=artifact.pk).uri == uri
+
+
+def test_the_same_artifact_registered_again_is_stored_once():
+    run = make_run()
+    first, _ = run.add_artifact(uri="s3://b/ckpt.pt", kind="checkpoint", size=10)
+    again, created = run.add_artifact(uri="s3://b/ckpt.pt", kind="checkpoint", size=10)
+    assert (again.pk, created) == (first.pk, False)
+    # The file rewritten in place is another artifact.
+    _, created = run.add_artifact(uri="s3://b/ckpt.pt", kind="checkpoint", size=11)
+    assert created
+    assert run.artifacts.count() == 2
 
 
 @pytest.mark.parametrize(
