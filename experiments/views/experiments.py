@@ -1,5 +1,6 @@
 """Experiment pages: the list, the form, the experiment page and its self-refreshing evidence."""
 
+import hashlib
 import math
 
 from django.contrib.auth.decorators import permission_required
@@ -84,18 +85,25 @@ def experiment_detail(request, pk):
 
 @permission_required("experiments.view_experiment", raise_exception=True)
 def experiment_evidence(request, pk):
-    """The evidence region alone, polled by the page while new evidence can still arrive."""
+    """The evidence region, polled by the page while new evidence can still arrive.
+
+    New evidence changes criteria results too (the evaluation runs on ingest): when they
+    differ from those the page shows, the criteria card comes along, swapped out of band. An
+    unchanged card is left alone, so a hand check being typed into it is not wiped.
+    """
     experiment = get_experiment_for_user(request, pk)
-    context = evidence_context(experiment, request.GET)
+    context = {**criteria_context(request, experiment), **evidence_context(experiment, request.GET)}
+    context["oob"] = request.GET.get("criteria_shown") != context["criteria_fingerprint"]
     # Status 286 swaps the region one last time and tells htmx to stop polling.
     status = 200 if context["listening"] else HttpResponseStopPolling.status_code
-    return TemplateResponse(request, f"{PAGE}#evidence", context, status=status)
+    return TemplateResponse(request, f"{PAGE}#evidence_polled", context, status=status)
 
 
 def page_context(request, experiment, *, gate_form=None, gate_error=None):
     """Everything the experiment page shows; shared with the views that re-render parts."""
     return {
         "events": _history(experiment),
+        "papers": experiment.papers.order_by("-year", "title"),
         **criteria_context(request, experiment),
         **gate_context(request, experiment, form=gate_form, error=gate_error),
         **evidence_context(experiment, request.GET),
@@ -119,9 +127,14 @@ def criteria_context(request, experiment, *, error=None):
     criteria = list(
         experiment.criteria.select_related("superseded_by", "checked_by").order_by("kind", "id")
     )
+    current = [c for c in criteria if c.is_current]
     return {
         "experiment": experiment,
-        "current_criteria": [c for c in criteria if c.is_current],
+        "current_criteria": current,
+        # What the card shows, for the evidence poll to tell whether it is out of date.
+        "criteria_fingerprint": hashlib.sha256(
+            repr([(c.pk, c.result, c.observed, c.result_detail) for c in current]).encode()
+        ).hexdigest()[:16],
         "superseded_criteria": [c for c in criteria if not c.is_current],
         "can_edit": experiment.editable_by(request.user),
         "has_data": experiment.has_reported(),
@@ -179,6 +192,8 @@ def evidence_context(experiment, params):
     cost = _pick(params.get("cost"), [m for m in metrics if m != quality], COST_HINTS)
     return {
         "experiment": experiment,
+        # The page's own parameters (metric, axes), kept by each poll.
+        "evidence_query": _without(params, "criteria_shown"),
         "runs": runs,
         "running": running,
         # An active experiment keeps listening even with no run going: a training job may
@@ -226,3 +241,9 @@ def _scatter(values_by_metric, quality, cost):
 
 def _status(form):
     return 400 if form.is_bound and form.errors else 200
+
+
+def _without(params, name):
+    kept = params.copy()
+    kept.pop(name, None)
+    return kept

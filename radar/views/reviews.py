@@ -116,7 +116,7 @@ def review_move(request, pk):
         except ValidationError as error:
             add_model_errors(form, error)
     context = _review_context(request, review, move_form=None if ok else form)
-    return _review_response(request, review, "decisions", context, ok=ok)
+    return _review_response(request, review, "move_decided" if ok else "decisions", context, ok=ok)
 
 
 def _decide_nomination(request, pk, nomination_pk, *, bound, decide):

@@ -68,5 +68,10 @@ def test_training_evidence(live, page, tmp_path):
     expect(stats).to_contain_text("accuracy")
     expect(stats).not_to_contain_text("No metrics reported yet")
     expect(stats.locator("span.badge", has_text="significant").first).to_be_visible()
+    # The criteria card above the evidence follows too: evaluated, no longer pending.
+    criterion = page.locator("#criteria tbody tr").first
+    expect(criterion).to_contain_text("accuracy")
+    expect(criterion.locator("span.badge", has_text="pending")).to_have_count(0, timeout=30_000)
+    expect(criterion.locator("td").nth(3)).not_to_be_empty()  # the observed mean
     assert page.evaluate("window.journeyMarker") == "never reloaded"
     save_screenshot(page, "training-evidence")

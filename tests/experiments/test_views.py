@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.test import Client
@@ -140,6 +141,26 @@ def test_evidence_region_of_an_active_experiment_polls_before_any_run_reports(bo
     url = reverse("experiments:experiment_evidence", args=[experiment.pk])
     polled = bob_client.get(url, **HTMX).content.decode()
     assert "live" in polled and "<html" not in polled
+
+
+def test_polling_brings_the_criteria_card_along_only_when_results_changed(bob_client):
+    experiment = make_experiment()
+    make_criterion(experiment=experiment, threshold=0.85, min_seeds=3)
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert ">pending<" in page
+    shown = re.search(r'criteria_shown=(\w+)"', page).group(1)
+    url = reverse("experiments:experiment_evidence", args=[experiment.pk])
+
+    unchanged = bob_client.get(url, {"criteria_shown": shown}, **HTMX).content.decode()
+    assert 'id="criteria"' not in unchanged
+
+    _with_evidence(experiment)
+    polled = bob_client.get(url, {"criteria_shown": shown}, **HTMX).content.decode()
+    assert 'id="criteria" hx-swap-oob="true"' in polled and ">met<" in polled
+    # The next poll carries the new state, and the page's own parameters, once each.
+    next_url = re.search(r'hx-get="([^"]+)"', polled).group(1).replace("&amp;", "&")
+    assert next_url.count("criteria_shown=") == 1 and shown not in next_url
+    assert 'id="criteria"' not in bob_client.get(next_url, **HTMX).content.decode()
 
 
 def test_evidence_region_stops_polling_once_the_experiment_is_closed(bob_client):
@@ -371,3 +392,15 @@ def test_htmx_proposal_decision_updates_the_history(alice_client):
     response = alice_client.post(url, {"action": "dismiss", "reason": "Not yet in prod"}, **HTMX)
     history = _region(response.content.decode(), "history")
     assert 'hx-swap-oob="true"' in history and "dismissed: Not yet in prod" in history
+
+
+def test_experiment_page_lists_the_papers_linked_to_it(bob_client):
+    from tests.factories import make_paper
+
+    experiment = make_experiment()
+    linked = make_paper(title="Wide Residual Networks", year=2016)
+    make_paper(title="Unrelated Paper")
+    linked.experiments.add(experiment)
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert f'href="{linked.get_absolute_url()}">Wide Residual Networks</a>' in page
+    assert "Unrelated Paper" not in page

@@ -74,6 +74,10 @@ def test_lead_moves_a_technique_during_the_review_in_place(alice_client):
     assert html.lstrip().startswith('<section class="card" id="decisions">')
     assert "No gain at our sequence lengths" in html
     assert technique.moves.last().review == review
+    # The agenda's radar updates follow without a reload.
+    updates = _card(html, "radar-updates")
+    assert updates.startswith('<section class="card" id="radar-updates" hx-swap-oob="true">')
+    assert "Assess → Hold" in updates and "No gain at our sequence lengths" in updates
 
     plain = alice_client.post(url, {**data, "to_ring": "skip", "failed_constraint": ""})
     assert plain.status_code == 400
@@ -141,9 +145,13 @@ def test_review_accepts_a_nomination_in_place(alice_client, bob):
     assert technique.moves.get().review == review
 
 
-def _decisions_card(html):
-    start = html.index('<section class="card" id="decisions"')
+def _card(html, card_id):
+    start = html.index(f'<section class="card" id="{card_id}"')
     return html[start : html.index("</section>", start)]
+
+
+def _decisions_card(html):
+    return _card(html, "decisions")
 
 
 def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob):
@@ -168,6 +176,8 @@ def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob):
     # The accepted technique can now be moved in the same review without a reload.
     technique = Technique.objects.get(name="Ring attention")
     assert f'<option value="{technique.pk}">Ring attention</option>' in decisions
+    updates = " ".join(_card(html, "radar-updates").split())
+    assert 'hx-swap-oob="true"' in updates and "Ring attention</a>: added in Assess" in updates
 
 
 def test_declining_with_htmx_also_updates_the_decisions_card(alice_client, bob):
