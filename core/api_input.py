@@ -1,6 +1,9 @@
-"""Text the database cannot store is refused at the API's door, naming the field.
+"""Bodies the API's schemas would misread are refused at its door, with a 422 that says why.
 
-PostgreSQL rejects the NUL character (U+0000) in text and JSON columns, so a request carrying
+A JSON body must be an object: ninja reads a schema's fields off whatever it is given, so an
+array or a number would otherwise pass as a body with every field missing or at its default.
+
+Text the database cannot store is refused too, naming the field. PostgreSQL rejects the NUL character (U+0000) in text and JSON columns, so a request carrying
 one would otherwise fail deep inside an insert with a 500. JSON can only carry NUL as the escape
 `\\u0000`, so bodies without that byte sequence pass untouched (the metrics hot path pays one
 substring search).
@@ -27,13 +30,16 @@ def _nul_paths(value, path=()):
             yield from _nul_paths(item, (*path, index))
 
 
+NOT_AN_OBJECT = "The body must be a JSON object ({...})."
+
+
 def _refusal(fields):
     errors = [{"field": field or None, "message": MESSAGE} for field in fields]
     detail = "; ".join(f"{field}: {MESSAGE}" if field else MESSAGE for field in fields)
     return JsonResponse({"detail": detail, "errors": errors}, status=422)
 
 
-class ApiNulCharacterMiddleware:
+class ApiInputMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -45,12 +51,18 @@ class ApiNulCharacterMiddleware:
         return self.get_response(request)
 
     def _check(self, request):
+        has_body = request.method in ("POST", "PUT", "PATCH")
+        if has_body and request.content_type == "application/json":
+            start = request.body.lstrip()[:1]
+            if start and start != b"{":
+                errors = [{"field": "body", "message": NOT_AN_OBJECT}]
+                return JsonResponse({"detail": NOT_AN_OBJECT, "errors": errors}, status=422)
         fields = [
             name or "query string"
             for name, values in request.GET.lists()
             if "\x00" in name or any("\x00" in value for value in values)
         ]
-        if request.method in ("POST", "PUT", "PATCH") and b"\\u0000" in request.body:
+        if has_body and b"\\u0000" in request.body:
             try:
                 data = json.loads(request.body)
             except ValueError:

@@ -373,3 +373,14 @@ def test_openapi_document_lists_the_endpoints(client):
     assert f"{BASE}/{{experiment_key}}/should-stop" in paths
     metrics = paths[f"{BASE}/{{experiment_key}}/runs/{{run_id}}/metrics"]["post"]
     assert {"201", "200", "401", "403", "404", "413", "422", "429"} <= set(metrics["responses"])
+
+
+@pytest.mark.parametrize("body", [[], [{"status": "finished"}], "finished", 3, None])
+def test_a_body_that_is_not_a_json_object_is_refused_with_422(api, body):
+    run = create_run(api)
+    for path in (f"/EXP-12/runs/{run['id']}/finish", f"/EXP-12/runs/{run['id']}/artifacts"):
+        response = api.post(path, body)
+        assert response.status_code == 422, (path, response.content)
+        assert "must be a JSON object" in errors_of(response)[0]
+        assert errors_of(response)[1] == {"body"}
+    assert Run.objects.get().status == "running"
