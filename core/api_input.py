@@ -3,10 +3,10 @@
 A JSON body must be an object: ninja reads a schema's fields off whatever it is given, so an
 array or a number would otherwise pass as a body with every field missing or at its default.
 
-Text the database cannot store is refused too, naming the field. PostgreSQL rejects the NUL character (U+0000) in text and JSON columns, so a request carrying
-one would otherwise fail deep inside an insert with a 500. JSON can only carry NUL as the escape
-`\\u0000`, so bodies without that byte sequence pass untouched (the metrics hot path pays one
-substring search).
+Text the database cannot store is refused too, naming the field. PostgreSQL rejects the NUL
+character (U+0000) in text and JSON columns, so a request carrying one would otherwise fail
+deep inside an insert with a 500. JSON can only carry NUL as the escape `\\u0000`, so bodies
+without that byte sequence pass untouched (the metrics hot path pays one substring search).
 """
 
 import json
