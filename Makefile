@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py load_demo --if-empty
+	$(PY) manage.py load_demo --if-empty --address $(HOST)
 	$(PY) manage.py reindex --if-needed
 	$(PY) manage.py runserver $(HOST)
 

@@ -20,3 +20,8 @@ def test_load_demo_if_empty_leaves_existing_data_alone(bob, capsys):
     call_command("load_demo", "--if-empty")
     assert not User.objects.filter(username="alice").exists()
     assert "not loaded" in capsys.readouterr().out
+
+
+def test_the_login_line_names_the_address_the_server_will_listen_on(bob, capsys):
+    call_command("load_demo", "--if-empty", "--address", "0.0.0.0:8765")
+    assert "Log in at http://0.0.0.0:8765/ as alice" in capsys.readouterr().out

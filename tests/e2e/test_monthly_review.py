@@ -59,6 +59,7 @@ def test_monthly_review(live, page):
     expect(experiments).to_contain_text("Hard kill criterion tripped")
     expect(experiments).to_contain_text("FlashAttention-3 on our H100s")
 
+    expect(page.locator("#radar-updates")).to_contain_text("No ring changed")
     # Move Mamba to HOLD with a reason, in place: the page is not reloaded.
     page.evaluate("window.journeyMarker = 'still the same page'")
     page.click("#decisions summary")
@@ -71,6 +72,8 @@ def test_monthly_review(live, page):
     expect(page.locator("#decisions")).to_contain_text("Mamba")
     expect(page.locator("#decisions")).to_contain_text("Assess → Hold")
     expect(page.locator("#decisions")).to_contain_text("No gain at our sequence lengths")
+    # The agenda's radar updates list the move too, without a reload.
+    expect(page.locator("#radar-updates")).to_contain_text("Assess → Hold")
     assert page.evaluate("window.journeyMarker") == "still the same page"
 
     # The radar draws Mamba in the HOLD ring now.

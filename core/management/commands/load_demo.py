@@ -29,8 +29,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Do nothing (and succeed) when the database already has data.",
         )
+        parser.add_argument(
+            "--address",
+            default="127.0.0.1:8000",
+            help="host:port the server will listen on, for the login line printed at the end.",
+        )
 
-    def handle(self, *args, if_empty=False, **options):
+    def handle(self, *args, if_empty=False, address="127.0.0.1:8000", **options):
         has_data = (
             User.objects.exists()
             or Technique.objects.exists()
@@ -40,7 +45,7 @@ class Command(BaseCommand):
         if has_data:
             if if_empty:
                 self.stdout.write("The database already has data; demo data not loaded.")
-                self._print_login()
+                self._print_login(address)
                 return
             raise CommandError("The database already has data; load_demo only fills an empty one.")
         with transaction.atomic():
@@ -67,10 +72,10 @@ class Command(BaseCommand):
             papers_demo.load(users, stdout=self.stdout)
             experiments_demo.load(users, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
-        self._print_login()
+        self._print_login(address)
 
-    def _print_login(self):
+    def _print_login(self, address):
         self.stdout.write(
-            "Log in at http://127.0.0.1:8000/ as alice (Lead), bob (Member) or admin (Admin); "
+            f"Log in at http://{address}/ as alice (Lead), bob (Member) or admin (Admin); "
             f"password for each: {DEMO_PASSWORD}"
         )
