@@ -178,16 +178,16 @@ def _ranked(query, model_name, mode, k, papers):
     candidates = [pk for pk, _ in ranked[: limit * 2]]
     existing = set(Paper.objects.filter(pk__in=candidates).values_list("pk", flat=True))
     shown = [(pk, score) for pk, score in ranked if pk in existing][:k]
-    papers = Paper.objects.in_bulk([pk for pk, _ in shown])
+    shown_papers = Paper.objects.in_bulk([pk for pk, _ in shown])
     results = [
         SearchResult(
-            paper=papers[pk],
+            paper=shown_papers[pk],
             score=score,
             keyword_rank=keyword_ranks.get(pk),
             dense_rank=dense_ranks.get(pk),
         )
         for pk, score in shown
-        if pk in papers
+        if pk in shown_papers
     ]
     _add_highlights(results, query)
     return results

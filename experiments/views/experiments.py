@@ -190,10 +190,12 @@ def evidence_context(experiment, params):
         )
     quality = _pick(params.get("quality"), metrics, QUALITY_HINTS)
     cost = _pick(params.get("cost"), [m for m in metrics if m != quality], COST_HINTS)
+    query = params.copy()
+    query.pop("criteria_shown", None)  # each poll adds the current one itself
     return {
         "experiment": experiment,
         # The page's own parameters (metric, axes), kept by each poll.
-        "evidence_query": _without(params, "criteria_shown"),
+        "evidence_query": query,
         "runs": runs,
         "running": running,
         # An active experiment keeps listening even with no run going: a training job may
@@ -241,9 +243,3 @@ def _scatter(values_by_metric, quality, cost):
 
 def _status(form):
     return 400 if form.is_bound and form.errors else 200
-
-
-def _without(params, name):
-    kept = params.copy()
-    kept.pop(name, None)
-    return kept

@@ -384,3 +384,13 @@ def test_a_body_that_is_not_a_json_object_is_refused_with_422(api, body):
         assert "must be a JSON object" in errors_of(response)[0]
         assert errors_of(response)[1] == {"body"}
     assert Run.objects.get().status == "running"
+
+
+def test_a_json_array_sent_as_plain_text_is_refused_too(api, client):
+    # The API reads any body as JSON, whatever its content type says.
+    run = create_run(api)
+    response = client.post(f"{BASE}/EXP-12/runs/{run['id']}/artifacts", data="[]",
+                           content_type="text/plain", **api.headers())  # fmt: skip
+    assert response.status_code == 422
+    assert errors_of(response)[1] == {"body"}
+    assert not Artifact.objects.exists()

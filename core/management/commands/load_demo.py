@@ -16,6 +16,9 @@ DEMO_USERS = [
     ("admin", ADMIN, "Ada Admin"),
 ]
 
+# runserver's own default; `make run` passes the HOST it serves on.
+DEFAULT_ADDRESS = "127.0.0.1:8000"
+
 
 class Command(BaseCommand):
     help = (
@@ -31,11 +34,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--address",
-            default="127.0.0.1:8000",
+            default=DEFAULT_ADDRESS,
             help="host:port the server will listen on, for the login line printed at the end.",
         )
 
-    def handle(self, *args, if_empty=False, address="127.0.0.1:8000", **options):
+    def handle(self, *args, if_empty=False, address=DEFAULT_ADDRESS, **options):
         has_data = (
             User.objects.exists()
             or Technique.objects.exists()
