@@ -202,6 +202,15 @@ ASSAY_RADAR_STALE_DAYS = _positive_int("ASSAY_RADAR_STALE_DAYS", 90)
 # Experiments: ingestion limits and token rate limiting.
 ASSAY_API_MAX_BATCH_POINTS = _positive_int("ASSAY_API_MAX_BATCH_POINTS", 10_000)
 ASSAY_TOKEN_FAILURES_PER_MINUTE = _positive_int("ASSAY_TOKEN_FAILURES_PER_MINUTE", 20)
+# Failed logins allowed per client address and username in a minute.
+ASSAY_LOGIN_FAILURES_PER_MINUTE = _positive_int("ASSAY_LOGIN_FAILURES_PER_MINUTE", 5)
+# How many proxies in front of Assay append to X-Forwarded-For (0: use REMOTE_ADDR); the
+# failure limits count per client address, and behind a proxy REMOTE_ADDR is the proxy's.
+ASSAY_TRUSTED_PROXY_COUNT = env.int("ASSAY_TRUSTED_PROXY_COUNT", default=0)
+if ASSAY_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(
+        f"ASSAY_TRUSTED_PROXY_COUNT must be 0 or more, got {ASSAY_TRUSTED_PROXY_COUNT}"
+    )
 
 LOGGING = {
     "version": 1,

@@ -162,14 +162,10 @@ ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 422, 429)}
 
 def _experiment_of(request, experiment_key, *, write):
     """The token's experiment, if it is the one in the URL and the token may do this."""
-    token = request.auth
-    if token.experiment.key != experiment_key:
-        return None, Status(
-            403, {"detail": f"This token may only be used for {token.experiment.key}."}
-        )
-    if write and token.read_only:
-        return None, Status(403, {"detail": "This token is read-only."})
-    return token.experiment, None
+    refusal = request.auth.refusal_for(experiment_key, write=write)
+    if refusal:
+        return None, Status(403, {"detail": refusal})
+    return request.auth.experiment, None
 
 
 def _evaluate(experiment, *, debounce):

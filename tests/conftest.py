@@ -13,6 +13,11 @@ def _fast_and_isolated(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # LocMem instances share one store per process: a throttle count or debounce key left by
+    # one test must not reach the next, whatever order the tests run in.
+    from django.core.cache import cache
+
+    cache.clear()
     settings.ASSAY_INDEX_DIR = tmp_path / "indexes"
 
 

@@ -4,7 +4,7 @@ from .experiment import Experiment, ExperimentEvent, Stage, StageTimebox, Status
 from .gates import Decision, GateDecision, RadarMoveProposal
 from .postmortem import ActionItem, Failure, PostMortem
 from .predictions import Forecast, Prediction
-from .tokens import ApiToken, TokenFailure
+from .tokens import ApiToken, TokenRefused
 
 __all__ = [
     "ActionItem",
@@ -27,5 +27,5 @@ __all__ = [
     "Stage",
     "StageTimebox",
     "Status",
-    "TokenFailure",
+    "TokenRefused",
 ]

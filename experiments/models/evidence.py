@@ -5,6 +5,7 @@ PostgreSQL keeps both backends identical (MIN/MAX/AVG skip it alike). `NaNFloatF
 NULL back into NaN when read. Infinity is stored as itself on both.
 """
 
+import hashlib
 import math
 import re
 from collections import defaultdict
@@ -177,14 +178,18 @@ class Run(models.Model):
             locked = Run.objects.select_for_update().get(pk=self.pk)
             existing = IngestBatch.objects.filter(run=locked, idempotency_key=idempotency_key)
             batch = existing.first()
+            content_hash = IngestBatch.hash_points(points)
             if batch:
-                if batch.points != len(points):
+                if not batch.is_same_as(points, content_hash):
                     raise IdempotencyKeyReused(
                         {"idempotency_key": "already used for a different batch of this run"}
                     )
                 return batch, False
             batch = IngestBatch.objects.create(
-                run=locked, idempotency_key=idempotency_key, points=len(points)
+                run=locked,
+                idempotency_key=idempotency_key,
+                points=len(points),
+                content_hash=content_hash,
             )
             rows = MetricSummary.absorb(locked, points)
             MetricPoint.insert_many(rows)
@@ -339,6 +344,9 @@ class IngestBatch(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="ingest_batches")
     idempotency_key = models.CharField(max_length=100)
     points = models.PositiveIntegerField()
+    # SHA-256 of the points, so a key reused for other points of the same count is caught;
+    # empty for batches stored before it was kept, which are compared by count alone.
+    content_hash = models.CharField(max_length=64, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -350,6 +358,24 @@ class IngestBatch(models.Model):
 
     def __str__(self):
         return f"{self.run} {self.idempotency_key}"
+
+    @staticmethod
+    def hash_points(points):
+        """A digest of the points in order; equal for a batch sent again unchanged."""
+        digest = hashlib.sha256()
+        for point in points:
+            # repr() keeps every float bit and spells NaN and infinities one way.
+            row = (
+                point["key"], point.get("bucket") or "", point["step"],
+                repr(float(point["value"])), repr(point.get("wall_time")),
+            )  # fmt: skip
+            digest.update(repr(row).encode())
+        return digest.hexdigest()
+
+    def is_same_as(self, points, content_hash):
+        if self.content_hash:
+            return self.content_hash == content_hash
+        return self.points == len(points)
 
 
 def validate_artifact_uri(uri):

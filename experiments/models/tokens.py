@@ -8,11 +8,10 @@ compared in constant time. The secret holds 256 random bits, so a plain SHA-256 
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F
 from django.utils import timezone
 
 KEY_PREFIX = "assay"
@@ -20,13 +19,27 @@ KEY_PREFIX = "assay"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
+def expiry_from_date(text):
+    """The expiry for "valid through this date" (YYYY-MM-DD): the end of that day in the
+    current time zone. Empty text means no expiry; a bad or past date raises ValueError."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"Expiry date {text!r} is not a date of the form YYYY-MM-DD.") from None
+    if day < timezone.localdate():
+        raise ValueError(f"Expiry date {day} is in the past.")
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
 def hash_key(key):
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def active(self):
-        return self.filter(revoked_at__isnull=True)
+class TokenRefused(Exception):
+    """The key matched no usable token; the message says why, for the job's log."""
 
 
 class ApiToken(models.Model):
@@ -45,8 +58,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ApiTokenQuerySet.as_manager()
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refused from this time on; empty: never expires"
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -55,7 +69,7 @@ class ApiToken(models.Model):
         return f"{self.experiment.key} {self.prefix}"
 
     @classmethod
-    def issue(cls, experiment, *, name="", read_only=False, created_by=None):
+    def issue(cls, experiment, *, name="", read_only=False, created_by=None, expires_at=None):
         """Create a token; returns (token, key). The key exists only in this return value."""
         prefix = secrets.token_hex(6)
         key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
@@ -66,68 +80,82 @@ class ApiToken(models.Model):
             key_hash=hash_key(key),
             read_only=read_only,
             created_by=created_by,
+            expires_at=expires_at,
         )
         return token, key
 
     @classmethod
     def authenticate(cls, key):
-        """The active token with this key, else None; records when it was last used."""
+        """The usable token with this key, else None; records when it was last used."""
+        try:
+            return cls.verify(key)
+        except TokenRefused:
+            return None
+
+    @classmethod
+    def verify(cls, key):
+        """The usable token with this key; raises TokenRefused saying why there is none.
+
+        Only a caller holding the whole key learns that it was revoked or expired: a key whose
+        hash does not match gets the same answer as one that never existed.
+        """
         parts = key.split("_")
-        if len(parts) < 3 or parts[0] != KEY_PREFIX:
-            return None
-        token = cls.objects.active().select_related("experiment").filter(prefix=parts[1]).first()
+        token = None
+        if len(parts) >= 3 and parts[0] == KEY_PREFIX:
+            token = (
+                cls.objects.select_related("experiment", "created_by")
+                .filter(prefix=parts[1])
+                .first()
+            )
         if token is None or not hmac.compare_digest(token.key_hash, hash_key(key)):
-            return None
+            raise TokenRefused("Unknown API token: check ASSAY_TOKEN (a key starts with assay_).")
         now = timezone.now()
+        if token.revoked_at is not None:
+            raise TokenRefused(f"This API token was revoked on {token.revoked_at:%Y-%m-%d %H:%M}.")
+        if token.expires_at is not None and token.expires_at <= now:
+            raise TokenRefused(f"This API token expired on {token.expires_at:%Y-%m-%d %H:%M}.")
+        creator = token.created_by
+        if creator is not None and not creator.is_active:
+            # A person who left must not keep reporting through keys they made.
+            raise TokenRefused(
+                f"This API token's creator ({creator.get_username()}) is deactivated: "
+                "ask the experiment's owner or a Lead for a new token."
+            )
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             cls.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return token
 
+    def refusal_for(self, experiment_key, *, write):
+        """Why this token may not make this request (a 403 message), or None when it may."""
+        experiment = self.experiment
+        if experiment.key != experiment_key:
+            return (
+                f"This token belongs to {experiment.key}: it may not be used for {experiment_key}."
+            )
+        if not write:
+            return None
+        if self.read_only:
+            return (
+                "This token is read-only: it may read runs and ask should-stop, "
+                "not create runs or report metrics."
+            )
+        if not experiment.is_active:
+            return (
+                f"{experiment.key} is {experiment.get_status_display().lower()}: its tokens "
+                "may no longer report (read-only requests still work)."
+            )
+        return None
+
     @property
     def is_active(self):
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self):
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     def revoke(self):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
-
-
-class TokenFailureQuerySet(models.QuerySet):
-    def failures_this_minute(self, ip):
-        row = self.filter(ip=ip, minute=_this_minute()).first()
-        return row.failures if row else 0
-
-
-def _this_minute():
-    return timezone.now().replace(second=0, microsecond=0)
-
-
-class TokenFailure(models.Model):
-    """Failed token attempts per client address and minute.
-
-    In the database rather than the cache: every gunicorn worker must see the same count.
-    """
-
-    ip = models.GenericIPAddressField()
-    minute = models.DateTimeField()
-    failures = models.PositiveIntegerField(default=0)
-
-    objects = TokenFailureQuerySet.as_manager()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["ip", "minute"], name="tokenfailure_ip_minute")
-        ]
-
-    def __str__(self):
-        return f"{self.ip} {self.minute:%H:%M} {self.failures}"
-
-    @classmethod
-    def record(cls, ip):
-        minute = _this_minute()
-        cls.objects.bulk_create([cls(ip=ip, minute=minute)], ignore_conflicts=True)
-        cls.objects.filter(ip=ip, minute=minute).update(failures=F("failures") + 1)
-        # Old windows are useless; dropping them here keeps the table at a few rows per address.
-        cls.objects.filter(ip=ip, minute__lt=minute - timedelta(minutes=5)).delete()

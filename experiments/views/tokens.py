@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
 from ..models import ApiToken, Experiment
+from ..models.tokens import expiry_from_date
 
 
 def _get_experiment_for_user(request, pk, *, manage=False):
@@ -19,8 +20,12 @@ def _get_experiment_for_user(request, pk, *, manage=False):
     return experiment
 
 
-def _render(request, experiment, *, new_key=None, new_token=None, status=200):
+def _render(
+    request, experiment, *, new_key=None, new_token=None, status=200, error=None, form=None
+):
     context = {
+        "error": error,
+        "form": form or {},
         "experiment": experiment,
         "tokens": experiment.api_tokens.select_related("created_by"),
         "can_manage": experiment.editable_by(request.user),
@@ -41,11 +46,16 @@ def token_list(request, pk):
 @require_POST
 def token_create(request, pk):
     experiment = _get_experiment_for_user(request, pk, manage=True)
+    try:
+        expires_at = expiry_from_date(request.POST.get("expires_on", ""))
+    except ValueError as error:
+        return _render(request, experiment, status=400, error=str(error), form=request.POST)
     token, key = ApiToken.issue(
         experiment,
         name=request.POST.get("name", "").strip()[:100],
         read_only=request.POST.get("read_only") == "on",
         created_by=request.user,
+        expires_at=expires_at,
     )
     # Rendered, not redirected: the key exists only in this response and is never stored.
     return _render(request, experiment, new_key=key, new_token=token, status=201)

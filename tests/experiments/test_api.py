@@ -116,6 +116,22 @@ def test_log_batch_then_finish(api, experiment):
     assert Run.objects.get().finished_at is not None
 
 
+def test_key_reused_for_other_points_of_the_same_count_is_409(api):
+    run = create_run(api)
+    first = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=3))
+    other = batch(n=3)
+    other["points"][1]["value"] = 99.0  # same key, same count, one value different
+
+    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", other)
+
+    assert first.status_code == 201
+    assert response.status_code == 409
+    assert "already used for a different batch" in response.json()["detail"]
+    assert sorted(MetricPoint.objects.values_list("value", flat=True)) == [0.0, 1.0, 2.0]
+    # The same batch sent again is still a harmless duplicate.
+    assert api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=3)).status_code == 200
+
+
 def test_duplicate_batch_stores_no_duplicate_points(api):
     run = create_run(api)
     first = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(n=4))

@@ -2,13 +2,15 @@
 
 import hashlib
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
-from experiments.models import ApiToken, Run
+from experiments.models import ApiToken, Run, Status
 from tests.factories import make_experiment, make_token
 
 pytestmark = pytest.mark.django_db
@@ -94,22 +96,142 @@ def test_revoked_token_is_refused_at_once(client):
     assert list(Run.objects.values_list("name", flat=True)) == ["before"]
 
 
+def should_stop(client, key, experiment_key="EXP-1", **headers):
+    return client.get(
+        f"/api/v1/experiments/{experiment_key}/should-stop",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+        **headers,
+    )
+
+
 def test_failed_attempts_are_rate_limited_per_address(client, settings):
     settings.ASSAY_TOKEN_FAILURES_PER_MINUTE = 3
-    experiment = make_experiment(key="EXP-1")
-    _, key = make_token(experiment=experiment)
+    make_experiment(key="EXP-1")
     guesser = {"REMOTE_ADDR": "10.0.0.9"}
 
     statuses = [create_run(client, "assay_x_y", "EXP-1", **guesser).status_code for _ in range(4)]
-    # Over the limit even the right key is refused from that address, so guessing stops...
-    blocked = create_run(client, key, "EXP-1", **guesser)
-    # ...while another address is served.
-    elsewhere = create_run(client, key, "EXP-1", REMOTE_ADDR="10.0.0.10")
+    blocked = create_run(client, "assay_x_y", "EXP-1", **guesser)
 
     assert statuses == [401, 401, 401, 429]
     assert blocked.status_code == 429
-    assert "Too many failed token attempts" in blocked.json()["detail"]
-    assert elsewhere.status_code == 201
+    assert "Too many failed token attempts from 10.0.0.9" in blocked.json()["detail"]
+    assert create_run(client, "assay_x_y", "EXP-1", REMOTE_ADDR="10.0.0.10").status_code == 401
+
+
+def test_valid_token_is_served_from_an_address_with_many_failures(client, settings):
+    # Jobs behind one NAT or proxy share an address: a guesser there must not lock them out.
+    settings.ASSAY_TOKEN_FAILURES_PER_MINUTE = 20
+    experiment = make_experiment(key="EXP-1")
+    _, key = make_token(experiment=experiment)
+    shared = {"REMOTE_ADDR": "10.0.0.9"}
+
+    failures = [should_stop(client, "Bearer x", **shared).status_code for _ in range(25)]
+
+    assert failures[-1] == 429
+    assert should_stop(client, key, **shared).status_code == 200
+    assert create_run(client, key, "EXP-1", **shared).status_code == 201
+
+
+def test_failures_count_per_forwarded_client_behind_a_trusted_proxy(client, settings):
+    settings.ASSAY_TOKEN_FAILURES_PER_MINUTE = 2
+    settings.ASSAY_TRUSTED_PROXY_COUNT = 1
+    make_experiment(key="EXP-1")
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+
+    def attempt(forwarded):
+        return should_stop(client, "assay_x_y", HTTP_X_FORWARDED_FOR=forwarded, **proxy)
+
+    # The proxy appends the real peer; whatever the client wrote before it is not trusted.
+    guesser = [attempt(f"{forged}, 203.0.113.7").status_code for forged in ("1.1.1.1", "2.2.2.2")]
+    blocked = attempt("3.3.3.3, 203.0.113.7")
+    neighbour = attempt("203.0.113.8")
+
+    assert guesser == [401, 401]
+    assert blocked.status_code == 429
+    assert "203.0.113.7" in blocked.json()["detail"]
+    assert neighbour.status_code == 401
+
+
+def test_two_trusted_proxies_take_the_second_entry_from_the_right(rf, settings):
+    from core.throttle import client_address
+
+    settings.ASSAY_TRUSTED_PROXY_COUNT = 2
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7, 10.1.1.1")
+    assert client_address(request) == "203.0.113.7"
+    settings.ASSAY_TRUSTED_PROXY_COUNT = 0
+    assert client_address(request) == "127.0.0.1"  # REMOTE_ADDR; the header is ignored
+
+
+def test_refusals_say_why(client, django_user_model):
+    experiment = make_experiment(key="EXP-1")
+    make_experiment(key="EXP-2")
+    revoked, revoked_key = make_token(experiment=experiment)
+    revoked.revoke()
+    _, read_only_key = make_token(experiment=experiment, read_only=True)
+    _, own_key = make_token(experiment=experiment)
+
+    def detail(response, status):
+        assert response.status_code == status, response.content
+        return response.json()["detail"]
+
+    assert "Unknown API token" in detail(should_stop(client, "assay_nope_nope"), 401)
+    assert "revoked" in detail(should_stop(client, revoked_key), 401)
+    assert "read-only" in detail(create_run(client, read_only_key, "EXP-1"), 403)
+    assert "belongs to EXP-1" in detail(should_stop(client, own_key, "EXP-2"), 403)
+
+
+def test_expired_token_is_refused(client):
+    experiment = make_experiment(key="EXP-1")
+    _, key = make_token(experiment=experiment, expires_at=timezone.now() - timedelta(minutes=1))
+    _, later_key = make_token(experiment=experiment, expires_at=timezone.now() + timedelta(days=1))
+
+    response = should_stop(client, key)
+
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+    assert create_run(client, later_key, "EXP-1").status_code == 201
+
+
+def test_closed_experiment_refuses_writes_but_serves_reads(client, alice):
+    experiment = make_experiment(key="EXP-1")
+    _, key = make_token(experiment=experiment)
+    run_id = create_run(client, key, "EXP-1").json()["id"]
+
+    experiment.set_status(Status.PASSED, by=alice)
+
+    refused = create_run(client, key, "EXP-1", name="late")
+    assert refused.status_code == 403
+    assert "EXP-1 is passed" in refused.json()["detail"]
+    read = client.get(
+        f"/api/v1/experiments/EXP-1/runs/{run_id}", HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
+    assert read.status_code == 200
+    assert should_stop(client, key).json()["stop"] is True
+
+
+def test_deactivated_creators_tokens_stop_working(client, bob):
+    experiment = make_experiment(key="EXP-1", owner=bob)
+    _, key = make_token(experiment=experiment, created_by=bob)
+    assert should_stop(client, key).status_code == 200
+
+    bob.is_active = False
+    bob.save()
+
+    response = should_stop(client, key)
+    assert response.status_code == 401
+    assert "creator (bob) is deactivated" in response.json()["detail"]
+
+
+def test_command_issues_a_token_with_an_expiry():
+    experiment = make_experiment(key="EXP-1")
+    out, err = StringIO(), StringIO()
+    call_command("experiment_token", "EXP-1", "--expires-on", "2999-01-31", stdout=out, stderr=err)
+
+    token = ApiToken.objects.get(experiment=experiment)
+    assert timezone.localtime(token.expires_at).date().isoformat() == "2999-02-01"
+    assert "valid until 2999-02-01" in err.getvalue()
+    with pytest.raises(CommandError, match="in the past"):
+        call_command("experiment_token", "EXP-1", "--expires-on", "2000-01-01", stdout=out)
 
 
 # --- the token page ---
@@ -224,3 +346,19 @@ def test_command_revokes_by_id():
 def test_command_names_an_unknown_experiment():
     with pytest.raises(CommandError, match="EXP-404"):
         call_command("experiment_token", "EXP-404")
+
+
+def test_token_page_sets_an_expiry_and_refuses_a_bad_date(alice_client):
+    experiment = make_experiment()
+    url = reverse("experiments:token_create", args=[experiment.pk])
+
+    bad = alice_client.post(url, {"name": "ci", "expires_on": "31/01/2999"})
+    assert bad.status_code == 400
+    assert "is not a date of the form YYYY-MM-DD" in bad.content.decode()
+    assert not ApiToken.objects.exists()
+
+    made = alice_client.post(url, {"name": "ci", "expires_on": "2999-01-31"})
+    assert made.status_code == 201
+    token = ApiToken.objects.get()
+    assert timezone.localtime(token.expires_at).date().isoformat() == "2999-02-01"
+    assert "2999-02-01" in made.content.decode()

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from experiments.models import ApiToken, Experiment
+from experiments.models.tokens import expiry_from_date
 
 
 class Command(BaseCommand):
@@ -14,10 +15,13 @@ class Command(BaseCommand):
         parser.add_argument("--revoke", metavar="TOKEN_ID", help="Revoke this token (id or prefix)")
         parser.add_argument("--name", default="", help="What the token is for, e.g. 'cluster'")
         parser.add_argument(
-            "--read-only", action="store_true", help="May ask should-stop, may not report runs"
+            "--read-only", action="store_true", help="May read runs and ask should-stop, not report"
+        )
+        parser.add_argument(
+            "--expires-on", default="", metavar="YYYY-MM-DD", help="Valid through this date"
         )
 
-    def handle(self, *args, experiment, revoke, name, read_only, **options):
+    def handle(self, *args, experiment, revoke, name, read_only, expires_on, **options):
         found = Experiment.objects.filter(key=experiment).first()
         if found is None:
             raise CommandError(f"No experiment with key {experiment!r}.")
@@ -29,9 +33,14 @@ class Command(BaseCommand):
             token.revoke()
             self.stdout.write(f"Revoked token {token.pk} ({token.prefix}) of {found.key}.")
             return
-        token, key = ApiToken.issue(found, name=name, read_only=read_only)
+        try:
+            expires_at = expiry_from_date(expires_on)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        token, key = ApiToken.issue(found, name=name, read_only=read_only, expires_at=expires_at)
+        until = f", valid until {expires_at:%Y-%m-%d %H:%M %Z}" if expires_at else ""
         self.stderr.write(
-            f"Token {token.pk} for {found.key} (prefix {token.prefix}); "
+            f"Token {token.pk} for {found.key} (prefix {token.prefix}{until}); "
             "it is shown this once: store it now."
         )
         # The key alone on stdout, so `ASSAY_TOKEN=$(manage.py experiment_token EXP-12)` works.
