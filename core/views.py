@@ -1,10 +1,18 @@
+import logging
+
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.views import defaults as django_defaults
+
+from .throttle import FailureCounter, client_address
+
+logger = logging.getLogger(__name__)
+login_failures = FailureCounter("login")
 
 
 def home(request):
@@ -19,8 +27,42 @@ def healthz(request):
             cursor.execute("SELECT 1")
         database = "ok"
     except Exception as error:  # noqa: BLE001 - report any database failure as unhealthy
-        return JsonResponse({"status": "error", "database": str(error)}, status=503)
+        logger.error("healthz: database unreachable: %s", error)
+        # The error text names hosts, users and ports: only staff see it, everyone else "error".
+        shown = str(error) if getattr(request.user, "is_staff", False) else "error"
+        return JsonResponse({"status": "error", "database": shown}, status=503)
     return JsonResponse({"status": "ok", "database": database})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, with failed attempts limited per client address and username.
+
+    Counting per username as well as per address keeps a guesser from locking a colleague
+    out everywhere, and colleagues behind one NAT from locking each other out.
+    """
+
+    def post(self, request, *args, **kwargs):
+        if login_failures.count(self._throttle_key()) >= settings.ASSAY_LOGIN_FAILURES_PER_MINUTE:
+            # Refused without checking the password (an unbound form is never validated), or
+            # guessing would simply go on.
+            unbound = self.get_form_class()(
+                request, initial={"username": request.POST.get("username")}
+            )
+            context = self.get_context_data(
+                form=unbound,
+                throttled="Too many failed logins for this username from your address: "
+                "wait a minute, then try again.",
+            )
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        login_failures.record(self._throttle_key())
+        return super().form_invalid(form)
+
+    def _throttle_key(self):
+        username = self.request.POST.get("username", "")[:150].strip().lower()
+        return f"{client_address(self.request)}:{username}"
 
 
 # Errors raised before a request reaches the API's own handlers (an unmatched URL, a body over

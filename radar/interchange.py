@@ -401,6 +401,9 @@ def _free_slug(name):
 class Export:
     text: str
     notes: list
+    # The notes without technique names: what may go into a response header, which proxies
+    # and browsers log and which must be latin-1.
+    brief_notes: list = field(default_factory=list)
 
 
 def _export_rows(skip_as):
@@ -432,34 +435,36 @@ def _export_rows(skip_as):
                 "description": str(render_markdown(technique.description)),
             }
         )
-    notes = []
+    notes, brief_notes = [], []
     if skipped:
         action = {
             "hold": "exported as Hold (BYOR cannot draw Skip)",
             "omit": "left out (BYOR cannot draw Skip)",
             "skip": "exported as Skip, which BYOR cannot draw (fine for Assay imports)",
         }[skip_as]
-        notes.append(f"{len(skipped)} Skip technique(s) {action}: {', '.join(skipped)}")
+        brief_notes.append(f"{len(skipped)} Skip technique(s) {action}")
+        notes.append(f"{brief_notes[-1]}: {', '.join(skipped)}")
     quadrant_count = Quadrant.objects.filter(techniques__isnull=False).distinct().count()
     if quadrant_count > 4:
-        notes.append(f"BYOR draws 4 quadrants; this radar uses {quadrant_count}")
-    return rows, notes
+        brief_notes.append(f"BYOR draws 4 quadrants; this radar uses {quadrant_count}")
+        notes.append(brief_notes[-1])
+    return rows, notes, brief_notes
 
 
 def export_byor_csv(skip_as="hold"):
-    rows, notes = _export_rows(skip_as)
+    rows, notes, brief_notes = _export_rows(skip_as)
     out = io.StringIO()
     writer = csv.DictWriter(
         out, fieldnames=["name", "ring", "quadrant", "isNew", "status", "description"]
     )
     writer.writeheader()
     writer.writerows(rows)
-    return Export(out.getvalue(), notes)
+    return Export(out.getvalue(), notes, brief_notes)
 
 
 def export_byor_json(skip_as="hold"):
-    rows, notes = _export_rows(skip_as)
-    return Export(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", notes)
+    rows, notes, brief_notes = _export_rows(skip_as)
+    return Export(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", notes, brief_notes)
 
 
 def export_markdown():

@@ -54,9 +54,7 @@ def radar_export(request):
     content_type, filename = EXPORT_TYPES[export_format]
     response = HttpResponse(export.text, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    if export.notes:
-        # Header values must be latin-1; the notes name techniques, so keep them ASCII.
-        response["X-Assay-Export-Notes"] = (
-            " | ".join(export.notes).encode("ascii", "replace").decode()
-        )
+    if export.brief_notes:
+        # Counts only: technique names are data, and headers end up in proxy and browser logs.
+        response["X-Assay-Export-Notes"] = " | ".join(export.brief_notes)
     return response

@@ -274,10 +274,23 @@ def test_member_cannot_import(bob_client):
     assert bob_client.get(reverse("radar:radar_import")).status_code == 403
 
 
+@pytest.mark.parametrize("export_format", ["byor-csv", "byor-json", "markdown"])
+def test_export_puts_no_technique_name_in_a_header(bob_client, export_format):
+    make_technique(name="Secret Projekt Ünïcode", ring="skip")
+    response = bob_client.get(
+        reverse("radar:radar_export"), {"format": export_format, "skip_as": "omit"}
+    )
+    assert response.status_code == 200
+    headers = " ".join(f"{name}: {value}" for name, value in response.headers.items())
+    assert "Secret" not in headers and "Projekt" not in headers
+
+
 def test_export_download_reports_skip_handling_in_a_header(bob_client):
     make_technique(name="Technique X", ring="skip")
     response = bob_client.get(reverse("radar:radar_export"), {"format": "byor-csv"})
     assert response["Content-Disposition"] == 'attachment; filename="radar.csv"'
-    assert "exported as Hold" in response["X-Assay-Export-Notes"]
+    assert response["X-Assay-Export-Notes"] == (
+        "1 Skip technique(s) exported as Hold (BYOR cannot draw Skip)"
+    )
     assert "Technique X,Hold" in response.content.decode()
     assert bob_client.get(reverse("radar:radar_export"), {"format": "pdf"}).status_code == 404
