@@ -2,6 +2,7 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from .models import (
     ActionItem,
@@ -66,6 +67,7 @@ class ExperimentForm(forms.ModelForm):
         key = self.cleaned_data["key"].strip().upper()
         if self.instance.pk:
             return self.instance.key
+        self.key_chosen = bool(key)
         if not key:
             return Experiment.objects.next_key()
         if not KEY_PATTERN.match(key):
@@ -79,12 +81,35 @@ class ExperimentForm(forms.ModelForm):
             self.add_error("stage_deadline", "The deadline must not be before the start.")
         return cleaned
 
+    # Two people creating experiments at once are handed the same next free key; the unique
+    # constraint picks the winner and the other retries with the key after it.
+    KEY_ATTEMPTS = 5
+
     def save_for(self, user):
-        """Save the experiment (owned by `user` when new) and its stage time-box."""
+        """Save the experiment (owned by `user` when new) and its stage time-box.
+
+        Returns None, with an error on the key field, when a key typed by hand was taken
+        by someone else between the form's check and the save.
+        """
         created = self.instance.pk is None
         experiment = self.save(commit=False)
         if created:
             experiment.owner = user
+        for attempt in range(1, self.KEY_ATTEMPTS + 1):
+            try:
+                with transaction.atomic():
+                    return self._save(experiment, user, created=created)
+            except IntegrityError:
+                if not created or not Experiment.objects.filter(key=experiment.key).exists():
+                    raise
+                if getattr(self, "key_chosen", False):
+                    self.add_error("key", f"{experiment.key} was just taken: choose another key.")
+                    return None
+                if attempt == self.KEY_ATTEMPTS:
+                    raise
+                experiment.key = Experiment.objects.next_key()
+
+    def _save(self, experiment, user, *, created):
         experiment.save()
         experiment.set_timebox(
             experiment.stage,

@@ -279,6 +279,19 @@ class Technique(models.Model):
             self.ring, self.owner, self.next_action, self.next_action_due = before
             raise ValidationError(errors)
         with transaction.atomic():
+            if self.pk:
+                # Locked and re-read: a move decided on a ring someone has just changed would
+                # record a stale "from" ring, and both Leads' moves would pass.
+                current = (
+                    Technique.objects.select_for_update().values_list("ring", flat=True)
+                ).get(pk=self.pk)
+                if current != move.from_ring:
+                    self.ring, self.owner, self.next_action, self.next_action_due = before
+                    label = Ring(current).label if current in Ring.values else current
+                    raise ValidationError(
+                        {"to_ring": f"{self.name} was just moved to {label} by someone else: "
+                         "reload the page and decide again."}
+                    )  # fmt: skip
             self.save()
             move.technique = self
             move.save()
@@ -531,6 +544,16 @@ class Nomination(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def _lock_pending(self):
+        """Lock this nomination's row, re-read it and check it is still undecided.
+
+        Two Leads deciding at once then run one after the other, and the second is told;
+        without it, an accept and a decline could both pass and leave an orphan technique.
+        """
+        if self.pk:
+            self.refresh_from_db(from_queryset=Nomination.objects.select_for_update())
+        self._check_pending()
+
     def _check_pending(self):
         if not self.is_pending:
             raise ValidationError(
@@ -555,20 +578,20 @@ class Nomination(models.Model):
         Creates the technique and its first RingMove (linked to `review`); raises
         ValidationError keyed by field when a rule is broken or the name is taken.
         """
-        self._check_pending()
-        if Technique.objects.filter(
-            Q(name__iexact=self.name) | Q(slug=slugify(self.name)[:200])
-        ).exists():
-            raise ValidationError(
-                {"name": f"A technique named {self.name} is already on the radar."}
-            )
-        technique = Technique(
-            name=self.name,
-            quadrant=self.quadrant,
-            description=self.reason,
-            portfolio_bucket=portfolio_bucket,
-        )
         with transaction.atomic():
+            self._lock_pending()
+            if Technique.objects.filter(
+                Q(name__iexact=self.name) | Q(slug=slugify(self.name)[:200])
+            ).exists():
+                raise ValidationError(
+                    {"name": f"A technique named {self.name} is already on the radar."}
+                )
+            technique = Technique(
+                name=self.name,
+                quadrant=self.quadrant,
+                description=self.reason,
+                portfolio_bucket=portfolio_bucket,
+            )
             technique.move_to(
                 ring,
                 by=by,
@@ -587,11 +610,12 @@ class Nomination(models.Model):
 
     def decline(self, *, by, reason, review=None):
         """Decline the nomination, with the reason the team will read later."""
-        self._check_pending()
         if not (reason or "").strip():
             raise ValidationError({"decision_reason": "Say why the review declines it."})
-        self.status = self.Status.DECLINED
-        self._decide(by=by, reason=reason, review=review)
+        with transaction.atomic():
+            self._lock_pending()
+            self.status = self.Status.DECLINED
+            self._decide(by=by, reason=reason, review=review)
 
     def _decide(self, *, by, reason, review):
         self.decided_by = by

@@ -59,7 +59,8 @@ def experiment_create(request):
     form = ExperimentForm(request.POST or None, initial={"technique": request.GET.get("technique")})
     if request.method == "POST" and form.is_valid():
         experiment = form.save_for(request.user)
-        return redirect(experiment)
+        if experiment is not None:
+            return redirect(experiment)
     return TemplateResponse(
         request, "experiments/experiment_form.html", {"form": form}, status=_status(form)
     )
