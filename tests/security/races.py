@@ -99,7 +99,8 @@ def experiment_keys():
     owner = factories.make_user(role="Lead")
     technique = factories.make_technique(ring="adopt")
     today = timezone.localdate().isoformat()
-    data = {"technique": technique.pk, "title": "Race", "hypothesis": "Two at once", "portfolio_bucket": "core",
+    data = {"technique": technique.pk, "title": "Race", "hypothesis": "Two at once",
+            "portfolio_bucket": "core",
             "engineer_weeks": "1", "engineer_week_cost": "1000", "compute_cost": "0",
             "expected_benefit_per_month": "0", "stage_starts_on": today,
             "stage_deadline": today}  # fmt: skip

@@ -8,7 +8,6 @@ carry a JSON `detail` that names the problem (for a validation error, the field)
 """
 
 import math
-from collections import Counter
 
 import pytest
 import requests
@@ -29,7 +28,6 @@ from tests.services import (
 pytestmark = [pytest.mark.slow]
 
 TOTAL_REQUESTS = 1300
-REQUESTS_SENT = Counter()
 
 
 def _operation_labels():
@@ -45,6 +43,9 @@ def _operation_labels():
 
 OPERATIONS = _operation_labels()
 EXAMPLES_PER_OPERATION = math.ceil(TOTAL_REQUESTS / len(OPERATIONS))
+# Each operation's test checks its own share, so the thousand-request floor holds however
+# the tests are selected or ordered (none of them counts on another having run).
+FLOOR_PER_OPERATION = math.ceil(1000 / len(OPERATIONS))
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +128,7 @@ def test_generated_requests_get_no_server_error_and_clear_4xx(served_schema, wor
         ]
     base_url = served_schema.get_base_url()
     api_server_log = world["log_path"]
+    sent = []
 
     @settings(
         max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
@@ -137,34 +139,29 @@ def test_generated_requests_get_no_server_error_and_clear_4xx(served_schema, wor
         response = case.call(
             base_url=base_url, session=world["session"], headers=world["headers"], timeout=30
         )
-        REQUESTS_SENT[label] += 1
+        sent.append(response.status_code)
         _check_response(case, response, api_server_log)
 
     run()
+    assert len(sent) >= FLOOR_PER_OPERATION, f"{label}: only {len(sent)} requests generated"
 
 
-def test_at_least_a_thousand_requests_were_sent():
-    # Runs after the generated tests above (pytest keeps file order).
-    if len(REQUESTS_SENT) < len(OPERATIONS):
-        pytest.fail(f"run the whole module: only {sorted(REQUESTS_SENT)} ran")
-    assert sum(REQUESTS_SENT.values()) >= 1000, REQUESTS_SENT
+def test_failed_token_attempts_are_limited_and_valid_keys_still_served(api_server, world):
+    """Bad keys meet the limit (3 a minute here); the job's own key keeps working throughout.
 
-
-def test_failed_token_attempts_are_limited_across_server_workers(api_server, world):
-    """Two gunicorn workers share one limit (it lives in the database, not in a process).
-
-    The limit counts per minute: a burst that straddles a minute boundary restarts the count,
-    so up to twice the limit (3 here) plus one attempts may pass before the first 429.
+    Without Redis each of the two gunicorn workers counts in its own memory, and a burst that
+    straddles a minute boundary restarts the count: up to 2 workers x 2 minutes x 3 failures
+    may pass before the first 429.
     """
     url = f"{api_server.url}/api/v1/experiments/{world['real_path']['experiment_key']}/should-stop"
     bad = {"Authorization": "Bearer assay_000000000000_not-a-real-key"}
     statuses = []
-    for _ in range(2 * 3 + 1):
+    for _ in range(2 * 2 * 3 + 1):
         statuses.append(requests.get(url, headers=bad, timeout=10).status_code)
         if statuses[-1] == 429:
             break
     assert statuses[-1] == 429, statuses
     assert set(statuses[:-1]) <= {401}, statuses
-    response = requests.get(url, headers=bad, timeout=10)
-    assert response.status_code == 429
-    assert "Too many failed token attempts" in response.json()["detail"]
+    assert "Too many failed token attempts" in requests.get(url, headers=bad, timeout=10).text
+    good = {"Authorization": world["headers"]["Authorization"]}
+    assert all(requests.get(url, headers=good, timeout=10).status_code == 200 for _ in range(4))
