@@ -59,7 +59,8 @@ def import_text(text, *, dry_run=False, progress=None, may_merge_papers=True):
     report says exactly what a real import would do. `progress(iterable, total)` may wrap the
     record loop (a tqdm bar). `may_merge_papers` is whether the importing user may delete
     papers: a record matching several saved papers merges them, and without it that record is
-    rejected instead (the command line runs as an operator, so it may). Raises ImportFormatError when the file as a whole is unreadable.
+    rejected instead (the command line runs as an operator, so it may). Raises
+    ImportFormatError when the file as a whole is unreadable.
     """
     format_name = detect_format(text)
     items = list(_PARSERS[format_name](text))

@@ -19,7 +19,12 @@ def decode_latex(text):
     """LaTeX (accents, braces, escapes; math kept as written) to plain Unicode text."""
     # A bare % starts a LaTeX comment, but in bibliographies it nearly always means percent.
     text = re.sub(r"(?<!\\)%", r"\\%", text or "")
-    return " ".join(_latex.latex_to_text(text).split())
+    try:
+        return " ".join(_latex.latex_to_text(text).split())
+    except RecursionError:
+        # The decoder recurses per group and environment; the callers cap brace depth, and
+        # this catches what else nests that deep (hundreds of \begin{x}).
+        raise RecordRejected("the LaTeX is nested too deeply to read") from None
 
 
 def strip_braces(text):
