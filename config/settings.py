@@ -141,6 +141,16 @@ STATIC_ROOT.mkdir(exist_ok=True)
 ASSAY_MAX_UPLOAD_BYTES = _positive_int("ASSAY_MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ASSAY_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = ASSAY_MAX_UPLOAD_BYTES
+# The size-limit handler goes first so that nothing past the limit reaches memory or disk.
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Records (papers, radar rows) per imported file; more is refused before any is read.
+ASSAY_IMPORT_MAX_RECORDS = _positive_int("ASSAY_IMPORT_MAX_RECORDS", 10_000)
+# Distinct metric names a run may report (logged points and summary keys together).
+ASSAY_MAX_METRICS_PER_RUN = _positive_int("ASSAY_MAX_METRICS_PER_RUN", 1_000)
 
 # Security: the same defaults everywhere; ASSAY_HTTPS=true turns on what needs TLS in front.
 ASSAY_HTTPS = env.bool("ASSAY_HTTPS", default=False)

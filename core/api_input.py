@@ -7,6 +7,9 @@ Text the database cannot store is refused too, naming the field. PostgreSQL reje
 character (U+0000) in text and JSON columns, so a request carrying one would otherwise fail
 deep inside an insert with a 500. JSON can only carry NUL as the escape `\\u0000`, so bodies
 without that byte sequence pass untouched (the metrics hot path pays one substring search).
+
+A body nested too deeply for Python's JSON decoder (a hundred thousand `[`) is refused with a
+400 rather than raising RecursionError out of this middleware as a 500.
 """
 
 import json
@@ -31,14 +34,24 @@ def _nul_paths(value, path=()):
 
 
 NOT_AN_OBJECT = "The body must be a JSON object ({...})."
+TOO_DEEP = "The body is nested too deeply to read."
 
 
-def _is_json(body):
+class _TooDeep(Exception):  # noqa: N818 - control flow, never escapes this module
+    pass
+
+
+_NOT_JSON = object()
+
+
+def _loads(body):
+    """The decoded body, or _NOT_JSON when it is malformed (the API answers that itself)."""
     try:
-        json.loads(body)
+        return json.loads(body)
     except ValueError:
-        return False  # malformed: the API answers that itself
-    return True
+        return _NOT_JSON
+    except RecursionError:
+        raise _TooDeep from None
 
 
 def _refusal(fields):
@@ -53,7 +66,11 @@ class ApiInputMiddleware:
 
     def __call__(self, request):
         if request.path.startswith("/api/"):
-            refusal = self._check(request)
+            try:
+                refusal = self._check(request)
+            except _TooDeep:
+                errors = [{"field": "body", "message": TOO_DEEP}]
+                refusal = JsonResponse({"detail": TOO_DEEP, "errors": errors}, status=400)
             if refusal:
                 return refusal
         return self.get_response(request)
@@ -62,7 +79,11 @@ class ApiInputMiddleware:
         has_body = request.method in ("POST", "PUT", "PATCH")
         # ninja parses a body as JSON whatever its content type says. Only a body that does
         # not start with "{" is parsed here, so the metrics hot path pays one byte's look.
-        if has_body and request.body.lstrip()[:1] not in (b"", b"{") and _is_json(request.body):
+        if (
+            has_body
+            and request.body.lstrip()[:1] not in (b"", b"{")
+            and _loads(request.body) is not _NOT_JSON
+        ):
             errors = [{"field": "body", "message": NOT_AN_OBJECT}]
             return JsonResponse({"detail": NOT_AN_OBJECT, "errors": errors}, status=422)
         fields = [
@@ -71,9 +92,11 @@ class ApiInputMiddleware:
             if "\x00" in name or any("\x00" in value for value in values)
         ]
         if has_body and b"\\u0000" in request.body:
-            try:
-                data = json.loads(request.body)
-            except ValueError:
+            data = _loads(request.body)
+            if data is _NOT_JSON:
                 return None  # malformed JSON: the API answers that itself
-            fields += [".".join(str(part) for part in path) for path in _nul_paths(data)]
+            try:
+                fields += [".".join(str(part) for part in path) for path in _nul_paths(data)]
+            except RecursionError:
+                raise _TooDeep from None
         return _refusal(fields) if fields else None

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core.markdown import render_markdown, sanitise_html
+from core.uploads import LineCounter, too_many_records
 
 from .drawing import movement
 from .models import OWNED_RINGS, PARKED_RINGS, Quadrant, Review, Ring, Technique
@@ -143,7 +144,17 @@ def _csv_rows(text):
             start = reader.line_num + 1
     except csv.Error as error:
         raise ImportFileError(f"line {start}: {error}") from None
+    _check_row_count(len(rows))
     return rows, [column for column in header if column not in KNOWN_COLUMNS]
+
+
+_SEPARATORS = re.compile(r"[\s,]*")
+
+
+def _check_row_count(count):
+    refusal = too_many_records(count)
+    if refusal:
+        raise ImportFileError(refusal[0].upper() + refusal[1:] + ".")
 
 
 def _json_rows(text):
@@ -151,15 +162,19 @@ def _json_rows(text):
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ImportFileError(f"line {error.lineno}: not valid JSON: {error.msg}") from None
+    except RecursionError:
+        # Python's decoder recurses per level; a file of nested brackets is no radar.
+        raise ImportFileError("The JSON is nested too deeply to read.") from None
     if not isinstance(data, list):
         raise ImportFileError("line 1: a BYOR JSON file is a list of objects.")
+    _check_row_count(len(data))
     decoder = json.JSONDecoder()
     position = text.index("[") + 1
-    rows, extra = [], set()
+    rows, extra, counter = [], set(), LineCounter(text)
     for _ in data:
         # Find where each element starts so that errors can name its line.
-        position = re.compile(r"[\s,]*").match(text, position).end()
-        line = text.count("\n", 0, position) + 1
+        position = _SEPARATORS.match(text, position).end()
+        line = counter.line_at(position)
         entry, position = decoder.raw_decode(text, position)
         if not isinstance(entry, dict):
             row = Row(line=line, values={})

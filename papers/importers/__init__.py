@@ -51,13 +51,16 @@ class _DryRun(Exception):  # noqa: N818 - control flow, never escapes this modul
     pass
 
 
-def import_text(text, *, dry_run=False, progress=None):
+def import_text(text, *, dry_run=False, progress=None, may_merge_papers=True):
     """Import every record of `text`; returns an ImportReport.
 
     Each record is saved in its own savepoint, so a bad record leaves nothing behind and the
     others still import. With `dry_run` the same work is done and then rolled back, so the
     report says exactly what a real import would do. `progress(iterable, total)` may wrap the
-    record loop (a tqdm bar). Raises ImportFormatError when the file as a whole is unreadable.
+    record loop (a tqdm bar). `may_merge_papers` is whether the importing user may delete
+    papers: a record matching several saved papers merges them, and without it that record is
+    rejected instead (the command line runs as an operator, so it may). Raises
+    ImportFormatError when the file as a whole is unreadable.
     """
     format_name = detect_format(text)
     items = list(_PARSERS[format_name](text))
@@ -66,7 +69,11 @@ def import_text(text, *, dry_run=False, progress=None):
     try:
         with transaction.atomic():
             for item in loop:
-                outcome = reject(item) if isinstance(item, Rejection) else save_record(item)
+                outcome = (
+                    reject(item)
+                    if isinstance(item, Rejection)
+                    else save_record(item, may_merge_papers=may_merge_papers)
+                )
                 report.outcomes.append(outcome)
             if dry_run:
                 raise _DryRun

@@ -3,6 +3,7 @@
 import re
 import xml.etree.ElementTree as ElementTree
 
+from core.uploads import LineCounter, too_many_records
 from papers.identifiers import normalise_arxiv_id, normalise_doi
 from papers.models import Paper
 
@@ -10,6 +11,8 @@ from .base import ImportFormatError, PaperRecord, RecordRejected, Rejection, dec
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
+# An arXiv entry is three elements deep (entry, author, name); far deeper is a hostile file.
+MAX_ENTRY_DEPTH = 32
 
 
 def looks_like_atom(text):
@@ -32,14 +35,33 @@ def parse(text):
     if root.tag != f"{ATOM}feed":
         raise ImportFormatError(f"expected an Atom <feed>, found <{_local(root.tag)}>")
     entries = root.findall(f"{ATOM}entry")
-    starts = [text.count("\n", 0, m.start()) + 1 for m in re.finditer(r"<entry[\s>]", text)]
+    refusal = too_many_records(len(entries))
+    if refusal:
+        raise ImportFormatError(refusal)
+    counter = LineCounter(text)
+    starts = [counter.line_at(m.start()) for m in re.finditer(r"<entry[\s>]", text)]
     lines = starts if len(starts) == len(entries) else [None] * len(entries)
     for entry, line in zip(entries, lines, strict=True):
         label = _text(entry, f"{ATOM}id").rsplit("/abs/", 1)[-1]
         try:
+            depth = _depth(entry)
+            if depth > MAX_ENTRY_DEPTH:
+                raise RecordRejected(
+                    f"elements nested {depth:,} levels deep (at most {MAX_ENTRY_DEPTH})"
+                )
             yield _record(entry, line, label)
         except RecordRejected as error:
             yield Rejection(line, label, str(error))
+
+
+def _depth(element):
+    """How many levels of elements `element` holds, itself included (without recursing)."""
+    deepest, stack = 0, [(element, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node)
+    return deepest
 
 
 def _local(tag):

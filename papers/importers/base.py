@@ -19,7 +19,12 @@ def decode_latex(text):
     """LaTeX (accents, braces, escapes; math kept as written) to plain Unicode text."""
     # A bare % starts a LaTeX comment, but in bibliographies it nearly always means percent.
     text = re.sub(r"(?<!\\)%", r"\\%", text or "")
-    return " ".join(_latex.latex_to_text(text).split())
+    try:
+        return " ".join(_latex.latex_to_text(text).split())
+    except RecursionError:
+        # The decoder recurses per group and environment; the callers cap brace depth, and
+        # this catches what else nests that deep (hundreds of \begin{x}).
+        raise RecordRejected("the LaTeX is nested too deeply to read") from None
 
 
 def strip_braces(text):
@@ -148,14 +153,16 @@ def _describe(error):
     return " ".join(error.messages)
 
 
-def save_record(record):
+def save_record(record, *, may_merge_papers=True):
     """Create, merge or skip one record against the papers already saved; returns the outcome.
 
-    Runs in its own savepoint, so a record that fails half-way leaves nothing behind.
+    Runs in its own savepoint, so a record that fails half-way leaves nothing behind. A record
+    that matches several saved papers merges them, which deletes all but one; without
+    `may_merge_papers` (the importing user may not delete papers) such a record is rejected.
     """
     try:
         with transaction.atomic():
-            return _save_record(record)
+            return _save_record(record, may_merge_papers=may_merge_papers)
     except RecordRejected as error:
         reason = str(error)
     except ValidationError as error:
@@ -168,10 +175,17 @@ def save_record(record):
     )
 
 
-def _save_record(record):
+def _save_record(record, *, may_merge_papers):
     candidate = record.to_paper()
     tags = Tag.for_names(record.tags)
     matches = dedupe.find_matches(candidate)
+    if len(matches) > 1 and not may_merge_papers:
+        named = " and ".join(f"#{paper.pk} {paper.title!r}" for paper in matches)
+        raise RecordRejected(
+            f"it matches papers {named}, and importing it would merge them; "
+            "merging papers deletes all but one, which only a Lead may do: "
+            "ask a Lead to merge them, then import the file again"
+        )
     if not matches:
         candidate.save()
         candidate.tags.set(tags)

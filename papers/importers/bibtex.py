@@ -20,10 +20,18 @@ from bibtexparser.model import (
     ParsingFailedBlock,
 )
 
+from core.uploads import too_many_records
 from papers.identifiers import normalise_arxiv_id, normalise_doi
 from papers.models import Paper
 
-from .base import PaperRecord, RecordRejected, Rejection, decode_latex, strip_braces
+from .base import (
+    ImportFormatError,
+    PaperRecord,
+    RecordRejected,
+    Rejection,
+    decode_latex,
+    strip_braces,
+)
 
 MONTHS = {
     "jan": "January", "feb": "February", "mar": "March", "apr": "April", "may": "May",
@@ -62,6 +70,9 @@ USED_FIELDS = {
 }  # fmt: skip
 _ARXIV_VENUE = re.compile(r"^(arxiv\b|corr$|arxiv preprint)", re.IGNORECASE)
 _YEAR = re.compile(r"^\s*(\d{4})(?:[-/].*)?\s*$")
+# Real fields nest braces a few levels ({\"{o}}, {{ACM SIGMOD}}); the LaTeX decoder recurses
+# per level, so hundreds of levels would end in RecursionError rather than a rejection.
+MAX_BRACE_DEPTH = 32
 
 
 def looks_like_bibtex(text):
@@ -80,6 +91,9 @@ def parse(text):
             continue
     entries = {entry.key.lower(): entry for entry in library.entries}
     items = [b for b in library.blocks if isinstance(b, Entry | ParsingFailedBlock)]
+    refusal = too_many_records(len(items))
+    if refusal:
+        raise ImportFormatError(refusal)
     for block in sorted(items, key=lambda b: b.start_line or 0):
         line = (block.start_line or 0) + 1
         if isinstance(block, DuplicateBlockKeyBlock):
@@ -103,6 +117,14 @@ def _failure_reason(block):
     error = block.error
     reason = getattr(error, "abort_reason", "") or str(error) or "malformed entry"
     return f"malformed BibTeX: {' '.join(reason.split())}"
+
+
+def _brace_depth(raw):
+    depth = deepest = 0
+    for char in re.findall(r"[{}]", raw):
+        depth += 1 if char == "{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _split_concatenation(raw):
@@ -145,6 +167,11 @@ def _fields(entry, strings, entries):
     for field in entry.fields:
         key = field.key.lower()
         if key in USED_FIELDS:
+            depth = _brace_depth(field.value)
+            if depth > MAX_BRACE_DEPTH:
+                raise RecordRejected(
+                    f"field {key}: braces nested {depth:,} levels deep (at most {MAX_BRACE_DEPTH})"
+                )
             raw[key] = _resolve(field.value, strings, f"field {key}")
     for parent_field in ("crossref", "xdata"):
         for parent_key in raw.get(parent_field, "").split(","):

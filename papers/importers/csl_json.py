@@ -7,6 +7,7 @@ import re
 
 import nh3
 
+from core.uploads import LineCounter, too_many_records
 from papers.identifiers import normalise_arxiv_id, normalise_doi
 from papers.models import Paper
 
@@ -25,6 +26,9 @@ CSL_TYPES = {value: key for key, value in ENTRY_TYPES.items()}
 CSL_TYPES[Paper.EntryType.MISC] = "document"
 
 
+_SEPARATORS = re.compile(r"[\s,]*")
+
+
 def looks_like_csl_json(text):
     return text.lstrip().startswith(("[", "{"))
 
@@ -37,6 +41,9 @@ def parse(text):
         raise ImportFormatError(
             f"line {error.lineno}, column {error.colno}: not valid JSON ({error.msg})"
         ) from error
+    except RecursionError:
+        # Python's decoder recurses per level; a file of nested brackets is no bibliography.
+        raise ImportFormatError("the JSON is nested too deeply to read") from None
     if isinstance(data, dict):
         # A single item, or Zotero's API envelope {"items": [...]}.
         data = data.get("items", [data])
@@ -44,6 +51,9 @@ def parse(text):
         raise ImportFormatError("CSL-JSON must be a list of items")
     if data and not any(isinstance(i, dict) and ("type" in i or "title" in i) for i in data):
         raise ImportFormatError("this JSON is not CSL-JSON: no item has a 'type' or 'title'")
+    refusal = too_many_records(len(data))
+    if refusal:
+        raise ImportFormatError(refusal)
     for index, (item, line) in enumerate(zip(data, _item_lines(text, len(data)), strict=True)):
         label = str(item.get("id", "")) if isinstance(item, dict) else ""
         try:
@@ -60,11 +70,10 @@ def _item_lines(text, count):
     start = text.find("[")
     if start < 0:
         return [1] * count
-    lines, position = [], start + 1
+    lines, position, counter = [], start + 1, LineCounter(text)
     for _ in range(count):
-        while position < len(text) and text[position] in " \t\r\n,":
-            position += 1
-        lines.append(text.count("\n", 0, position) + 1)
+        position = _SEPARATORS.match(text, position).end()
+        lines.append(counter.line_at(position))
         _value, position = decoder.raw_decode(text, position)
     return lines
 

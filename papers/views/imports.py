@@ -20,7 +20,10 @@ def paper_import(request):
         if form.is_valid():
             try:
                 report = import_text(
-                    form.cleaned_data["file"], dry_run=form.cleaned_data["dry_run"]
+                    form.cleaned_data["file"],
+                    dry_run=form.cleaned_data["dry_run"],
+                    # Merging deletes papers, which a Member may not do (issue 9).
+                    may_merge_papers=request.user.has_perm("papers.delete_paper"),
                 )
             except ImportFormatError as error:
                 form.add_error("file", f"The file cannot be imported: {error}.")

@@ -294,3 +294,33 @@ def test_export_download_reports_skip_handling_in_a_header(bob_client):
     )
     assert "Technique X,Hold" in response.content.decode()
     assert bob_client.get(reverse("radar:radar_export"), {"format": "pdf"}).status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_a_byor_file_with_more_rows_than_the_cap_is_refused_naming_the_cap(alice, settings, kind):
+    from radar.interchange import ImportFileError
+
+    settings.ASSAY_IMPORT_MAX_RECORDS = 2
+    rows = [
+        {"name": f"T{n}", "ring": "adopt", "quadrant": "Techniques", "isNew": "FALSE"}
+        for n in range(3)
+    ]
+    data = (
+        json.dumps(rows).encode()
+        if kind == "json"
+        else _csv(*(f"T{n},adopt,Techniques,FALSE,x" for n in range(3)))
+    )
+    with pytest.raises(ImportFileError) as refused:
+        import_radar(data, filename=f"radar.{kind}", owner=alice)
+    assert str(refused.value) == (
+        "The file has 3 records; the limit is 2 per file (ASSAY_IMPORT_MAX_RECORDS): "
+        "split it into smaller files."
+    )
+    assert not Technique.objects.exists()
+
+
+def test_a_byor_json_file_nested_a_hundred_thousand_deep_is_refused(alice):
+    from radar.interchange import ImportFileError
+
+    with pytest.raises(ImportFileError, match="nested too deeply"):
+        import_radar(b"[" * 100_000 + b"]" * 100_000, filename="radar.json", owner=alice)

@@ -172,3 +172,39 @@ def test_api_body_above_the_limit_gets_a_json_error_naming_the_limit(client, set
     assert response.status_code in (400, 413)
     assert response["Content-Type"].startswith("application/json"), response.content[:200]
     assert "10000" in response.json()["detail"] or "10 KB" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("kind", ["bibtex", "byor-csv"])
+def test_an_upload_over_the_limit_is_stopped_before_it_is_stored_whole(
+    alice_client, settings, monkeypatch, kind
+):
+    """Past ASSAY_MAX_UPLOAD_BYTES no more of the file reaches memory or the temporary file,
+    and what was stored is thrown away; the person still gets the sizes (issue 9)."""
+    from django.core.files.uploadhandler import TemporaryFileUploadHandler
+
+    url_name, filename, content, model = KINDS[kind]
+    settings.ASSAY_MAX_UPLOAD_BYTES = 100_000
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1_000  # so Django spools the file to disk
+    stored, temporary_files = [0], []
+    receive = TemporaryFileUploadHandler.receive_data_chunk
+    new_file = TemporaryFileUploadHandler.new_file
+
+    def counting_receive(self, raw_data, start):
+        stored[0] += len(raw_data)
+        return receive(self, raw_data, start)
+
+    def remembering_new_file(self, *args, **kwargs):
+        new_file(self, *args, **kwargs)
+        temporary_files.append(self.file)
+
+    monkeypatch.setattr(TemporaryFileUploadHandler, "receive_data_chunk", counting_receive)
+    monkeypatch.setattr(TemporaryFileUploadHandler, "new_file", remembering_new_file)
+    big = content.encode() + b" " * 2_000_000
+    response = _upload(alice_client, url_name, filename, big)
+    assert stored[0] <= 100_000
+    assert [f.closed for f in temporary_files] == [True]  # closed, so deleted
+    assert response.status_code == 400
+    text = _text(response)
+    assert "the limit is 97.7 KB (ASSAY_MAX_UPLOAD_BYTES)" in text
+    assert "The file is 1.9 MB" in text  # the size sent, though not stored
+    assert model.objects.count() == 0
