@@ -283,6 +283,8 @@ if ASSAY_EMBEDDING_DEFAULT_MODEL not in _embedding_names:
         f"ASSAY_EMBEDDING_DEFAULT_MODEL {ASSAY_EMBEDDING_DEFAULT_MODEL!r} is not one of "
         f"ASSAY_EMBEDDING_MODELS ({', '.join(_embedding_names)})"
     )
+# Web processes load the default model at start, in the background (config/wsgi.py).
+ASSAY_WARM_UP_SEARCH = _bool("ASSAY_WARM_UP_SEARCH", True)
 ASSAY_EMBEDDING_BATCH_SIZE = _positive_int("ASSAY_EMBEDDING_BATCH_SIZE", 64)
 # Above this many vectors an index is built as HNSW instead of exact inner-product search.
 ASSAY_ANN_THRESHOLD = _positive_int("ASSAY_ANN_THRESHOLD", 200_000)
