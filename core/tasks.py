@@ -60,6 +60,13 @@ def dispatch(pk, task=None):
         send(pk)
 
 
+def registered_task(name):
+    """The Celery task called `name`, importing every app's tasks module first if need be."""
+    if name not in celery_app.tasks:
+        celery_app.loader.import_default_modules()  # runs the app's autodiscovery
+    return celery_app.tasks[name]
+
+
 def _claim(pk):
     until = timezone.now() + timedelta(seconds=CLAIM_SECONDS)
     claimed = DeferredTask.objects.due().filter(pk=pk).update(available_at=until)
@@ -104,7 +111,7 @@ def run_here(pk, task=None):
     if row is None:
         return False
     try:
-        (task or celery_app.tasks[row.task_name]).apply(args=row.args, throw=True)
+        (task or registered_task(row.task_name)).apply(args=row.args, throw=True)
     except Exception as error:  # noqa: BLE001 - any task failure: keep the row, retry later
         logger.exception("background task %s failed; it will be retried", row)
         _failed(row, error)
