@@ -18,11 +18,26 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt client/pyproject.toml
 
 install: $(VENV)/.installed
 
+# The host `make run` binds must be an allowed host name. On 0.0.0.0 (every interface) other
+# machines reach it by this machine's names and addresses (IPv6 ones in brackets).
+BIND_HOST := $(patsubst %:$(lastword $(subst :, ,$(HOST))),%,$(HOST))
+ifeq ($(BIND_HOST),0.0.0.0)
+RUN_ALLOWED_HOSTS := 127.0.0.1,localhost,$(shell hostname 2>/dev/null),$(shell hostname -f 2>/dev/null),$(shell hostname -I 2>/dev/null | tr ' ' '\n' | sed '/:/s/.*/[&]/' | paste -sd, -)
+else
+RUN_ALLOWED_HOSTS := 127.0.0.1,localhost,$(BIND_HOST)
+endif
+# An ALLOWED_HOSTS of your own wins. runserver speaks plain HTTP: the lab opt-out of HTTPS.
+run: export ALLOWED_HOSTS ?= $(RUN_ALLOWED_HOSTS)
+run: export ASSAY_HTTPS ?= false
+
 run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_demo --if-empty --address $(HOST)
 	$(PY) manage.py reindex --if-needed
-	$(PY) manage.py runserver $(HOST)
+	# What Celery beat runs elsewhere (outbox redispatch, reconcile, time-box checks), beside
+	# the server and stopped with it.
+	$(PY) manage.py run_periodic & periodic=$$!; trap 'kill $$periodic 2>/dev/null' EXIT INT TERM; \
+		$(PY) manage.py runserver $(HOST)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

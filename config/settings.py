@@ -13,24 +13,66 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+# Every variable is read through these helpers, so a bad value stops start-up with a message
+# naming it. An empty value counts as unset: docker compose passes `${NAME:-}` through as "".
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+
+
+def _raw(name):
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _str(name, default):
+    value = _raw(name)
+    return default if value is None else value
+
+
+def _bool(name, default):
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() in TRUE_WORDS:
+        return True
+    if value.lower() in FALSE_WORDS:
+        return False
+    words = "/".join(TRUE_WORDS + FALSE_WORDS)
+    raise ImproperlyConfigured(f"{name} must be one of {words}, got {value!r}")
+
+
+def _int(name, default, minimum=0):
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
 
 
 def _positive_int(name, default):
-    value = env.int(name, default=default)
-    if value <= 0:
-        raise ImproperlyConfigured(f"{name} must be a positive integer, got {value}")
-    return value
+    return _int(name, default, minimum=1)
 
 
-DATA_DIR = Path(env.str("ASSAY_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+def _list(name, default):
+    value = _raw(name)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DATA_DIR = Path(_str("ASSAY_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _secret_key():
     """SECRET_KEY from the environment, else one generated once and kept in the data folder."""
-    if "SECRET_KEY" in env.ENVIRON:
-        key = env.str("SECRET_KEY")
+    key = _raw("SECRET_KEY")
+    if key is not None:
         if len(key) < 50:
             raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long")
         return key
@@ -42,9 +84,10 @@ def _secret_key():
 
 
 SECRET_KEY = _secret_key()
-DEBUG = env.bool("DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+DEBUG = _bool("DEBUG", False)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+ALLOWED_HOSTS = _list("ALLOWED_HOSTS", LOCAL_HOSTS[:2])
+CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -99,7 +142,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'assay.sqlite3'}"),
+    "default": environ.Env.db_url_config(
+        _str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'assay.sqlite3'}")
+    ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that servers and workers started by tests see the test data.
@@ -110,7 +155,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     # Health checks make a dropped connection (a PostgreSQL restart) cost one request, not all.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_MAX_AGE"] = _int("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -125,7 +170,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+TIME_ZONE = _str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -152,17 +197,20 @@ ASSAY_IMPORT_MAX_RECORDS = _positive_int("ASSAY_IMPORT_MAX_RECORDS", 10_000)
 # Distinct metric names a run may report (logged points and summary keys together).
 ASSAY_MAX_METRICS_PER_RUN = _positive_int("ASSAY_MAX_METRICS_PER_RUN", 1_000)
 
-# Security: the same defaults everywhere; ASSAY_HTTPS=true turns on what needs TLS in front.
-ASSAY_HTTPS = env.bool("ASSAY_HTTPS", default=False)
+# Security. A server that answers to a real host name (not only this machine's loopback names)
+# is production: HTTPS is on unless ASSAY_HTTPS=false says this is a plain-HTTP lab install.
+SERVES_OTHER_HOSTS = any(host not in LOCAL_HOSTS for host in ALLOWED_HOSTS)
+ASSAY_HTTPS = _bool("ASSAY_HTTPS", SERVES_OTHER_HOSTS and not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = ASSAY_HTTPS
 CSRF_COOKIE_SECURE = ASSAY_HTTPS
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=ASSAY_HTTPS)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if ASSAY_HTTPS else 0)
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", ASSAY_HTTPS)
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31536000 if ASSAY_HTTPS else 0)
+# includeSubDomains and preload bind every subdomain of the site's domain to HTTPS too.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = ASSAY_HTTPS
 SECURE_HSTS_PRELOAD = ASSAY_HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-if env.bool("ASSAY_BEHIND_PROXY", default=False):
+if _bool("ASSAY_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -170,7 +218,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # Celery: with REDIS_URL unset tasks run eagerly in-process and their errors propagate.
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = _str("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -182,11 +230,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing must fail fast when Redis is down: the outbox (core.DeferredTask) takes over.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# Publishing must fail fast when Redis is down, within a request's patience, without retries:
+# the task waits in the outbox (core.DeferredTask) and the redispatch task sends it later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 1}
+CELERY_TASK_PUBLISH_RETRY = False
+# Embedded default: tasks run in a background thread of the process after the response, so a
+# large import never embeds inside its request (false: at commit, in the caller's thread).
+ASSAY_TASKS_IN_BACKGROUND = _bool("ASSAY_TASKS_IN_BACKGROUND", True)
 # Embedding work goes to the "gpu" queue when a GPU worker serves it (docker-compose gpu-worker).
-ASSAY_EMBEDDING_QUEUE = env.str("ASSAY_EMBEDDING_QUEUE", default="celery")
+ASSAY_EMBEDDING_QUEUE = _str("ASSAY_EMBEDDING_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE = {
     "redispatch-deferred-tasks": {"task": "core.tasks.redispatch_deferred", "schedule": 60.0},
     "reconcile-search-indexes": {"task": "papers.tasks.reconcile_indexes", "schedule": 600.0},
@@ -196,11 +249,52 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# One cache for every process when Redis is there (throttles and the debounce must hold across
+# web workers); a per-process one on the embedded default, which has a single process.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.FailSoftRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "assay",
+            # Sized for a request: a dead Redis costs a fraction of a second, then is skipped.
+            "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Papers: embedding models and vector indexes (see papers/embeddings.py).
-ASSAY_EMBEDDING_MODELS = env.list("ASSAY_EMBEDDING_MODELS", default=["minilm", "wordllama"])
-ASSAY_EMBEDDING_DEFAULT_MODEL = env.str("ASSAY_EMBEDDING_DEFAULT_MODEL", default="minilm")
+BUILTIN_EMBEDDING_MODELS = ("minilm", "wordllama")
+
+
+def _embedding_models():
+    entries = _list("ASSAY_EMBEDDING_MODELS", BUILTIN_EMBEDDING_MODELS)
+    names = []
+    for entry in entries:
+        name, is_path, path = (part.strip() for part in entry.partition("="))
+        if (is_path and not (name and path)) or (not is_path and name not in BUILTIN_EMBEDDING_MODELS):
+            raise ImproperlyConfigured(
+                f"ASSAY_EMBEDDING_MODELS entry {entry!r} is neither a built-in model "
+                f"({', '.join(BUILTIN_EMBEDDING_MODELS)}) nor name=/path/to/model"
+            )
+        if name in names:
+            raise ImproperlyConfigured(f"ASSAY_EMBEDDING_MODELS names {name!r} twice")
+        names.append(name)
+    if not names:
+        raise ImproperlyConfigured("ASSAY_EMBEDDING_MODELS must name at least one model")
+    return entries, names
+
+
+ASSAY_EMBEDDING_MODELS, _embedding_names = _embedding_models()
+ASSAY_EMBEDDING_DEFAULT_MODEL = _str("ASSAY_EMBEDDING_DEFAULT_MODEL", _embedding_names[0])
+if ASSAY_EMBEDDING_DEFAULT_MODEL not in _embedding_names:
+    raise ImproperlyConfigured(
+        f"ASSAY_EMBEDDING_DEFAULT_MODEL {ASSAY_EMBEDDING_DEFAULT_MODEL!r} is not one of "
+        f"ASSAY_EMBEDDING_MODELS ({', '.join(_embedding_names)})"
+    )
+# Web processes load the default model at start, in the background (config/wsgi.py).
+ASSAY_WARM_UP_SEARCH = _bool("ASSAY_WARM_UP_SEARCH", True)
 ASSAY_EMBEDDING_BATCH_SIZE = _positive_int("ASSAY_EMBEDDING_BATCH_SIZE", 64)
 # Above this many vectors an index is built as HNSW instead of exact inner-product search.
 ASSAY_ANN_THRESHOLD = _positive_int("ASSAY_ANN_THRESHOLD", 200_000)
@@ -226,6 +320,6 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": _str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

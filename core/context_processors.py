@@ -7,5 +7,5 @@ def assay(request):
         return {}
     return {
         "assay_role": role_of(request.user),
-        "deferred_task_count": DeferredTask.objects.count(),
+        "deferred_task_count": DeferredTask.objects.waiting().count(),
     }

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.security import django_auth
@@ -16,7 +17,7 @@ from pydantic import BeforeValidator
 
 from core.schemas import ErrorOut
 
-from .embeddings import UnknownModel
+from .embeddings import ModelWarmingUp, UnknownModel
 from .models import Paper, PaperNote
 from .search import MAX_K, MODES, SearchError, search
 
@@ -213,7 +214,14 @@ class SearchHit(Schema):
 
 @router.get(
     "/search",
-    response={200: list[SearchHit], 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={
+        200: list[SearchHit],
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        422: ErrorOut,
+        503: ErrorOut,
+    },
     summary="Search papers (hybrid keyword + embedding ranking)",
 )
 def search_papers(request, params: Query[SearchParams]):
@@ -223,6 +231,10 @@ def search_papers(request, params: Query[SearchParams]):
     try:
         results = search(
             params.q, model=params.model, mode=params.mode, k=params.k, filters=filters
+        )
+    except ModelWarmingUp as error:
+        return JsonResponse(
+            {"detail": str(error)}, status=503, headers={"Retry-After": str(error.retry_after)}
         )
     except UnknownModel as error:
         raise ValidationError({"model": str(error)}) from error

@@ -10,14 +10,20 @@ Models load lazily, once per process (importing sentence-transformers alone cost
 always return L2-normalised float32 vectors, so inner product is cosine similarity.
 """
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
 
 BUILTIN_MODELS = ("minilm", "wordllama")
+# What a search that arrives during the warm-up is told to wait, in seconds.
+WARM_UP_RETRY_AFTER = 5
 QUERY_CACHE_SIZE = 512
 
 
@@ -28,6 +34,19 @@ class UnknownModel(ValueError):
         self.name = name
         configured = ", ".join(configured_models()) or "(none)"
         super().__init__(f"Unknown embedding model {name!r}; configured models: {configured}")
+
+
+class ModelWarmingUp(RuntimeError):
+    """The model is still loading in the background (a web process that just started)."""
+
+    retry_after = WARM_UP_RETRY_AFTER
+
+    def __init__(self, name):
+        self.name = name
+        super().__init__(
+            f"Search is warming up: the embedding model {name!r} is still loading after the "
+            f"server started. Try again in a few seconds."
+        )
 
 
 @dataclass(frozen=True)
@@ -62,9 +81,14 @@ def configured_models():
 
 
 def default_model_name():
+    """settings.ASSAY_EMBEDDING_DEFAULT_MODEL; one that is not configured is an error."""
     name = settings.ASSAY_EMBEDDING_DEFAULT_MODEL
-    names = configured_models()
-    return name if name in names else names[0]
+    if name not in model_specs():
+        raise ImproperlyConfigured(
+            f"ASSAY_EMBEDDING_DEFAULT_MODEL {name!r} is not one of ASSAY_EMBEDDING_MODELS "
+            f"({', '.join(configured_models())})"
+        )
+    return name
 
 
 def resolve_model_name(name=None):
@@ -85,12 +109,27 @@ class Embedder:
         self._backend = None
         self._lock = threading.Lock()
         self._queries = {}
+        self.warming_up = False
 
     def _load(self):
         with self._lock:
             if self._backend is None:
                 self._backend = _load_backend(self.spec)
         return self._backend
+
+    def warm_up(self):
+        """Load the model and encode once (first calls initialise kernels); for a thread."""
+        try:
+            self.encode_query("warm up")
+        except Exception:
+            logger.exception("warming up embedding model %s failed; searches will load it", self.name)
+        finally:
+            self.warming_up = False
+
+    def check_ready(self):
+        """Raise ModelWarmingUp instead of making a query wait for the warm-up to finish."""
+        if self.warming_up and self._backend is None:
+            raise ModelWarmingUp(self.name)
 
     @property
     def dim(self):
@@ -188,6 +227,17 @@ def get_embedder(name=None):
         embedder = _loaded.get(spec)
         if embedder is None:
             embedder = _loaded[spec] = Embedder(spec)
+    return embedder
+
+
+def warm_up_in_background():
+    """Load the default model in a thread, so that a web process starts at once and its first
+    search does not wait ~15 s for the model (config/wsgi.py calls this in web processes)."""
+    embedder = get_embedder()
+    if embedder.warming_up or embedder._backend is not None:
+        return embedder
+    embedder.warming_up = True
+    threading.Thread(target=embedder.warm_up, name="assay-warm-up", daemon=True).start()
     return embedder
 
 

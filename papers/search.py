@@ -131,6 +131,8 @@ def start_dense_search(query, model_name, limit, papers=None):
     index = vector_index.current_index(model_name)
     allowed = list(papers.values_list("pk", flat=True)) if papers is not None else None
     embedder = get_embedder(model_name)
+    if index is not None:
+        embedder.check_ready()
 
     def run():
         if index is None:

@@ -12,6 +12,7 @@ from tests import factories  # noqa: E402
 def _fast_and_isolated(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.ASSAY_TASKS_IN_BACKGROUND = False  # tasks run at commit, so tests see their effect
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # LocMem instances share one store per process: a throttle count or debounce key left by
     # one test must not reach the next, whatever order the tests run in.

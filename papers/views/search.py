@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from radar.models import Ring
 
-from ..embeddings import UnknownModel, configured_models, default_model_name
+from ..embeddings import ModelWarmingUp, UnknownModel, configured_models, default_model_name
 from ..models import IndexState, Paper, ResearchQuestion
 from ..search import (
     MAX_K,
@@ -69,12 +69,13 @@ class SearchForm(forms.Form):
 
 
 def _run_search(form, user):
-    """(columns, error): one column of results per model searched."""
+    """(columns, error, warming_up): one column of results per model searched."""
     if not form.is_valid():
-        return [], "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+        errors = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+        return [], errors, False
     data = form.cleaned_data
     if not data["q"].strip():
-        return [], ""
+        return [], "", False
     models = [data["model"]] + ([data["compare"]] if data["compare"] else [])
     columns = []
     try:
@@ -88,16 +89,24 @@ def _run_search(form, user):
                 user=user,
             )
             columns.append({"model": model, "results": results})
+    except ModelWarmingUp as error:
+        return [], str(error), True
     except (SearchError, UnknownModel) as error:
-        return [], str(error)
-    return columns, ""
+        return [], str(error), False
+    return columns, "", False
 
 
 @permission_required("papers.view_paper", raise_exception=True)
 def paper_search(request):
     form = SearchForm(request.GET)
-    columns, error = _run_search(form, request.user)
-    context = {"form": form, "columns": columns, "error": error, "query": request.GET.get("q")}
+    columns, error, warming_up = _run_search(form, request.user)
+    context = {
+        "form": form,
+        "columns": columns,
+        "error": error,
+        "warming_up": warming_up,
+        "query": request.GET.get("q"),
+    }
     template = "papers/search.html#results" if request.htmx else "papers/search.html"
     if not request.htmx:
         context["states"] = _states()

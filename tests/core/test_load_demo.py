@@ -22,6 +22,13 @@ def test_load_demo_if_empty_leaves_existing_data_alone(bob, capsys):
     assert "not loaded" in capsys.readouterr().out
 
 
-def test_the_login_line_names_the_address_the_server_will_listen_on(bob, capsys):
+def test_if_empty_on_a_database_with_data_prints_no_demo_login(bob, capsys):
+    # The demo users were never created here: their password would be a false promise.
+    call_command("load_demo", "--if-empty")
+    output = capsys.readouterr().out
+    assert "Log in at" not in output and "assay-demo" not in output
+
+
+def test_the_login_line_names_the_address_the_server_will_listen_on(db, capsys):
     call_command("load_demo", "--if-empty", "--address", "0.0.0.0:8765")
     assert "Log in at http://0.0.0.0:8765/ as alice" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
 from papers import embeddings, vector_index
@@ -21,7 +22,9 @@ def test_settings_name_builtin_models_and_local_paths(settings):
     assert list(specs) == ["minilm", "wordllama", "mine"]
     assert (specs["mine"].kind, specs["mine"].path) == ("sentence-transformers", "/models/mine")
     settings.ASSAY_EMBEDDING_DEFAULT_MODEL = "gone"
-    assert embeddings.default_model_name() == "minilm"  # the first configured one
+    # An error naming the variable, not a silent switch to another model.
+    with pytest.raises(ImproperlyConfigured, match="ASSAY_EMBEDDING_DEFAULT_MODEL 'gone'"):
+        embeddings.default_model_name()
 
 
 def test_a_bad_settings_entry_says_what_is_expected(settings):

@@ -47,8 +47,8 @@ class Command(BaseCommand):
         )
         if has_data:
             if if_empty:
+                # No login line: the demo users (and their password) may not exist here.
                 self.stdout.write("The database already has data; demo data not loaded.")
-                self._print_login(address)
                 return
             raise CommandError("The database already has data; load_demo only fills an empty one.")
         with transaction.atomic():
