@@ -310,11 +310,7 @@ ASSAY_TOKEN_FAILURES_PER_MINUTE = _positive_int("ASSAY_TOKEN_FAILURES_PER_MINUTE
 ASSAY_LOGIN_FAILURES_PER_MINUTE = _positive_int("ASSAY_LOGIN_FAILURES_PER_MINUTE", 5)
 # How many proxies in front of Assay append to X-Forwarded-For (0: use REMOTE_ADDR); the
 # failure limits count per client address, and behind a proxy REMOTE_ADDR is the proxy's.
-ASSAY_TRUSTED_PROXY_COUNT = env.int("ASSAY_TRUSTED_PROXY_COUNT", default=0)
-if ASSAY_TRUSTED_PROXY_COUNT < 0:
-    raise ImproperlyConfigured(
-        f"ASSAY_TRUSTED_PROXY_COUNT must be 0 or more, got {ASSAY_TRUSTED_PROXY_COUNT}"
-    )
+ASSAY_TRUSTED_PROXY_COUNT = _int("ASSAY_TRUSTED_PROXY_COUNT", 0)
 
 LOGGING = {
     "version": 1,
