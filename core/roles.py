@@ -2,7 +2,7 @@
 
 Member: reads everything, writes notes and papers, proposes techniques, reports evidence.
 Lead: everything a Member does, plus the decisions (moving radar items, signing gates).
-Admin: everything, including Django admin (an Admin user is also made staff).
+Admin: every permission. Django admin also needs is_staff, which the group does not set.
 Permissions are derived from rules so that a model added later gets the right role at once.
 """
 

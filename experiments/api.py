@@ -160,9 +160,9 @@ class ShouldStopOut(Schema):
 ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 422, 429)}
 
 
-def _experiment_of(request, experiment_key, *, write):
+def _experiment_of(request, experiment_key, *, write, closed_ok=False):
     """The token's experiment, if it is the one in the URL and the token may do this."""
-    refusal = request.auth.refusal_for(experiment_key, write=write)
+    refusal = request.auth.refusal_for(experiment_key, write=write, closed_ok=closed_ok)
     if refusal:
         return None, Status(403, {"detail": refusal})
     return request.auth.experiment, None
@@ -245,10 +245,18 @@ def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn)
     summary="Finish a run with its status and summary metrics",
 )
 def run_finish(request, experiment_key: str, run_id: int, payload: FinishIn):
-    experiment, refusal = _experiment_of(request, experiment_key, write=True)
+    experiment, refusal = _experiment_of(request, experiment_key, write=True, closed_ok=True)
     if refusal:
         return refusal
     run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
+    # A job told to stop because its experiment closed still records how its run ended;
+    # anything else on a closed experiment is refused like every other write.
+    if not experiment.is_active and run.is_finished:
+        return Status(
+            403,
+            {"detail": f"{experiment.key} is {experiment.get_status_display().lower()}: "
+             "its finished runs may no longer change."},
+        )  # fmt: skip
     run.finish(status=payload.status, summary=payload.summary)
     _evaluate(experiment, debounce=False)
     return run

@@ -126,8 +126,11 @@ class ApiToken(models.Model):
             token.last_used_at = now
         return token
 
-    def refusal_for(self, experiment_key, *, write):
-        """Why this token may not make this request (a 403 message), or None when it may."""
+    def refusal_for(self, experiment_key, *, write, closed_ok=False):
+        """Why this token may not make this request (a 403 message), or None when it may.
+
+        `closed_ok` lets a write through on a closed experiment (the caller then decides).
+        """
         experiment = self.experiment
         if experiment.key != experiment_key:
             return (
@@ -140,7 +143,7 @@ class ApiToken(models.Model):
                 "This token is read-only: it may read runs and ask should-stop, "
                 "not create runs or report metrics."
             )
-        if not experiment.is_active:
+        if not experiment.is_active and not closed_ok:
             return (
                 f"{experiment.key} is {experiment.get_status_display().lower()}: its tokens "
                 "may no longer report (read-only requests still work)."

@@ -207,6 +207,19 @@ def test_closed_experiment_refuses_writes_but_serves_reads(client, alice):
     )
     assert read.status_code == 200
     assert should_stop(client, key).json()["stop"] is True
+    # The job told to stop still records how its run ended, once.
+    finish = f"/api/v1/experiments/EXP-1/runs/{run_id}/finish"
+    body = json.dumps({"status": "killed"})
+
+    def post_finish():
+        return client.post(
+            finish, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}"
+        )
+
+    assert post_finish().status_code == 200
+    again = post_finish()
+    assert again.status_code == 403
+    assert "finished runs may no longer change" in again.json()["detail"]
 
 
 def test_deactivated_creators_tokens_stop_working(client, bob):
