@@ -17,6 +17,8 @@ BENCHES = [
     ["embedding_throughput.py"],
     ["search_latency.py"],
     ["retrieval_quality.py"],
+    # imports: line numbering and parsing of large files
+    ["import_scaling.py"],
     # experiments: page render and metric ingestion against MLflow
     ["experiment_page.py"],
     ["ingest_vs_mlflow.py"],

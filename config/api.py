@@ -6,6 +6,7 @@ from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from experiments.api import router as experiments_router
+from experiments.models.evidence import TooManyMetrics
 from papers.api import router as papers_router
 from radar.api import router as radar_router
 
@@ -37,6 +38,14 @@ def model_validation_error(request, error):
         for item in errors
     )
     return api.create_response(request, {"detail": detail, "errors": errors}, status=400)
+
+
+@api.exception_handler(TooManyMetrics)
+def too_many_metrics(request, error):
+    # Not a 400 like other model rules: the body is well-formed, its content is over a limit.
+    message = " ".join(error.messages)
+    errors = [{"field": None, "message": message}]
+    return api.create_response(request, {"detail": message, "errors": errors}, status=422)
 
 
 @api.exception_handler(NinjaValidationError)

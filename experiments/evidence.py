@@ -6,6 +6,7 @@ through an index rather than the whole history.
 """
 
 import math
+from collections import defaultdict
 
 from .models import MetricPoint, MetricSummary, Run
 
@@ -16,34 +17,48 @@ def _runs(experiment):
 
 def metric_names(experiment):
     """Sorted names of every metric logged or summarised by the experiment's runs."""
-    names = set(
-        MetricSummary.objects.filter(run__experiment=experiment)
-        .values_list("key", flat=True)
-        .distinct()
-    )
-    for run in _runs(experiment):
-        names.update(run.summary)
-    return sorted(names)
+    return list(values_by_metric(experiment))
 
 
 def run_values(experiment, metric):
-    """[(run, value)], one per run that has the metric.
+    """[(run, value)], one per run that has the metric: values_by_metric for one metric."""
+    return values_by_metric(experiment, [metric])[metric]
+
+
+def values_by_metric(experiment, metrics=None):
+    """{metric: [(run, value)]}, one pair per run that has the metric, metrics sorted by name.
 
     The value is the run's summary metric when it finished with one, else the last value it
-    logged (by step) outside any bucket. Runs without the metric are left out.
+    logged (by step) outside any bucket. Every metric logged or summarised is included (those
+    only logged in buckets with no pairs), or only `metrics` when given. Two queries however
+    many metrics there are: a page or a gate decision must not cost a query per metric name.
     """
-    last_logged = dict(
-        MetricSummary.objects.filter(run__experiment=experiment, key=metric, bucket="").values_list(
-            "run_id", "last_value"
-        )
-    )
-    values = []
-    for run in _runs(experiment):
-        value = run.summary_value(metric) if run.is_finished else None
-        if value is None:
-            value = last_logged.get(run.pk)
-        if value is not None:
-            values.append((run, value))
+    runs = _runs(experiment)
+    summaries = MetricSummary.objects.filter(run__experiment=experiment)
+    if metrics is not None:
+        summaries = summaries.filter(key__in=metrics, bucket="")
+    names = set(metrics) if metrics is not None else set()
+    last_logged = defaultdict(dict)
+    for run_id, key, bucket, last_value in summaries.values_list(
+        "run_id", "key", "bucket", "last_value"
+    ):
+        if metrics is None:
+            names.add(key)
+        if bucket == "":
+            last_logged[key][run_id] = last_value
+    if metrics is None:
+        names.update(name for run in runs for name in run.summary)
+    values = {}
+    for metric in sorted(names):
+        logged = last_logged.get(metric, {})
+        pairs = []
+        for run in runs:
+            value = run.summary_value(metric) if run.is_finished else None
+            if value is None:
+                value = logged.get(run.pk)
+            if value is not None:
+                pairs.append((run, value))
+        values[metric] = pairs
     return values
 
 

@@ -393,7 +393,8 @@ def _seed_count(rows):
 def evaluate_criteria(experiment, criteria, *, now):
     """Assess each machine-checked criterion on the experiment's runs and store the results.
 
-    One evidence query per metric named, whatever the number of runs or points.
+    The evidence is read once for all the metrics named, whatever the number of metrics,
+    runs or points.
     """
     from .. import evidence
 
@@ -401,9 +402,10 @@ def evaluate_criteria(experiment, criteria, *, now):
     for criterion in criteria:
         if criterion.is_machine_checked:
             by_metric.setdefault(criterion.metric, []).append(criterion)
+    run_values = evidence.values_by_metric(experiment, list(by_metric)) if by_metric else {}
     for metric, metric_criteria in by_metric.items():
         values_by_variant = {}
-        for run, value in evidence.run_values(experiment, metric):
+        for run, value in run_values[metric]:
             values_by_variant.setdefault(run.variant, []).append((run.seed, run.pk, value))
         for criterion in metric_criteria:
             result, observed, detail = criterion.assess(values_by_variant)

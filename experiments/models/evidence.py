@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, connection, models, transaction
@@ -76,6 +77,25 @@ def as_number(value):
 
 class IdempotencyKeyReused(ValidationError):
     """A batch came with the key of an earlier, different batch of the same run."""
+
+
+class TooManyMetrics(ValidationError):
+    """A batch or a summary would take a run past ASSAY_MAX_METRICS_PER_RUN metric names."""
+
+
+def check_metric_count(run, names):
+    """Refuse `names` (every distinct metric name the run would then have) above the cap.
+
+    Each name is a row on the experiment page and a series to compare, so an unbounded
+    number of them (a job logging a metric per example id) would swamp pages and decisions.
+    """
+    limit = settings.ASSAY_MAX_METRICS_PER_RUN
+    if len(names) > limit:
+        raise TooManyMetrics(
+            f"run {run.pk} ({run.name!r}) of {run.experiment.key} would report "
+            f"{len(names):,} distinct metric names; the limit is {limit:,} per run "
+            "(ASSAY_MAX_METRICS_PER_RUN)"
+        )
 
 
 class RunQuerySet(models.QuerySet):
@@ -160,6 +180,9 @@ class Run(models.Model):
             raise ValidationError({"status": f"cannot finish a run as {status!r}"})
         self.status = status
         if summary:
+            if set(summary) - set(self.summary):
+                logged = self.metric_summaries.values_list("key", flat=True).distinct()
+                check_metric_count(self, {*logged, *self.summary, *summary})
             self.summary = {**self.summary, **json_safe(summary)}
         self.finished_at = timezone.now()
         self.save(update_fields=["status", "summary", "finished_at"])
@@ -309,6 +332,11 @@ class MetricSummary(models.Model):
             (s.key, s.bucket): s
             for s in cls.objects.filter(run=run, key__in={key for key, _ in by_series})
         }
+        new_names = {key for key, _ in by_series} - {key for key, _ in summaries}
+        if new_names:
+            # Only a batch that brings new names pays for the count: most batches bring none.
+            logged = cls.objects.filter(run=run).values_list("key", flat=True).distinct()
+            check_metric_count(run, {*logged, *run.summary, *new_names})
         rows, created, changed = [], [], []
         for (key, bucket), series in by_series.items():
             summary = summaries.get((key, bucket))

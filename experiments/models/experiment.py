@@ -291,10 +291,10 @@ class Experiment(models.Model):
     # --- evidence summaries ---
 
     def run_values_by_metric(self):
-        """{metric: [(run, value)]} for every metric: evidence.run_values, fetched once."""
+        """{metric: [(run, value)]} for every metric, in a fixed number of queries."""
         from .. import evidence
 
-        return {metric: evidence.run_values(self, metric) for metric in evidence.metric_names(self)}
+        return evidence.values_by_metric(self)
 
     def comparisons(self, values_by_metric=None):
         """Baseline against each other variant, per metric, across seeds (stats.compare)."""
