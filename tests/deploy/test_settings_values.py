@@ -46,7 +46,9 @@ def _refused(tmp_path, **variables):
 @pytest.mark.parametrize("word", ["ture", "enabled", "2", "y"])
 def test_a_boolean_that_is_not_a_known_word_stops_start_up(tmp_path, word):
     message = _refused(tmp_path, ASSAY_HTTPS=word)
-    assert "ImproperlyConfigured: ASSAY_HTTPS must be one of true/1/yes/on/false/0/no/off" in message
+    assert (
+        "ImproperlyConfigured: ASSAY_HTTPS must be one of true/1/yes/on/false/0/no/off" in message
+    )
     assert repr(word) in message
 
 
@@ -66,7 +68,10 @@ def test_an_empty_value_counts_as_unset(tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("soon", "CONN_MAX_AGE must be an integer, got 'soon'"), ("-5", "CONN_MAX_AGE must be at least 0")],
+    [
+        ("soon", "CONN_MAX_AGE must be an integer, got 'soon'"),
+        ("-5", "CONN_MAX_AGE must be at least 0"),
+    ],
 )
 def test_conn_max_age_is_validated(tmp_path, value, expected):
     message = _refused(tmp_path, DATABASE_URL="postgres://u:p@db:5432/assay", CONN_MAX_AGE=value)
@@ -114,8 +119,9 @@ def test_the_shared_cache_is_redis_when_redis_url_is_set(tmp_path):
     # Throttles and the debounce must hold across web workers, not per process.
     with_redis = _values(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")
     assert with_redis["cache"] == "config.cache.FailSoftRedisCache"
-    from config.cache import FailSoftRedisCache
     from django.core.cache.backends.redis import RedisCache
+
+    from config.cache import FailSoftRedisCache
 
     assert issubclass(FailSoftRedisCache, RedisCache)
     assert _values(tmp_path)["cache"] == "django.core.cache.backends.locmem.LocMemCache"
