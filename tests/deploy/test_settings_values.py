@@ -166,3 +166,29 @@ def test_the_embedded_default_stays_plain_http(tmp_path):
     assert _values(tmp_path)["https"] is False
     assert _values(tmp_path, ALLOWED_HOSTS="localhost,127.0.0.1,::1")["redirect"] is False
     assert _values(tmp_path, ALLOWED_HOSTS="assay.example.org")["redirect"] is True
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_web_processes_share_one_cache_through_redis(tmp_path):
+    """What the token throttle and the evaluation debounce rely on: a count kept by one web
+    process is seen by the next (with LocMem each process counted on its own)."""
+    from tests.services import RedisServer
+
+    redis = RedisServer(tmp_path / "redis").start()
+    count = (
+        "import django; django.setup(); from django.core.cache import cache; "
+        "cache.add('failures:203.0.113.9', 0, 60); print(cache.incr('failures:203.0.113.9'))"
+    )
+    env = service_env(ASSAY_DATA_DIR=str(tmp_path), DATABASE_URL=None, REDIS_URL=redis.url)
+    try:
+        seen = [
+            subprocess.run(
+                [PYTHON, "-c", count], cwd=ROOT, env=env, capture_output=True, text=True,
+                timeout=60,
+            ).stdout.strip()
+            for _ in range(3)
+        ]  # fmt: skip
+    finally:
+        redis.stop()
+    assert seen == ["1", "2", "3"]
