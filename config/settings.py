@@ -273,7 +273,9 @@ def _embedding_models():
     names = []
     for entry in entries:
         name, is_path, path = (part.strip() for part in entry.partition("="))
-        if (is_path and not (name and path)) or (not is_path and name not in BUILTIN_EMBEDDING_MODELS):
+        if (is_path and not (name and path)) or (
+            not is_path and name not in BUILTIN_EMBEDDING_MODELS
+        ):
             raise ImproperlyConfigured(
                 f"ASSAY_EMBEDDING_MODELS entry {entry!r} is neither a built-in model "
                 f"({', '.join(BUILTIN_EMBEDDING_MODELS)}) nor name=/path/to/model"

@@ -7,7 +7,6 @@ redispatch_deferred (every minute, from beat or `manage.py run_periodic`) tries 
 """
 
 import logging
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta

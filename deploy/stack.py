@@ -35,15 +35,15 @@ def _worker_queues():
     """Every queue by default, the embedding queue included, so that no job waits for a worker
     that is not there; ASSAY_WORKER_QUEUES=celery when a separate GPU worker takes embeddings."""
     queues = ["celery"]
-    embedding_queue = os.environ.get("ASSAY_EMBEDDING_QUEUE", "celery")
+    embedding_queue = _setting("ASSAY_EMBEDDING_QUEUE", "celery")
     if embedding_queue not in queues:
         queues.append(embedding_queue)
-    return os.environ.get("ASSAY_WORKER_QUEUES", ",".join(queues))
+    return _setting("ASSAY_WORKER_QUEUES", ",".join(queues))
 
 
 def commands(args):
     """The command line of each process, by name."""
-    data_dir = Path(os.environ.get("ASSAY_DATA_DIR", ROOT / "var"))
+    data_dir = Path(_setting("ASSAY_DATA_DIR", ROOT / "var"))
     return {
         "web": [
             _program("gunicorn"), "config.wsgi",
@@ -138,6 +138,19 @@ class Stack:
         self.say("stopped")
 
 
+def _setting(name, default):
+    """An environment variable, where an empty value counts as unset (as in config/settings.py)."""
+    return os.environ.get(name, "").strip() or default
+
+
+def _int_setting(name, default):
+    value = _setting(name, str(default))
+    try:
+        return int(value)
+    except ValueError:
+        sys.exit(f"{name} must be an integer, got {value!r}")
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -145,13 +158,11 @@ def parse_args(argv):
         help="comma-separated processes to run (default: web,worker,beat)",
     )  # fmt: skip
     parser.add_argument("--release", action="store_true", help="migrate and collect static first")
-    parser.add_argument("--bind", default=os.environ.get("ASSAY_BIND", "127.0.0.1:8000"))
+    parser.add_argument("--bind", default=_setting("ASSAY_BIND", "127.0.0.1:8000"))
+    parser.add_argument("--web-workers", type=int, default=_int_setting("WEB_CONCURRENCY", 2))
+    parser.add_argument("--web-threads", type=int, default=_int_setting("WEB_THREADS", 4))
     parser.add_argument(
-        "--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2"))
-    )
-    parser.add_argument("--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
-    parser.add_argument(
-        "--worker-concurrency", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "2"))
+        "--worker-concurrency", type=int, default=_int_setting("CELERY_CONCURRENCY", 2)
     )
     parser.add_argument("--grace-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)

@@ -122,7 +122,9 @@ class Embedder:
         try:
             self.encode_query("warm up")
         except Exception:
-            logger.exception("warming up embedding model %s failed; searches will load it", self.name)
+            logger.exception(
+                "warming up embedding model %s failed; searches will load it", self.name
+            )
         finally:
             self.warming_up = False
 

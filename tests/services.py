@@ -170,8 +170,10 @@ def service_env(**overrides):
         for k, v in os.environ.items()
         if not k.startswith("PYTEST_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
     }
+    # No model warm-up in test servers: each gunicorn worker would load MiniLM at start.
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1",
-                "HF_HUB_OFFLINE": "1", "DEBUG": "false", "LOG_LEVEL": "WARNING"})  # fmt: skip
+                "HF_HUB_OFFLINE": "1", "DEBUG": "false", "LOG_LEVEL": "WARNING",
+                "ASSAY_WARM_UP_SEARCH": "false"})  # fmt: skip
     env.update({k: str(v) for k, v in overrides.items() if v is not None})
     for key, value in overrides.items():
         if value is None:

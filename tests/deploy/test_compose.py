@@ -20,16 +20,21 @@ def _compose_env():
     return {"PATH": "/usr/bin:/bin", "SECRET_KEY": SECRET, "HOME": "/tmp"}
 
 
-@pytest.fixture(scope="module")
-def compose():
+def compose_config(**variables):
     """The compose file as docker-compose resolves it (anchors merged, variables filled)."""
     binary = require_binary("docker-compose")
     result = subprocess.run(
         [binary, "-f", str(ROOT / "docker-compose.yml"), "config"],
-        cwd=ROOT, env=_compose_env(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env={**_compose_env(), **variables}, capture_output=True, text=True,
+        timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return compose_config()
 
 
 def test_compose_file_is_valid_for_docker_compose():
@@ -66,7 +71,11 @@ def test_compose_has_the_production_services(compose):
 
 def _ports(service):
     ports = service.get("ports", [])
-    return [p if isinstance(p, dict) else {"target": int(str(p).rsplit(":", 1)[-1])} for p in ports]
+    # docker-compose 1.29 writes "127.0.0.1:8000:8000/tcp"; the Compose spec a mapping.
+    return [
+        p if isinstance(p, dict) else {"target": int(str(p).rsplit(":", 1)[-1].split("/")[0])}
+        for p in ports
+    ]
 
 
 def _volume_target(volume):
@@ -117,3 +126,50 @@ def test_commands_in_compose_point_at_files_that_exist(compose):
         for part in compose["services"][name]["command"]:
             if part.endswith(".py"):
                 assert (ROOT / part).is_file(), f"{name} runs {part}, which does not exist"
+
+
+def test_the_web_port_is_published_on_this_machine_only_unless_told_otherwise(compose):
+    (port,) = compose["services"]["web"]["ports"]
+    # docker-compose 1.29 writes "127.0.0.1:8000:8000"; the Compose spec's long form a mapping.
+    published = port if isinstance(port, str) else f"{port['host_ip']}:{port['published']}"
+    assert published.startswith("127.0.0.1:8000")
+    (everywhere,) = compose_config(ASSAY_PUBLISH_ADDRESS="0.0.0.0")["services"]["web"]["ports"]
+    assert "0.0.0.0" in str(everywhere)
+
+
+def test_the_web_health_check_uses_the_allowed_host_script(compose):
+    assert compose["services"]["web"]["healthcheck"]["test"] == [
+        "CMD", "python", "deploy/healthcheck.py"
+    ]  # fmt: skip
+
+
+def test_the_health_check_passes_with_a_real_host_name_in_allowed_hosts(tmp_path):
+    """The compose health check against gunicorn configured for production (HTTPS on)."""
+    import os
+    import signal
+
+    from tests.services import BIN_DIR, PYTHON, free_port, service_env, wait_for
+
+    port = free_port()
+    env = service_env(ALLOWED_HOSTS="assay.example.org", SECRET_KEY=SECRET, DATABASE_URL=None,
+                      REDIS_URL=None, ASSAY_DATA_DIR=str(tmp_path), ASSAY_HTTPS=None)  # fmt: skip
+    server = subprocess.Popen(
+        [str(BIN_DIR / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+
+    def check(**variables):
+        return subprocess.run(
+            [PYTHON, str(ROOT / "deploy" / "healthcheck.py"), f"http://127.0.0.1:{port}/healthz"],
+            env={**env, **variables}, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+
+    try:
+        wait_for(lambda: check().returncode == 0, timeout=60, what="the health check to pass")
+        # The check it replaces (no Host header of the site) calls a healthy server unhealthy.
+        old_style = check(ALLOWED_HOSTS="127.0.0.1")
+        assert old_style.returncode == 1 and "400" in old_style.stderr
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(15)

@@ -89,6 +89,8 @@ def _warm_up_started(tmp_path, *statements, **variables):
 
 def test_a_web_process_starts_warming_up_and_other_processes_do_not(tmp_path):
     # gunicorn workers and runserver import config.wsgi; management commands and workers don't.
-    assert _warm_up_started(tmp_path, "import config.wsgi")
-    assert not _warm_up_started(tmp_path, "import django", "django.setup()")
+    assert _warm_up_started(tmp_path, "import config.wsgi", ASSAY_WARM_UP_SEARCH="true")
+    assert not _warm_up_started(
+        tmp_path, "import django", "django.setup()", ASSAY_WARM_UP_SEARCH="true"
+    )
     assert not _warm_up_started(tmp_path, "import config.wsgi", ASSAY_WARM_UP_SEARCH="false")

@@ -46,7 +46,9 @@ def _refused(tmp_path, **variables):
 @pytest.mark.parametrize("word", ["ture", "enabled", "2", "y"])
 def test_a_boolean_that_is_not_a_known_word_stops_start_up(tmp_path, word):
     message = _refused(tmp_path, ASSAY_HTTPS=word)
-    assert "ImproperlyConfigured: ASSAY_HTTPS must be one of true/1/yes/on/false/0/no/off" in message
+    assert (
+        "ImproperlyConfigured: ASSAY_HTTPS must be one of true/1/yes/on/false/0/no/off" in message
+    )
     assert repr(word) in message
 
 
@@ -66,7 +68,10 @@ def test_an_empty_value_counts_as_unset(tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("soon", "CONN_MAX_AGE must be an integer, got 'soon'"), ("-5", "CONN_MAX_AGE must be at least 0")],
+    [
+        ("soon", "CONN_MAX_AGE must be an integer, got 'soon'"),
+        ("-5", "CONN_MAX_AGE must be at least 0"),
+    ],
 )
 def test_conn_max_age_is_validated(tmp_path, value, expected):
     message = _refused(tmp_path, DATABASE_URL="postgres://u:p@db:5432/assay", CONN_MAX_AGE=value)
@@ -114,8 +119,9 @@ def test_the_shared_cache_is_redis_when_redis_url_is_set(tmp_path):
     # Throttles and the debounce must hold across web workers, not per process.
     with_redis = _values(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")
     assert with_redis["cache"] == "config.cache.FailSoftRedisCache"
-    from config.cache import FailSoftRedisCache
     from django.core.cache.backends.redis import RedisCache
+
+    from config.cache import FailSoftRedisCache
 
     assert issubclass(FailSoftRedisCache, RedisCache)
     assert _values(tmp_path)["cache"] == "django.core.cache.backends.locmem.LocMemCache"
@@ -160,3 +166,29 @@ def test_the_embedded_default_stays_plain_http(tmp_path):
     assert _values(tmp_path)["https"] is False
     assert _values(tmp_path, ALLOWED_HOSTS="localhost,127.0.0.1,::1")["redirect"] is False
     assert _values(tmp_path, ALLOWED_HOSTS="assay.example.org")["redirect"] is True
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_web_processes_share_one_cache_through_redis(tmp_path):
+    """What the token throttle and the evaluation debounce rely on: a count kept by one web
+    process is seen by the next (with LocMem each process counted on its own)."""
+    from tests.services import RedisServer
+
+    redis = RedisServer(tmp_path / "redis").start()
+    count = (
+        "import django; django.setup(); from django.core.cache import cache; "
+        "cache.add('failures:203.0.113.9', 0, 60); print(cache.incr('failures:203.0.113.9'))"
+    )
+    env = service_env(ASSAY_DATA_DIR=str(tmp_path), DATABASE_URL=None, REDIS_URL=redis.url)
+    try:
+        seen = [
+            subprocess.run(
+                [PYTHON, "-c", count], cwd=ROOT, env=env, capture_output=True, text=True,
+                timeout=60,
+            ).stdout.strip()
+            for _ in range(3)
+        ]  # fmt: skip
+    finally:
+        redis.stop()
+    assert seen == ["1", "2", "3"]
