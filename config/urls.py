@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from core import views as core_views
 
@@ -23,6 +25,12 @@ urlpatterns = [
     path("radar/", include("radar.urls")),
     path("papers/", include("papers.urls")),
     path("experiments/", include("experiments.urls")),
+    # One login form, the throttled one: the admin's own would let guessing go around it.
+    path(
+        "admin/login/",
+        login_not_required(RedirectView.as_view(pattern_name="login", query_string=True)),
+        name="admin_login",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", _api_urls()),
 ]

@@ -81,3 +81,15 @@ def test_login_is_throttled_per_address_and_username(client, bob, settings):
     # bob from another address, and another username from this one, are not held up.
     elsewhere = client.post(url, {"username": "bob", "password": PASSWORD}, REMOTE_ADDR="10.9.9.9")
     assert elsewhere.status_code == 302
+
+
+def test_admin_login_goes_through_the_throttled_login_page(client, alice):
+    from tests.factories import PASSWORD
+
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == "/accounts/login/?next=%2Fadmin%2F"
+    assert response.status_code == 200
+    # The admin has no login form of its own that guessing could go around.
+    posted = client.post("/admin/login/", {"username": "alice", "password": PASSWORD})
+    assert posted.status_code == 302 and posted["Location"].startswith(reverse("login"))
+    assert "_auth_user_id" not in client.session

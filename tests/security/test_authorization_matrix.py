@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 LOGIN = "/accounts/login/"
 # Reachable without logging in.
-PUBLIC = {"healthz", "login", "logout"}
+PUBLIC = {"healthz", "login", "logout", "admin_login"}
 # Decisions only a Lead may take: a Member gets 403 for every method.
 LEAD_ONLY = {
     "radar:technique_move",
