@@ -1,7 +1,7 @@
 """Assay settings: one module, driven by environment variables.
 
 With no variables set Assay runs on the embedded default: a SQLite file in the data folder
-and Celery tasks executed eagerly in-process, so a newcomer needs no server.
+and Celery tasks executed in-process (core.tasks), so a newcomer needs no server.
 """
 
 import os
@@ -217,7 +217,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Celery: with REDIS_URL unset tasks run eagerly in-process and their errors propagate.
+# Celery: with REDIS_URL unset tasks run in-process; core.tasks catches, logs and retries failures.
 REDIS_URL = _str("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

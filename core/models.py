@@ -29,6 +29,8 @@ class DeferredTask(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Claimed by a dispatcher until then, or held back until then after a failure (backoff).
     available_at = models.DateTimeField(null=True, blank=True)
+    # Fallback rows (core.tasks.enqueue_fallback) of one transaction, discarded together.
+    fallback_group = models.CharField(max_length=32, blank=True, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
 

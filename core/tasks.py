@@ -48,6 +48,28 @@ def enqueue(task, *args, queue=None):
     transaction.on_commit(lambda: dispatch(row.pk, task), robust=True)
 
 
+def enqueue_fallback(task, *args, group, queue=None, after_seconds=300):
+    """Record `task(*args)` in the outbox within the current transaction, without sending it.
+
+    For work that is worked out and queued only at commit (papers coalesce a transaction's
+    changes): once the real tasks are queued the caller discards the `group`; if the process
+    died first, redispatch runs this row after `after_seconds`.
+    """
+    DeferredTask.objects.create(
+        task_name=task.name,
+        args=list(args),
+        queue=queue or "",
+        fallback_group=group,
+        available_at=timezone.now() + timedelta(seconds=after_seconds),
+    )
+
+
+def discard(groups):
+    """Delete the fallback rows of these groups: their work has been queued another way."""
+    if groups:
+        DeferredTask.objects.filter(fallback_group__in=list(groups)).delete()
+
+
 def dispatch(pk, task=None):
     """Send (or run, without a broker) the outbox row `pk` if nobody else has it."""
     if settings.CELERY_TASK_ALWAYS_EAGER:

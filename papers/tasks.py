@@ -7,12 +7,13 @@ finishes the job rather than repeating or corrupting it.
 
 import logging
 import threading
+import uuid
 
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from core.tasks import enqueue
+from core.tasks import discard, enqueue, enqueue_fallback
 
 from . import keyword, vector_index
 from .embeddings import configured_models, embed_papers
@@ -102,7 +103,28 @@ def papers_changed(paper_ids):
     if ids is None:
         ids = _pending.ids = set()
     ids.update(paper_ids)
+    connection = transaction.get_connection()
+    # Django gives each transaction (and each savepoint rollback) a new list of commit hooks.
+    if (
+        connection.in_atomic_block
+        and getattr(_pending, "hooks", None) is not connection.run_on_commit
+    ):
+        _record_fallbacks()
     transaction.on_commit(_flush)
+    _pending.hooks = connection.run_on_commit
+
+
+def _record_fallbacks():
+    # The outbox's promise within the transaction: should this process die after the commit
+    # and before _flush, full passes (idempotent: only stale texts are redone) run instead.
+    # A random group, as a rolled-back transaction's rows are gone and their ids may be reused.
+    group = uuid.uuid4().hex
+    enqueue_fallback(refresh_search_documents, None, group=group)
+    for model_name in configured_models():
+        enqueue_fallback(
+            index_papers, model_name, group=group, queue=settings.ASSAY_EMBEDDING_QUEUE
+        )
+    _pending.fallback_groups = [*(getattr(_pending, "fallback_groups", None) or []), group]
 
 
 def _flush():
@@ -111,8 +133,9 @@ def _flush():
     # ignore papers that do not exist and texts that did not change.
     ids = sorted(getattr(_pending, "ids", ()) or ())
     _pending.ids = set()
-    if not ids:
-        return
-    enqueue(refresh_search_documents, ids)
-    for model_name in configured_models():
-        enqueue(index_papers, model_name, ids, queue=settings.ASSAY_EMBEDDING_QUEUE)
+    groups, _pending.fallback_groups = getattr(_pending, "fallback_groups", None) or [], []
+    if ids:
+        enqueue(refresh_search_documents, ids)
+        for model_name in configured_models():
+            enqueue(index_papers, model_name, ids, queue=settings.ASSAY_EMBEDDING_QUEUE)
+    discard(groups)
