@@ -149,8 +149,9 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # Records (papers, radar rows) per imported file; more is refused before any is read.
 ASSAY_IMPORT_MAX_RECORDS = _positive_int("ASSAY_IMPORT_MAX_RECORDS", 10_000)
-# Distinct metric names a run may report (logged points and summary keys together).
-ASSAY_MAX_METRICS_PER_RUN = _positive_int("ASSAY_MAX_METRICS_PER_RUN", 1_000)
+# Distinct metric names a run may report (logged points and summary keys together); the
+# experiment page compares every metric (~5 ms of CPU each), so thousands would slow it.
+ASSAY_MAX_METRICS_PER_RUN = _positive_int("ASSAY_MAX_METRICS_PER_RUN", 500)
 
 # Security: the same defaults everywhere; ASSAY_HTTPS=true turns on what needs TLS in front.
 ASSAY_HTTPS = env.bool("ASSAY_HTTPS", default=False)
