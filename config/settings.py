@@ -194,8 +194,9 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # Records (papers, radar rows) per imported file; more is refused before any is read.
 ASSAY_IMPORT_MAX_RECORDS = _positive_int("ASSAY_IMPORT_MAX_RECORDS", 10_000)
-# Distinct metric names a run may report (logged points and summary keys together).
-ASSAY_MAX_METRICS_PER_RUN = _positive_int("ASSAY_MAX_METRICS_PER_RUN", 1_000)
+# Distinct metric names a run may report (logged points and summary keys together); the
+# experiment page compares every metric (~5 ms of CPU each), so thousands would slow it.
+ASSAY_MAX_METRICS_PER_RUN = _positive_int("ASSAY_MAX_METRICS_PER_RUN", 500)
 
 # Security. A server that answers to a real host name (not only this machine's loopback names)
 # is production: HTTPS is on unless ASSAY_HTTPS=false says this is a plain-HTTP lab install.

@@ -178,11 +178,11 @@ class Run(models.Model):
         """End the run with a status and its final metrics; finishing again updates them."""
         if status not in self.Status.values or status == self.Status.RUNNING:
             raise ValidationError({"status": f"cannot finish a run as {status!r}"})
+        if summary and set(summary) - set(self.summary):
+            logged = self.metric_summaries.values_list("key", flat=True).distinct()
+            check_metric_count(self, {*logged, *self.summary, *summary})
         self.status = status
         if summary:
-            if set(summary) - set(self.summary):
-                logged = self.metric_summaries.values_list("key", flat=True).distinct()
-                check_metric_count(self, {*logged, *self.summary, *summary})
             self.summary = {**self.summary, **json_safe(summary)}
         self.finished_at = timezone.now()
         self.save(update_fields=["status", "summary", "finished_at"])

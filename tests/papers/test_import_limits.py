@@ -82,3 +82,10 @@ def test_deeply_nested_elements_in_an_atom_entry_reject_that_entry_with_its_line
 def test_csl_json_nested_a_hundred_thousand_deep_is_refused_as_a_file():
     with pytest.raises(ImportFormatError, match="the JSON is nested too deeply to read"):
         import_text("[" * 100_000 + "]" * 100_000)
+
+
+def test_hundreds_of_nested_latex_environments_reject_that_entry():
+    deep = "\\begin{x}" * 400 + "y" + "\\end{x}" * 400
+    report = import_text(f"@article{{deep, title = {{{deep}}}, year = 2020}}\n")
+    (rejected,) = report.rejected
+    assert (rejected.line, rejected.detail) == (1, "the LaTeX is nested too deeply to read")
