@@ -114,9 +114,9 @@ def test_offline_run_spools_and_sync_uploads_it_once(reporting, tmp_path, live_u
     kept = tmp_path / "copy.jsonl"
     shutil.copy(spooled[0], kept)
 
-    uploaded, left = assay_client.sync(spool, url=live_url)
+    [result] = assay_client.sync(spool, url=live_url)
 
-    assert (uploaded, left) == (1500, [])
+    assert (result.points, result.left, result.refused) == (1500, False, 0)
     assert not list(spool.iterdir())
     run = Run.objects.get()
     assert (run.name, run.status) == ("offline", "finished")
@@ -159,7 +159,7 @@ def test_sync_command_line(reporting, tmp_path, live_url):
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
-    assert "uploaded 1 points; 0 spool file(s) left" in result.stdout
+    assert "uploaded 1 points from 1 spool file(s); 0 left" in result.stdout
     assert MetricPoint.objects.filter(run__name="cli").count() == 1
 
 
@@ -170,7 +170,8 @@ def test_sync_keeps_the_spool_while_assay_is_away(reporting, tmp_path):
     ) as run:
         run.log({"loss": 1.0}, step=0)
 
-    uploaded, left = assay_client.sync(spool, url=unreachable_url())
+    [result] = assay_client.sync(spool, url=unreachable_url())
 
-    assert uploaded == 0
-    assert [path.name for path in left] == [path.name for path in spool.glob("*.jsonl")]
+    assert (result.points, result.left, result.needs_user) == (0, True, False)
+    assert "run sync again later" in result.reason
+    assert [result.path.name] == [path.name for path in spool.glob("*.jsonl")]
