@@ -63,6 +63,8 @@ def metric_value(key, value):
             f"metric {key!r}: must be a scalar, not an array of shape {tuple(shape)} "
             "(log its mean, or one key per element)"
         )
+    if callable(getattr(value, "detach", None)):
+        value = value.detach()  # a loss tensor still attached to its graph
     try:
         return float(value)
     except (TypeError, ValueError, OverflowError):

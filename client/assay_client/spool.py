@@ -72,6 +72,7 @@ class Spool:
         max_mb = default_max_mb() if max_mb is None else max_mb
         if not (isinstance(max_mb, (int, float)) and max_mb > 0 and math.isfinite(max_mb)):
             raise ValueError(f"spool cap {max_mb!r}: must be a positive number of megabytes")
+        self.max_mb = max_mb
         self.max_bytes = int(max_mb * MB)
         self._size = None  # bytes in the folder at the last count, plus appends since
         self._appended_since_count = 0
@@ -111,7 +112,7 @@ class Spool:
         if total + needed <= self.max_bytes:
             self._size = total
             return
-        cap = f"{self.max_bytes / MB:g} MB"
+        cap = f"{self.max_mb:g} MB"
         # Files being uploaded right now (claimed) are left to their uploader.
         earlier = sorted((p for p in files if p.name.endswith(SUFFIX) and p != current), key=_mtime)
         for path in earlier:
