@@ -6,7 +6,6 @@ import tracemalloc
 
 import pytest
 from assay_client import Run
-from assay_client.spool import MB, replay
 
 from tests.services import free_port
 
@@ -38,6 +37,7 @@ def spooled_steps(path):
     ]
 
 
+MB = 1024 * 1024
 CAP_MB = 0.05  # about 52 kB: a dozen batches of 100 points
 
 
@@ -95,6 +95,8 @@ class CountingTransport:
 
 
 def test_replay_streams_a_large_spool_line_by_line(tmp_path):
+    from assay_client.spool import replay
+
     run = {"name": "big", "variant": "candidate", "seed": 1, "params": {}, "git_commit": "",
            "host": "h", "gpu": "", "client_key": "c1"}  # fmt: skip
     path = tmp_path / "EXP-12--c1.jsonl"
