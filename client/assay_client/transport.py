@@ -11,8 +11,9 @@ logger = logging.getLogger("assay_client")
 
 # Retrying these can succeed: the server was busy, restarting, or rate-limiting.
 RETRYABLE_STATUSES = {408, 425, 429, 500, 502, 503, 504}
-# These can never succeed as sent: retrying or spooling the same request is pointless.
-REJECTED_STATUSES = {400, 404, 409, 413, 422}
+# These can never succeed as sent: retrying or spooling the same request is pointless. Not
+# 404: a wrong ASSAY_URL answers 404 to everything, and dropping the data then would lose it.
+REJECTED_STATUSES = {400, 409, 413, 422}
 # The token itself was refused: nothing succeeds until the user gives another one.
 AUTH_STATUSES = {401, 403}
 
