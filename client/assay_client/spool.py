@@ -197,9 +197,10 @@ class Spool:
             except AssayError as error:
                 result.left = True
                 result.reason = f"Assay could not be reached ({error}); run sync again later"
-            except (OSError, ValueError) as error:
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                # Not a spool file as this client writes them (or not readable at all).
                 result.left, result.needs_user = True, True
-                result.reason = f"could not read the file: {error}"
+                result.reason = f"could not read the file: {error!r}"
             if result.left:
                 claimed.rename(original)
             else:

@@ -87,7 +87,9 @@ def test_a_job_logging_every_25ms_is_told_to_stop_in_time(server, tmp_path):
     assert job.returncode == 0, output
     found = re.search(r"stopped at ([\d.]+) at step (\d+)", output)
     assert found, output
-    assert float(found.group(1)) - tripped_at <= SHOULD_STOP_INTERVAL + 2, output
+    heard_after = float(found.group(1)) - tripped_at
+    print(f"told to stop {heard_after:.2f}s after the trip")  # the figure, with pytest -s
+    assert heard_after <= SHOULD_STOP_INTERVAL + 2, output
     run = Run.objects.get(name="every-step")
     assert run.status == "killed"
     # Every point logged before the stop arrived: sending had its turns too.
