@@ -119,4 +119,5 @@ def test_replay_streams_a_large_spool_line_by_line(tmp_path):
 
     assert result.points == 200_000 and transport.calls == 201
     # A whole-file read would hold every record at once: tens of megabytes.
+    print(f"replay peak {peak / MB:.2f} MB")  # the figure, with pytest -s
     assert peak < 4 * MB, f"peak {peak / MB:.1f} MB"
