@@ -132,7 +132,8 @@ class Run:
         with self._lock:
             if step is None:
                 step = self._next_step
-            self._next_step = max(self._next_step, step + 1)
+            if values:  # a call that recorded nothing does not use up a step
+                self._next_step = max(self._next_step, step + 1)
             now = time.time()
             for key, value in values:
                 point = {"key": key, "value": value, "step": step, "wall_time": now}
