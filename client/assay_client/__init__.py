@@ -9,19 +9,19 @@ with assay_client.start_run(experiment="EXP-12", name="lora-r16-s1",
             break
 """
 
-import os
-
 from .run import Run, start_run
-from .spool import Spool
-from .transport import AssayError, Transport
+from .spool import FileResult, Spool
+from .transport import AssayAuthError, AssayError, Transport
+from .upload import sync
 
-
-def sync(spool_dir=None, *, url=None, token=None):
-    """Upload every spooled run; returns (points uploaded, spool files still left)."""
-    url = url or os.environ.get("ASSAY_URL")
-    transport = Transport(url, token or os.environ.get("ASSAY_TOKEN"))
-    return Spool(spool_dir).sync(transport)
-
-
-__all__ = ["AssayError", "Run", "Spool", "Transport", "start_run", "sync"]
-__version__ = "0.1.0"
+__all__ = [
+    "AssayAuthError",
+    "AssayError",
+    "FileResult",
+    "Run",
+    "Spool",
+    "Transport",
+    "start_run",
+    "sync",
+]
+__version__ = "0.2.0"

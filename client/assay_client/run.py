@@ -10,8 +10,16 @@ import time
 import uuid
 from contextlib import contextmanager
 
+from .points import (
+    MAX_BUCKET_LENGTH,
+    MAX_KEY_LENGTH,
+    check_label,
+    check_step,
+    encode,
+    metric_value,
+)
 from .spool import Spool, replay
-from .transport import AssayError, Transport, encode_value
+from .transport import AssayAuthError, AssayError, Transport, send_metrics
 
 logger = logging.getLogger("assay_client")
 
@@ -19,10 +27,14 @@ logger = logging.getLogger("assay_client")
 class Run:
     """One run of an experiment. Use `start_run(...)` as a context manager rather than this.
 
-    `log()` only appends to a buffer, so training never waits on the network. A daemon thread
-    creates the run, sends batches of up to `batch_size` points every `flush_interval`
-    seconds, and polls should-stop. While Assay cannot be reached it writes batches to the
-    spool instead; `finish()` uploads the run's own spool if Assay is back by then.
+    `log()` checks its arguments and appends to a buffer, so training never waits on the
+    network. A daemon thread creates the run and takes turns: each turn sends the points
+    buffered when it began (in batches of up to `batch_size`), polls should-stop when
+    `should_stop_interval` has passed (between batches too), then waits `flush_interval`
+    seconds, so however fast the job logs, should-stop is still asked on time. While Assay
+    cannot be reached it writes batches to the spool instead; `finish()` uploads the run's
+    own spool if Assay is back by then. If Assay refuses the token (401/403), everything goes
+    to the spool and the next call of log(), should_stop() or finish() raises AssayAuthError.
     """
 
     def __init__(
@@ -36,6 +48,7 @@ class Run:
         url=None,
         token=None,
         spool_dir=None,
+        spool_max_mb=None,
         git_commit=None,
         host=None,
         gpu=None,
@@ -51,7 +64,7 @@ class Run:
             token or os.environ.get("ASSAY_TOKEN"),
             retries=retries,
         )
-        self.spool = Spool(spool_dir)
+        self.spool = Spool(spool_dir, max_mb=spool_max_mb)
         self.client_key = uuid.uuid4().hex
         self.spool_path = self.spool.path_for(experiment, self.client_key)
         self.create_payload = {
@@ -80,6 +93,8 @@ class Run:
         self._stop = False
         self._told_to_stop = False
         self._offline_since = None
+        self._auth_error = None
+        self._auth_error_raised = False
         self._last_try = 0.0
         self._last_poll = 0.0
         self._closing = False
@@ -95,20 +110,42 @@ class Run:
     # --- called by the training loop; none of these wait on the network ---
 
     def log(self, metrics, step=None, *, bucket=None):
-        """Record metric values ({name: number}) at a step (default: the previous step + 1)."""
+        """Record metric values ({name: number}) at a step (default: the previous step + 1).
+
+        Values may be Python numbers, NumPy or PyTorch scalars or 0-d arrays and tensors;
+        `step` an integer from 0 (not a bool or float). Bad input raises at once, ValueError
+        or TypeError naming the key; the call's other, valid points are still recorded.
+        """
+        if step is not None:
+            step = check_step(step)
+        if bucket is not None:
+            check_label("bucket", bucket, max_length=MAX_BUCKET_LENGTH, required=False)
+        if not hasattr(metrics, "items"):
+            raise TypeError(f"metrics must be a dict of {{name: number}}, not {metrics!r}")
+        values, problems = [], []
+        for key, value in metrics.items():
+            try:
+                check_label("metric key", key, max_length=MAX_KEY_LENGTH)
+                values.append((key, encode(metric_value(key, value))))
+            except (TypeError, ValueError) as error:
+                problems.append(error)
         with self._lock:
             if step is None:
                 step = self._next_step
-            self._next_step = max(self._next_step, step + 1)
+            if values:  # a call that recorded nothing does not use up a step
+                self._next_step = max(self._next_step, step + 1)
             now = time.time()
-            for key, value in metrics.items():
-                point = {"key": key, "value": encode_value(value), "step": step, "wall_time": now}
+            for key, value in values:
+                point = {"key": key, "value": value, "step": step, "wall_time": now}
                 if bucket:
                     point["bucket"] = bucket
                 self._points.append(point)
             full = len(self._points) >= self.batch_size
         if full:
             self._wake.set()
+        if problems:
+            raise type(problems[0])("; ".join(str(problem) for problem in problems))
+        self._raise_auth_error()
 
     def log_artifact(self, uri, *, kind="", size=None, sha256=""):
         """Register a file by reference (s3://, gs://, file://, https://); bytes stay put."""
@@ -116,26 +153,46 @@ class Run:
         with self._lock:
             self._artifacts.append(body)
         self._wake.set()
+        self._raise_auth_error()
 
     def should_stop(self):
         """True once Assay says stop (hard kill criterion tripped, time-box over).
 
         Answers from the last poll, made in the background every should_stop_interval
-        seconds; while Assay cannot be reached the answer stays as it was.
+        seconds; while Assay cannot be reached the answer stays as it was. Raises
+        AssayAuthError once if Assay has refused the token.
         """
+        self._raise_auth_error()
         if self._stop:
             self._told_to_stop = True
         return self._stop
 
     def finish(self, status="finished", summary=None, timeout=None):
-        """Send what is left and end the run; waits for the sender (up to `timeout` seconds)."""
+        """Send what is left and end the run; waits for the sender (up to `timeout` seconds).
+
+        Raises AssayAuthError if Assay refused the token and no call has raised it yet (the
+        run is then in the spool), and ValueError/TypeError naming summary values that are
+        not numbers (the others are sent).
+        """
+        problems = self._end(status, summary, timeout)
+        self._raise_auth_error()
+        if problems:
+            raise type(problems[0])("; ".join(str(problem) for problem in problems))
+
+    def _end(self, status, summary=None, timeout=None):
+        """finish() without raising; returns the summary values that could not be sent."""
         if self._closed:
-            return
+            return []
         self.summary.update(summary or {})
-        self._finish_body = {
-            "status": status,
-            "summary": {key: encode_value(value) for key, value in self.summary.items()},
-        }
+        values, problems = {}, []
+        for key, value in self.summary.items():
+            try:
+                values[check_label("summary key", key, max_length=MAX_KEY_LENGTH)] = encode(
+                    metric_value(key, value)
+                )
+            except (TypeError, ValueError) as error:
+                problems.append(error)
+        self._finish_body = {"status": status, "summary": values}
         self._closing = True
         self._wake.set()
         self._thread.join(timeout)
@@ -143,6 +200,13 @@ class Run:
             self._sync_thread.join(timeout)
         self._closed = True
         atexit.unregister(self._flush_at_exit)
+        return problems
+
+    def _raise_auth_error(self):
+        # Once: a job that catches it may go on training into the spool.
+        if self._auth_error is not None and not self._auth_error_raised:
+            self._auth_error_raised = True
+            raise self._auth_error
 
     @property
     def status_on_exit(self):
@@ -174,22 +238,27 @@ class Run:
 
     def _may_try(self):
         """Whether to call Assay now: always when online, every few seconds when offline."""
+        if self._auth_error is not None:
+            return False  # nothing succeeds with this token: keep it all in the spool
         if not self._offline:
             return True
         return time.monotonic() - self._last_try >= self.offline_probe_interval or self._closing
 
-    def _call(self, method, path, body=None):
-        """Make a call; returns its JSON, or None when Assay cannot be reached now."""
+    def _reach(self, send):
+        """`send(retries)`'s result, or None when Assay cannot be reached (or took no token)."""
         if not self._may_try():
             return None
         self._last_try = time.monotonic()
         try:
-            result = self.transport.request(
-                method,
-                self.transport.experiment_url(self.experiment, path),
-                body,
-                retries=0 if self._offline else None,
-            )
+            result = send(0 if self._offline else None)
+        except AssayAuthError as error:
+            self._auth_error = error
+            logger.error(
+                "%s. Nothing more is sent; records go to %s: upload them with "
+                "`python -m assay_client sync` and a valid token.",
+                error, self.spool_path,
+            )  # fmt: skip
+            return None
         except AssayError as error:
             if error.rejected:
                 raise
@@ -201,6 +270,12 @@ class Run:
             logger.warning("Assay reachable again: sending live")
         self._offline_since = None
         return result
+
+    def _call(self, method, path, body=None):
+        url = self.transport.experiment_url(self.experiment, path)
+        return self._reach(
+            lambda retries: self.transport.request(method, url, body, retries=retries)
+        )
 
     def _ensure_created(self):
         if self.id is not None:
@@ -215,11 +290,22 @@ class Run:
             self._sync_thread.start()
 
     def _sync_others(self):
+        """Upload earlier spools of this run's experiment (this token works for no other)."""
         try:
-            uploaded, _ = self.spool.sync(self.transport, exclude={self.spool_path})
-        except (AssayError, OSError) as error:
+            results = self.spool.sync(
+                lambda experiment: self.transport if experiment == self.experiment else None,
+                exclude={self.spool_path},
+            )
+        except OSError as error:
             logger.warning("could not upload earlier spooled runs: %s", error)
             return
+        uploaded = 0
+        for result in results:
+            if result.experiment != self.experiment:
+                continue
+            uploaded += result.points
+            if result.left:
+                logger.warning("could not upload %s yet: %s", result.path.name, result.reason)
         if uploaded:
             logger.warning("uploaded %d spooled points of earlier runs", uploaded)
 
@@ -228,8 +314,18 @@ class Run:
         if self.id is None:
             self._spool(kind, body)
             return
+        url = self.transport.experiment_url(self.experiment, f"runs/{self.id}/{kind}")
+        if kind == "metrics":
+
+            def send(retries):
+                return send_metrics(self.transport, url, body, retries=retries)
+        else:
+
+            def send(retries):
+                return self.transport.request("POST", url, body, retries=retries)
+
         try:
-            sent = self._call("POST", f"runs/{self.id}/{kind}", body)
+            sent = self._reach(send)
         except AssayError as error:
             logger.error("Assay refused a %s record, dropped: %s", kind, error)
             return
@@ -241,17 +337,17 @@ class Run:
         self.spool.append(self.spool_path, {**record, "body": body})
 
     def _send_points(self):
-        while True:
-            with self._lock:
-                batch, self._points = (
-                    self._points[: self.batch_size],
-                    self._points[self.batch_size :],
-                )
-            if not batch:
-                return
+        # Only what was buffered when the turn began: a job logging faster than batches go
+        # out must not keep the sender here, away from should-stop.
+        with self._lock:
+            pending, self._points = self._points, []
+        for start in range(0, len(pending), self.batch_size):
             self._batch_number += 1
             key = f"{self.client_key}-{self._batch_number}"
+            batch = pending[start : start + self.batch_size]
             self._deliver("metrics", {"idempotency_key": key, "points": batch})
+            # A long backlog (after an outage) still leaves should-stop asked on schedule.
+            self._poll_should_stop()
 
     def _send_artifacts(self):
         with self._lock:
@@ -267,10 +363,11 @@ class Run:
             return  # flushing at exit: the run is left running, not finished
         if self.spool_path.exists():
             self._spool("finish", self._finish_body)
-            logger.warning(
-                "run %s ended offline; upload it later with `python -m assay_client sync`",
-                self.create_payload["name"],
-            )
+            if self._auth_error is None:
+                logger.warning(
+                    "run %s ended offline; upload it later with `python -m assay_client sync`",
+                    self.create_payload["name"],
+                )
             return
         self._deliver("finish", self._finish_body)
 
@@ -280,6 +377,11 @@ class Run:
             return
         try:
             replay(self.spool_path, self.transport)
+        except AssayAuthError as error:
+            if self._auth_error is None:
+                logger.error("%s; the run stays in %s", error, self.spool_path)
+            self._auth_error = error
+            return
         except AssayError as error:
             logger.warning("could not upload the spool yet: %s", error)
             return
@@ -324,6 +426,6 @@ def start_run(experiment, name, *, variant="candidate", seed=None, params=None, 
     try:
         yield run
     except BaseException:
-        run.finish("killed" if run._told_to_stop else "failed")
+        run._end("killed" if run._told_to_stop else "failed")  # the block's error is the news
         raise
     run.finish(run.status_on_exit)

@@ -2,7 +2,6 @@
 
 import json
 import logging
-import math
 import random
 import time
 
@@ -12,16 +11,25 @@ logger = logging.getLogger("assay_client")
 
 # Retrying these can succeed: the server was busy, restarting, or rate-limiting.
 RETRYABLE_STATUSES = {408, 425, 429, 500, 502, 503, 504}
-# These can never succeed as sent: retrying or spooling the same request is pointless.
-REJECTED_STATUSES = {400, 413, 422}
+# These can never succeed as sent: retrying or spooling the same request is pointless. Not
+# 404: a wrong ASSAY_URL answers 404 to everything, and dropping the data then would lose it.
+REJECTED_STATUSES = {400, 409, 413, 422}
+# The token itself was refused: nothing succeeds until the user gives another one.
+AUTH_STATUSES = {401, 403}
 
 
 class AssayError(Exception):
-    """A request Assay refused; `status` is the HTTP status (None: no answer at all)."""
+    """A request Assay refused; `status` is the HTTP status (None: no answer at all).
 
-    def __init__(self, message, status=None):
+    `detail` is the server's message and `errors` its per-field list
+    (`[{"field": "points.3.key", "message": ...}]`), when it sent them.
+    """
+
+    def __init__(self, message, status=None, *, detail="", errors=()):
         super().__init__(message)
         self.status = status
+        self.detail = detail
+        self.errors = list(errors)
 
     @property
     def rejected(self):
@@ -29,14 +37,9 @@ class AssayError(Exception):
         return self.status in REJECTED_STATUSES
 
 
-def encode_value(value):
-    """A metric value as JSON can carry it: NaN and infinities as strings Assay accepts."""
-    value = float(value)
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
+class AssayAuthError(AssayError):
+    """Assay refused the token (401 or 403): revoked, unknown, for another experiment, or
+    read-only. Not a network problem: nothing will be sent until the token is fixed."""
 
 
 class Transport:
@@ -71,10 +74,7 @@ class Transport:
             else:
                 if response.status_code < 400:
                     return response.json()
-                failure = AssayError(
-                    f"{method} {url}: {response.status_code} {_detail(response)}",
-                    response.status_code,
-                )
+                failure = _failure(method, url, response)
                 if response.status_code not in RETRYABLE_STATUSES:
                     raise failure
             if attempt >= retries:
@@ -86,8 +86,58 @@ class Transport:
             attempt += 1
 
 
-def _detail(response):
+def _failure(method, url, response):
+    status = response.status_code
     try:
-        return response.json().get("detail", response.text[:200])
+        body = response.json()
     except ValueError:
-        return response.text[:200]
+        body = None
+    if isinstance(body, dict):
+        detail = str(body.get("detail") or response.text[:200])
+        errors = body.get("errors") if isinstance(body.get("errors"), list) else ()
+    else:
+        detail, errors = response.text[:200], ()
+    if status in AUTH_STATUSES:
+        return AssayAuthError(
+            f"Assay refused the token ({status} {response.reason}): {detail}",
+            status,
+            detail=detail,
+        )
+    return AssayError(f"{method} {url}: {status} {detail}", status, detail=detail, errors=errors)
+
+
+def send_metrics(transport, url, body, *, retries=None):
+    """POST a metric batch; returns the number of points Assay stored.
+
+    If Assay refuses some of the batch's points (422 naming `points.N...`), only those are
+    dropped, with an error naming them, and the rest go again under a key derived from the
+    batch's, so a replay of the same batch stays idempotent. `log()` checks points before
+    they are buffered, so this only happens with a server stricter than this client.
+    """
+    points = body["points"]
+    try:
+        transport.request("POST", url, body, retries=retries)
+        return len(points)
+    except AssayError as error:
+        refused = _refused_points(error, len(points))
+        if not error.rejected or not refused or len(refused) == len(points):
+            raise
+        logger.error(
+            "Assay refused %d point(s) of a batch, dropped: %s", len(refused), error.detail
+        )
+    kept = [point for index, point in enumerate(points) if index not in refused]
+    rest = {"idempotency_key": f"{body['idempotency_key']}-valid", "points": kept}
+    transport.request("POST", url, rest, retries=retries)
+    return len(kept)
+
+
+def _refused_points(error, count):
+    """Indexes of the points a 422 names (fields like "points.3.key")."""
+    refused = set()
+    for item in error.errors:
+        parts = str((item or {}).get("field") or "").split(".")
+        if len(parts) >= 2 and parts[0] == "points" and parts[1].isdigit():
+            index = int(parts[1])
+            if index < count:
+                refused.add(index)
+    return refused

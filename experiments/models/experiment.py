@@ -438,9 +438,14 @@ class Experiment(models.Model):
     def should_stop(self, now=None):
         """(stop, reasons): a hard kill criterion tripped, or the stage's time-box is over.
 
+        A stop is a kill: the client then ends the run as killed. So a passed or shipped
+        experiment never says stop (the bet won; its runs were not killed, even past a
+        time-box or a criterion a Lead overrode); a killed or rolled-back one always does.
         Reads the stored evaluation, so it costs a couple of queries; evaluate() keeps it
         current whenever runs report.
         """
+        if self.status in (Status.PASSED, Status.SHIPPED):
+            return False, []
         today = timezone.localdate(now or timezone.now())
         reasons = [
             f"Hard kill criterion tripped: {criterion.statement}"

@@ -1,8 +1,10 @@
 """The Python client (assay_client) against a live Assay served by gunicorn."""
 
+import json
 import math
 import shutil
 import subprocess
+import time
 
 import assay_client
 import pytest
@@ -11,7 +13,15 @@ from django.db import connection
 from experiments import evidence
 from experiments.models import Artifact, MetricPoint, Run
 from tests.factories import make_experiment, make_token
-from tests.services import PYTHON, ROOT, AppServer, database_url_of, free_port, service_env
+from tests.services import (
+    PYTHON,
+    ROOT,
+    AppServer,
+    database_url_of,
+    free_port,
+    service_env,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow]
 
@@ -114,9 +124,9 @@ def test_offline_run_spools_and_sync_uploads_it_once(reporting, tmp_path, live_u
     kept = tmp_path / "copy.jsonl"
     shutil.copy(spooled[0], kept)
 
-    uploaded, left = assay_client.sync(spool, url=live_url)
+    [result] = assay_client.sync(spool, url=live_url)
 
-    assert (uploaded, left) == (1500, [])
+    assert (result.points, result.left, result.refused) == (1500, False, 0)
     assert not list(spool.iterdir())
     run = Run.objects.get()
     assert (run.name, run.status) == ("offline", "finished")
@@ -159,7 +169,7 @@ def test_sync_command_line(reporting, tmp_path, live_url):
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
-    assert "uploaded 1 points; 0 spool file(s) left" in result.stdout
+    assert "uploaded 1 points from 1 spool file(s); 0 left" in result.stdout
     assert MetricPoint.objects.filter(run__name="cli").count() == 1
 
 
@@ -170,7 +180,183 @@ def test_sync_keeps_the_spool_while_assay_is_away(reporting, tmp_path):
     ) as run:
         run.log({"loss": 1.0}, step=0)
 
-    uploaded, left = assay_client.sync(spool, url=unreachable_url())
+    [result] = assay_client.sync(spool, url=unreachable_url())
 
-    assert uploaded == 0
-    assert [path.name for path in left] == [path.name for path in spool.glob("*.jsonl")]
+    assert (result.points, result.left, result.needs_user) == (0, True, False)
+    assert "run sync again later" in result.reason
+    assert [result.path.name] == [path.name for path in spool.glob("*.jsonl")]
+
+
+def test_a_bad_point_never_costs_the_other_points_of_its_batch(reporting):
+    with assay_client.start_run(experiment="EXP-12", name="mixed", **FAST) as run:
+        for step in range(50):
+            run.log({"loss": 1.0}, step=step)
+        with pytest.raises(ValueError, match="'kkkkk"):
+            run.log({"k" * 101: 1.0, "accuracy": 0.5}, step=50)
+        for step in range(51, 100):
+            run.log({"loss": 1.0}, step=step)
+
+    stored = MetricPoint.objects.filter(run__name="mixed")
+    assert stored.filter(key="loss").count() == 99
+    assert stored.filter(key="accuracy", step=50).count() == 1
+
+
+def spool_line(experiment, client_key, kind, body):
+    run = {"name": "old-client", "variant": "candidate", "seed": 1, "params": {},
+           "git_commit": "", "host": "h", "gpu": "", "client_key": client_key}  # fmt: skip
+    return json.dumps({"experiment": experiment, "run": run, "kind": kind, "body": body}) + "\n"
+
+
+def test_sync_drops_only_the_points_assay_refuses_from_a_spooled_batch(reporting, tmp_path):
+    # A spool written by a client that did not check its points (this one's earlier version).
+    spool = tmp_path / "old"
+    spool.mkdir()
+    points = [{"key": "loss", "value": float(step), "step": step} for step in range(1000)]
+    points[500] = {"key": "k" * 101, "value": 1.0, "step": 500}
+    (spool / "EXP-12--c1.jsonl").write_text(
+        spool_line("EXP-12", "c1", "metrics", {"idempotency_key": "c1-1", "points": points})
+        + spool_line("EXP-12", "c1", "finish", {"status": "finished", "summary": {}})
+    )
+
+    [result] = assay_client.sync(spool)
+
+    assert (result.points, result.left) == (999, False)
+    assert MetricPoint.objects.filter(run__name="old-client").count() == 999
+    assert not list(spool.iterdir())
+
+
+def log_until_refused(run, logged, seconds=20):
+    """Log like a training loop, noting each step in `logged`, until the client raises."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        step = len(logged)
+        logged.append(step)
+        run.log({"loss": 1.0 / (step + 1)}, step=step)
+        run.should_stop()
+        time.sleep(0.01)
+    raise AssertionError(f"no error after {seconds}s of logging")
+
+
+@pytest.mark.parametrize(
+    ("token_of", "status", "detail"),
+    [
+        ("read-only", 403, "read-only"),
+        ("other experiment", 403, "may only be used for EXP-99"),
+    ],
+)
+def test_a_refused_token_raises_instead_of_spooling_forever(
+    reporting, tmp_path, token_of, status, detail
+):
+    if token_of == "read-only":
+        _, key = make_token(experiment=reporting, read_only=True)
+    else:
+        _, key = make_token(experiment=make_experiment(key="EXP-99"))
+
+    with pytest.raises(assay_client.AssayAuthError) as raised:
+        with assay_client.start_run(experiment="EXP-12", name="refused", token=key, **FAST) as run:
+            log_until_refused(run, [])
+
+    assert raised.value.status == status
+    assert f"({status} " in str(raised.value) and detail in str(raised.value)
+    assert not Run.objects.exists()
+    # Nothing logged is lost: it waits in the spool for a valid token.
+    assert list((tmp_path / "spool").glob("EXP-12--*.jsonl"))
+
+
+def test_a_token_revoked_mid_run_raises_and_sync_with_a_new_one_uploads_all(
+    reporting, tmp_path, live_url
+):
+    token, key = make_token(experiment=reporting)
+    logged = []
+    with pytest.raises(assay_client.AssayAuthError) as raised:
+        with assay_client.start_run(experiment="EXP-12", name="revoked", token=key, **FAST) as run:
+            for _ in range(50):
+                logged.append(len(logged))
+                run.log({"loss": 1.0}, step=logged[-1])
+            wait_for(lambda: MetricPoint.objects.filter(run__name="revoked").exists())
+            token.revoke()
+            log_until_refused(run, logged)
+
+    assert raised.value.status == 401
+    assert "401" in str(raised.value) and raised.value.detail in str(raised.value)
+    _, new_key = make_token(experiment=reporting)
+    result = subprocess.run(
+        [PYTHON, "-m", "assay_client", "sync", "--spool", str(tmp_path / "spool")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env=service_env(ASSAY_URL=live_url, ASSAY_TOKEN=None, ASSAY_TOKENS=f"EXP-12={new_key}"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    stored = Run.objects.get(name="revoked")
+    assert MetricPoint.objects.filter(run=stored).count() == len(logged)
+    assert stored.status == "failed"  # the job ended on the error
+
+
+def offline_spool(spool, experiment, name, points):
+    with assay_client.start_run(
+        experiment=experiment, name=name, url=unreachable_url(), spool_dir=spool, **FAST
+    ) as run:
+        for step in range(points):
+            run.log({"loss": float(step)}, step=step)
+
+
+def sync_command(spool, live_url, *args, **env):
+    return subprocess.run(
+        [PYTHON, "-m", "assay_client", "sync", "--spool", str(spool), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env=service_env(**{"ASSAY_URL": live_url, "ASSAY_TOKEN": None, "ASSAY_TOKENS": None,
+                           **env}),
+    )  # fmt: skip
+
+
+def test_sync_uploads_each_experiment_with_its_own_token(reporting, tmp_path, live_url):
+    spool = tmp_path / "many"
+    keys = {}
+    for number in (1, 2, 3):
+        experiment = make_experiment(key=f"EXP-{number}")
+        keys[number] = make_token(experiment=experiment)[1]
+        offline_spool(spool, f"EXP-{number}", f"job-{number}", points=10 * number)
+    tokens_file = tmp_path / "tokens"
+    tokens_file.write_text(f"# one per experiment\nEXP-2={keys[2]}\n")
+
+    first = sync_command(spool, live_url, "--tokens", str(tokens_file),
+                         ASSAY_TOKENS=f"EXP-1={keys[1]}")  # fmt: skip
+
+    assert first.returncode == 1, first.stdout + first.stderr
+    lines = {line.split("--")[0]: line for line in first.stdout.splitlines() if "--" in line}
+    assert "uploaded 10 points" in lines["EXP-1"] and "done" in lines["EXP-1"]
+    assert "uploaded 20 points" in lines["EXP-2"] and "done" in lines["EXP-2"]
+    assert "LEFT in the spool: no token for EXP-3" in lines["EXP-3"]
+    assert "uploaded 30 points from 3 spool file(s); 1 left" in first.stdout
+    assert [path.name.split("--")[0] for path in spool.iterdir()] == ["EXP-3"]
+    assert MetricPoint.objects.filter(run__name__in=["job-1", "job-2"]).count() == 30
+
+    tokens_file.write_text(f"EXP-3={keys[3]}\n")
+    second = sync_command(spool, live_url, "--tokens", str(tokens_file))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert MetricPoint.objects.filter(run__name="job-3").count() == 30
+    assert not list(spool.iterdir())
+
+
+def test_sync_leaves_a_file_whose_token_assay_refuses_and_exits_1(reporting, tmp_path, live_url):
+    spool = tmp_path / "refused"
+    offline_spool(spool, "EXP-12", "job", points=5)
+    token, key = make_token(experiment=reporting)
+    token.revoke()
+
+    result = sync_command(spool, live_url, ASSAY_TOKENS=f"EXP-12={key}")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "LEFT in the spool: Assay refused the token (401" in result.stdout
+    assert "give a valid token for EXP-12" in result.stdout
+    assert len(list(spool.glob("*.jsonl"))) == 1
+
+
+def test_sync_exits_0_when_assay_is_only_unreachable(reporting, tmp_path):
+    spool = tmp_path / "away"
+    offline_spool(spool, "EXP-12", "job", points=5)
+
+    result = sync_command(spool, unreachable_url(), ASSAY_TOKEN="assay_x_y")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Assay could not be reached" in result.stdout and "run sync again later" in result.stdout
+    assert len(list(spool.glob("*.jsonl"))) == 1

@@ -1,0 +1,86 @@
+"""What `Run.log()` accepts, checked at the call so a bad point never reaches a batch.
+
+The limits are the server's (experiments/api.py, `PointIn`): a key of 1 to 100 characters,
+a bucket of at most 100, a step from 0 to 2**63 - 1, a number (NaN and infinities included).
+Keys and buckets may not hold control characters: PostgreSQL cannot store NUL, and a tab or
+newline in a metric name is always a bug.
+"""
+
+import math
+import operator
+import re
+
+MAX_KEY_LENGTH = 100
+MAX_BUCKET_LENGTH = 100
+MAX_STEP = 2**63 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_label(what, text, *, max_length, required=True):
+    """`text` as a metric key or bucket label, else ValueError/TypeError naming it."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} {text!r}: must be a str, not {type(text).__name__}")
+    if required and not text:
+        raise ValueError(f"{what} must not be empty")
+    if len(text) > max_length:
+        raise ValueError(f"{what} {text[:20]!r}...: {len(text)} characters, at most {max_length}")
+    if _CONTROL.search(text):
+        raise ValueError(f"{what} {text!r}: control characters are not allowed")
+    return text
+
+
+def check_step(step):
+    """`step` as an int: Python and NumPy integers, not bool, float or str; 0 to 2**63 - 1."""
+    if isinstance(step, bool) or _is_bool_dtype(step):
+        raise TypeError(f"step {step!r}: must be an integer, not a bool")
+    try:
+        step = operator.index(step)
+    except TypeError:
+        raise TypeError(f"step {step!r}: must be an integer, not {type(step).__name__}") from None
+    if not 0 <= step <= MAX_STEP:
+        raise ValueError(f"step {step}: must be between 0 and 2**63 - 1")
+    return step
+
+
+def metric_value(key, value):
+    """`value` as a float: Python numbers, NumPy and PyTorch scalars, 0-d arrays and tensors.
+
+    NaN and infinities are kept (Assay stores and flags them). Bools, strings, None and arrays
+    with more than one element raise TypeError naming `key`.
+    """
+    if isinstance(value, bool) or _is_bool_dtype(value):
+        raise TypeError(f"metric {key!r}: a bool is not a metric value")
+    if isinstance(value, (float, int)):
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"metric {key!r}: {value} is too large for a float") from None
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"metric {key!r}: must be a number, not {type(value).__name__}")
+    shape = getattr(value, "shape", None)
+    if shape is not None and tuple(shape) != ():
+        raise TypeError(
+            f"metric {key!r}: must be a scalar, not an array of shape {tuple(shape)} "
+            "(log its mean, or one key per element)"
+        )
+    if callable(getattr(value, "detach", None)):
+        value = value.detach()  # a loss tensor still attached to its graph
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"metric {key!r}: {type(value).__name__} is not a number") from None
+
+
+def encode(number):
+    """A float as JSON can carry it: NaN and infinities as the strings Assay accepts."""
+    if math.isfinite(number):
+        return number
+    if math.isnan(number):
+        return "NaN"
+    return "Infinity" if number > 0 else "-Infinity"
+
+
+def _is_bool_dtype(value):
+    # numpy.bool_ and torch.bool tensors are not Python bools, yet float() takes them.
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and str(dtype) in ("bool", "torch.bool")
