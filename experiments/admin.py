@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from core.admin import ReadOnlyAdminMixin
 
@@ -17,6 +17,7 @@ from .models import (
     Run,
     StageTimebox,
 )
+from .models.experiment import RECORDED_COST_FIELDS
 
 # --- experiments, criteria, gates ---
 
@@ -24,6 +25,13 @@ from .models import (
 class TimeboxInline(admin.TabularInline):
     model = StageTimebox
     extra = 0
+
+    # A deadline changes on the experiment's edit page, with a reason kept in the history.
+    def has_change_permission(self, request, obj=None):
+        return obj is None
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Experiment)
@@ -33,7 +41,45 @@ class ExperimentAdmin(admin.ModelAdmin):
     search_fields = ["key", "title", "hypothesis"]
     # Flags come from evaluate(); stage and status change through gate decisions.
     readonly_fields = ["flags", "flagged_since", "evaluated_at", "stage", "status"]
+    # Changed only on the edit page, where a reason is required and old -> new is recorded.
+    RECORDED_FIELDS = ["hypothesis", *RECORDED_COST_FIELDS]
     inlines = [TimeboxInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, *self.RECORDED_FIELDS]
+
+    # Deleting an experiment with runs, decisions or history archives it: the record stays.
+    def get_deleted_objects(self, objs, request):
+        kept = [obj for obj in objs if obj.has_record()]
+        if not kept:
+            return super().get_deleted_objects(objs, request)
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(
+            [obj for obj in objs if obj not in kept], request
+        )
+        archived = [
+            f"{obj} — archived, not deleted: it has runs, decisions or history" for obj in kept
+        ]
+        return (
+            [*archived, *deleted],
+            {**counts, "archived experiments": len(kept)},
+            perms_needed,
+            protected,
+        )
+
+    def delete_model(self, request, obj):
+        if obj.has_record():
+            obj.archive(by=request.user)
+            self.message_user(
+                request, f"{obj} has a record: archived, not deleted.", messages.WARNING
+            )
+        else:
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 @admin.register(Criterion)
@@ -64,12 +110,10 @@ class GateDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ExperimentEvent)
-class ExperimentEventAdmin(admin.ModelAdmin):
+class ExperimentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # The history is append-only: readable here, written by the models.
     list_display = ["experiment", "kind", "message", "actor", "created_at"]
     list_filter = ["kind"]
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class FailureInline(admin.TabularInline):

@@ -80,6 +80,13 @@ class IdempotencyKeyReused(ValidationError):
     """A batch came with the key of an earlier, different batch of the same run."""
 
 
+class RunNotRunning(ValidationError):
+    """A write to a run that has finished: its evidence is no longer open to change."""
+
+    def __init__(self, run, what):
+        super().__init__(f"Run “{run.name}” is {run.status}: it takes no more {what}.")
+
+
 class RunQuerySet(models.QuerySet):
     def for_experiment(self, experiment):
         return self.filter(experiment=experiment)
@@ -185,9 +192,18 @@ class Run(models.Model):
         return self.status != self.Status.RUNNING
 
     def finish(self, *, status=Status.FINISHED, summary=None):
-        """End the run with a status and its final metrics; finishing again updates them."""
+        """End the run with a status and its final metrics.
+
+        Finishing again the same way (a retried call) changes nothing; finishing it another
+        way, or with other metrics, is refused (RunNotRunning): the evidence is closed.
+        """
         if status not in self.Status.values or status == self.Status.RUNNING:
             raise ValidationError({"status": f"cannot finish a run as {status!r}"})
+        if self.is_finished:
+            merged = {**self.summary, **json_safe(summary or {})}
+            if status == self.status and merged == self.summary:
+                return
+            raise RunNotRunning(self, "status or summary changes")
         self.status = status
         if summary:
             self.summary = {**self.summary, **json_safe(summary)}
@@ -214,6 +230,8 @@ class Run(models.Model):
                         {"idempotency_key": "already used for a different batch of this run"}
                     )
                 return batch, False
+            if locked.is_finished:
+                raise RunNotRunning(locked, "metric points")
             batch = IngestBatch.objects.create(
                 run=locked, idempotency_key=idempotency_key, points=len(points)
             )
@@ -238,6 +256,8 @@ class Run(models.Model):
             ).first()
             if existing:
                 return existing, False
+            if Run.objects.get(pk=self.pk).is_finished:
+                raise RunNotRunning(self, "artifacts")
             artifact.save()
         return artifact, True
 

@@ -32,14 +32,36 @@ class Status(models.TextChoices):
     KILLED = "killed", "Killed"
     ROLLED_BACK = "rolled_back", "Rolled back"
     SHIPPED = "shipped", "Shipped"
+    # What deleting an experiment with a record does instead: kept, hidden from lists.
+    ARCHIVED = "archived", "Archived"
 
 
 CLOSED_STATUSES = (Status.KILLED, Status.ROLLED_BACK)
+
+# The cost-benefit figures: changing one needs a reason, kept old -> new in the history.
+RECORDED_COST_FIELDS = (
+    "engineer_weeks",
+    "engineer_week_cost",
+    "compute_cost",
+    "expected_benefit_per_month",
+)
 
 
 class ExperimentQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Status.ACTIVE)
+
+    def visible(self):
+        """Everything but archived experiments: what lists show."""
+        return self.exclude(status=Status.ARCHIVED)
+
+    def with_record(self):
+        """Experiments with a run, a gate decision or history: archived, never deleted."""
+        return self.filter(
+            models.Q(runs__isnull=False)
+            | models.Q(gate_decisions__isnull=False)
+            | models.Q(events__isnull=False)
+        ).distinct()
 
     def flagged(self):
         return self.filter(flagged_since__isnull=False)
@@ -215,6 +237,14 @@ class Experiment(models.Model):
                 )
             self.evaluate()
         return carried
+
+    def has_record(self):
+        return Experiment.objects.with_record().filter(pk=self.pk).exists()
+
+    def archive(self, *, by, reason="Deleted in the admin"):
+        """Hide the experiment from lists, keeping its runs, decisions and history."""
+        self.set_status(Status.ARCHIVED, by=by, reason=reason)
+        self._store_flags([], now=timezone.now())
 
     def editable_by(self, user):
         return user.has_perm("experiments.change_experiment") and (
@@ -686,7 +716,8 @@ class ExperimentEvent(models.Model):
         POSTMORTEM = "postmortem", "Post-mortem"
         PREDICTION = "prediction", "Prediction"
 
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="events")
+    # PROTECT: the history outlives any attempt to delete its experiment (it is archived).
+    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind)
     message = models.TextField()
     actor = models.ForeignKey(

@@ -32,7 +32,7 @@ class GateDecision(models.Model):
     """
 
     experiment = models.ForeignKey(
-        "experiments.Experiment", on_delete=models.CASCADE, related_name="gate_decisions"
+        "experiments.Experiment", on_delete=models.PROTECT, related_name="gate_decisions"
     )
     stage = models.CharField(max_length=20, choices=Stage)
     round = models.PositiveSmallIntegerField(help_text="1 for the first answer at this gate.")

@@ -28,6 +28,8 @@ def experiment_list(request):
     filters = {key: request.GET.get(key, "") for key in ("status", "stage", "q", "flagged")}
     if filters["status"] in Status.values:
         experiments = experiments.with_status(filters["status"])
+    else:
+        experiments = experiments.visible()
     if filters["stage"] in Stage.values:
         experiments = experiments.in_stage(filters["stage"])
     if filters["flagged"]:

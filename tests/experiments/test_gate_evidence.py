@@ -155,12 +155,13 @@ def test_p5_is_taken_over_buckets_when_the_job_logged_bucketed_values():
     experiment = make_experiment()
     criterion = make_criterion(experiment=experiment, aggregation="p5", comparator="ge",
                                threshold=0.7)  # fmt: skip
-    run = report_run(experiment=experiment, seed=1, values={"accuracy": 0.9})
+    run = make_run(experiment=experiment, seed=1)
     run.log_points(
         [{"key": "accuracy", "step": 1, "value": v, "bucket": b}
          for b, v in (("short", 0.95), ("medium", 0.9), ("long", 0.4))],
         idempotency_key="buckets",
     )  # fmt: skip
+    run.finish(summary={"accuracy": 0.9})
     experiment.evaluate()
     criterion.refresh_from_db()
     assert criterion.result == "does_not_hold"
