@@ -61,7 +61,13 @@ def load(users, stdout=None):
     speculative.decide_gate(
         "yes", by=alice, notes="Latency win is large and accuracy holds on all three seeds."
     )
-    speculative.set_timebox("validation", starts_on=today - 10 * DAY, deadline=today + 18 * DAY)
+    speculative.set_timebox(
+        "validation",
+        starts_on=today - 10 * DAY,
+        deadline=today + 18 * DAY,
+        by=alice,
+        reason="Validation started when the gate was signed, ten days ago.",
+    )
 
     lora = _experiment(
         "EXP-2",

@@ -15,6 +15,7 @@ from .models import (
     StageTimebox,
 )
 from .models.criteria import DEFINITION_FIELDS
+from .models.experiment import RECORDED_FIELDS
 
 KEY_PATTERN = re.compile(r"^EXP-\d+$")
 
@@ -32,6 +33,13 @@ class ExperimentForm(forms.ModelForm):
         label="Stage deadline",
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="If we haven't achieved it by then, we stop or decide why not.",
+    )
+
+    change_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when the hypothesis, a cost-benefit figure or the time-box changes: "
+        "kept in the history with the old and new values.",
     )
 
     class Meta:
@@ -78,24 +86,51 @@ class ExperimentForm(forms.ModelForm):
         starts_on, deadline = cleaned.get("stage_starts_on"), cleaned.get("stage_deadline")
         if starts_on and deadline and deadline < starts_on:
             self.add_error("stage_deadline", "The deadline must not be before the start.")
+        recorded = set(RECORDED_FIELDS) | {"stage_starts_on", "stage_deadline"}
+        if self.instance.pk and recorded & set(self.changed_data):
+            if not cleaned.get("change_reason", "").strip():
+                self.add_error(
+                    "change_reason",
+                    "Say why the hypothesis, the cost-benefit figures or the time-box change.",
+                )
         return cleaned
 
     def save_for(self, user):
-        """Save the experiment (owned by `user` when new) and its stage time-box."""
+        """Save the experiment (owned by `user` when new) and its stage time-box.
+
+        On an existing experiment, recorded fields go through revise() and set_timebox()
+        with the reason, so that the history keeps old -> new.
+        """
         created = self.instance.pk is None
-        experiment = self.save(commit=False)
+        reason = self.cleaned_data.get("change_reason", "")
         if created:
+            experiment = self.save(commit=False)
             experiment.owner = user
-        experiment.save()
+            experiment.save()
+        else:
+            # The ModelForm already wrote the new values on the instance: compare with the
+            # stored row.
+            experiment = Experiment.objects.get(pk=self.instance.pk)
+            changes = {name: self.cleaned_data[name] for name in self._meta.fields if name != "key"}
+            experiment.revise(by=user, reason=reason, **changes)
         experiment.set_timebox(
             experiment.stage,
             starts_on=self.cleaned_data["stage_starts_on"],
             deadline=self.cleaned_data["stage_deadline"],
+            by=user,
+            reason=reason,
         )
         if created:
             experiment.record("created", f"Created by {user}", by=user)
-        elif self.changed_data:
-            experiment.record("edited", f"Edited: {', '.join(self.changed_data)}", by=user)
+        else:
+            plain = [
+                name
+                for name in self.changed_data
+                if name not in RECORDED_FIELDS
+                and name not in ("stage_starts_on", "stage_deadline", "change_reason")
+            ]
+            if plain:
+                experiment.record("edited", f"Edited: {', '.join(plain)}", by=user)
         return experiment
 
 

@@ -45,6 +45,7 @@ RECORDED_COST_FIELDS = (
     "compute_cost",
     "expected_benefit_per_month",
 )
+RECORDED_FIELDS = ("hypothesis", *RECORDED_COST_FIELDS)
 
 
 class ExperimentQuerySet(models.QuerySet):
@@ -274,15 +275,76 @@ class Experiment(models.Model):
                 return timebox
         return None
 
-    def set_timebox(self, stage, *, starts_on, deadline):
-        timebox = self.timeboxes.filter(stage=stage).first() or StageTimebox(
-            experiment=self, stage=stage
-        )
+    def set_timebox(self, stage, *, starts_on, deadline, by=None, reason=""):
+        """Set a stage's time-box; changing an existing one needs a reason, kept old -> new.
+
+        Extending a time-box that has already run out needs a Lead, and the history keeps
+        that it had expired (the flag it raised stays in the history too).
+        """
+        existing = self.timeboxes.filter(stage=stage).first()
+        timebox = existing or StageTimebox(experiment=self, stage=stage)
+        old = (timebox.starts_on, timebox.deadline) if existing else None
         timebox.starts_on = starts_on
         timebox.deadline = deadline
         timebox.full_clean()
-        timebox.save()
+        if old is None or old == (starts_on, deadline):
+            timebox.save()
+            return timebox
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError({"change_reason": "Say why the time-box changes."})
+        expired = old[1] < timezone.localdate()
+        if expired and deadline > old[1]:
+            if by is None or not by.has_perm("experiments.sign_gate"):
+                raise PermissionDenied("Only a Lead can extend a time-box that has run out.")
+            self.evaluate()  # the expiry is in the history before the extension hides it
+        with transaction.atomic():
+            timebox.save()
+            label = Stage(stage).label
+            note = f" (it had expired on {old[1]:%Y-%m-%d})" if expired else ""
+            self.record(
+                "edited",
+                f"{label} time-box {old[0]:%Y-%m-%d} – {old[1]:%Y-%m-%d} → "
+                f"{starts_on:%Y-%m-%d} – {deadline:%Y-%m-%d}{note}: {reason}",
+                by=by,
+                field="timebox",
+                stage=stage,
+                old=[old[0].isoformat(), old[1].isoformat()],
+                new=[starts_on.isoformat(), deadline.isoformat()],
+                expired=expired,
+            )
         return timebox
+
+    def revise(self, *, by, reason, **changes):
+        """Change the hypothesis or cost-benefit figures, with a reason kept old -> new.
+
+        Other fields in `changes` are saved as they are. Returns the recorded fields.
+        """
+        recorded = {
+            name: (getattr(self, name), value)
+            for name, value in changes.items()
+            if name in RECORDED_FIELDS and getattr(self, name) != value
+        }
+        reason = (reason or "").strip()
+        if recorded and not reason:
+            raise ValidationError(
+                {"change_reason": "Say why the hypothesis or the cost-benefit figures change."}
+            )
+        for name, value in changes.items():
+            setattr(self, name, value)
+        with transaction.atomic():
+            self.save()
+            for name, (old, new) in recorded.items():
+                label = self._meta.get_field(name).verbose_name.capitalize()
+                self.record(
+                    "edited",
+                    f"{label}: “{old}” → “{new}”: {reason}",
+                    by=by,
+                    field=name,
+                    old=str(old),
+                    new=str(new),
+                )
+        return list(recorded)
 
     def timebox_expired(self, on=None):
         timebox = self.timebox()

@@ -4,6 +4,8 @@ import hashlib
 import math
 
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseStopPolling
@@ -71,12 +73,21 @@ def experiment_create(request):
 def experiment_edit(request, pk):
     experiment = get_experiment_for_user(request, pk, edit=True)
     form = ExperimentForm(request.POST or None, instance=experiment)
+    status = None
     if request.method == "POST" and form.is_valid():
-        form.save_for(request.user)
-        return redirect(experiment)
+        try:
+            with transaction.atomic():
+                form.save_for(request.user)
+        except PermissionDenied as refused:
+            form.add_error("stage_deadline", str(refused))
+            status = 403
+        except ValidationError as invalid:
+            form.add_error(None, invalid)
+        else:
+            return redirect(experiment)
     context = {"form": form, "experiment": experiment}
     return TemplateResponse(
-        request, "experiments/experiment_form.html", context, status=_status(form)
+        request, "experiments/experiment_form.html", context, status=status or _status(form)
     )
 
 

@@ -110,13 +110,20 @@ def test_owner_edits_their_experiment_and_the_edit_is_in_the_history(bob_client,
         stage_deadline=TODAY + datetime.timedelta(days=21),
         technique=experiment.technique.pk,
     )
+    refused = bob_client.post(url, data)
+    assert refused.status_code == 400 and "Say why the hypothesis" in refused.content.decode()
+    experiment.refresh_from_db()
+    assert experiment.hypothesis == "old"
+    data["change_reason"] = "The cost is what the team asked about"
     assert bob_client.post(url, data).status_code == 302
     experiment.refresh_from_db()
     assert experiment.hypothesis == "LoRA within 1% at 10% of the cost"
     assert experiment.timebox().deadline == TODAY + datetime.timedelta(days=21)
-    assert (
-        "Edited: hypothesis, stage_deadline" in bob_client.get(_detail(experiment)).content.decode()
-    )
+    history = bob_client.get(_detail(experiment)).content.decode()
+    assert "Hypothesis: “old” → “LoRA within 1% at 10% of the cost”: The cost is what" in history
+    deadline = TODAY + datetime.timedelta(days=21)
+    assert f"Discovery time-box {TODAY:%Y-%m-%d} – {TODAY:%Y-%m-%d} → " in history
+    assert f"{TODAY:%Y-%m-%d} – {deadline:%Y-%m-%d}: The cost is what" in history
 
 
 def test_member_cannot_edit_someone_elses_experiment(bob_client, alice):
