@@ -281,8 +281,14 @@ def _predictions(speculative, fp8, mtp, *, alice, bob, dana, today):
         prediction = Prediction.objects.create(
             experiment=experiment, statement=statement, resolve_by=resolve_by, created_by=alice
         )
+        # bulk_create: the demo back-dates resolved predictions, which Forecast.make refuses.
         Forecast.objects.bulk_create(
-            Forecast(prediction=prediction, forecaster=user, probability=probability)
+            Forecast(
+                prediction=prediction,
+                forecaster=user,
+                probability=probability,
+                reasoning=f"{user}'s reading of the Discovery evidence.",
+            )
             for user, probability in forecasts.items()
         )
         if outcome is not None:

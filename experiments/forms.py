@@ -2,6 +2,7 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from .models import (
     ActionItem,
@@ -237,6 +238,17 @@ class PredictionForm(forms.ModelForm):
     probability = forms.FloatField(
         min_value=0, max_value=1, help_text="Your forecast that it comes true, 0 to 1."
     )
+    reasoning = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Why you expect that."
+    )
+
+    def clean_resolve_by(self):
+        resolve_by = self.cleaned_data["resolve_by"]
+        if resolve_by <= timezone.localdate():
+            raise ValidationError(
+                "Forecasts are made before the resolve-by date: pick a later one."
+            )
+        return resolve_by
 
     class Meta:
         model = Prediction
@@ -246,6 +258,7 @@ class PredictionForm(forms.ModelForm):
 
 class ForecastForm(forms.Form):
     probability = forms.FloatField(min_value=0, max_value=1)
+    reasoning = forms.CharField()
 
 
 class ResolveForm(forms.Form):
