@@ -15,7 +15,9 @@ from .models import (
     PostMortem,
     Prediction,
     Run,
+    StageFreeze,
     StageTimebox,
+    SupersedeProposal,
 )
 from .models.experiment import RECORDED_COST_FIELDS
 
@@ -105,7 +107,9 @@ class CriterionAdmin(admin.ModelAdmin):
 @admin.register(GateDecision)
 class GateDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # Decisions are immutable records: readable here, made on the experiment page.
-    list_display = ["experiment", "stage", "round", "decision", "decided_by", "decided_at"]
+    list_display = [
+        "experiment", "stage", "round", "decision", "override_reason", "decided_by", "decided_at"
+    ]  # fmt: skip
     list_filter = ["stage", "decision"]
 
 
@@ -132,16 +136,30 @@ class PostMortemAdmin(admin.ModelAdmin):
     inlines = [FailureInline, ActionItemInline]
 
 
-class ForecastInline(admin.TabularInline):
+class ForecastInline(ReadOnlyAdminMixin, admin.TabularInline):
+    # Forecasts are append-only: made and revised on the predictions page.
     model = Forecast
     extra = 0
+    fields = ["forecaster", "probability", "reasoning", "revises", "created_at"]
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Outcomes are recorded by Prediction.resolve (someone other than the author, or a Lead).
     list_display = ["statement", "experiment", "resolve_by", "outcome"]
     list_filter = ["outcome"]
     inlines = [ForecastInline]
+
+
+@admin.register(SupersedeProposal)
+class SupersedeProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["criterion", "reason", "proposed_by", "status", "decided_by"]
+    list_filter = ["status"]
+
+
+@admin.register(StageFreeze)
+class StageFreezeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["experiment", "stage", "frozen_at"]
 
 
 # --- evidence and tokens ---

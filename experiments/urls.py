@@ -19,6 +19,11 @@ urlpatterns = [
         name="criterion_supersede",
     ),
     path(
+        "<int:pk>/criteria/proposals/<int:supersede_proposal_id>/",
+        criteria.supersede_proposal_decide,
+        name="supersede_proposal_decide",
+    ),
+    path(
         "<int:pk>/criteria/<int:criterion_id>/check/",
         criteria.criterion_check,
         name="criterion_check",

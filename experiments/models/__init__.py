@@ -1,4 +1,4 @@
-from .criteria import Criterion, StageFreeze
+from .criteria import Criterion, StageFreeze, SupersedeProposal
 from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run, RunCarryOver
 from .experiment import Experiment, ExperimentEvent, Stage, StageTimebox, Status
 from .gates import Decision, GateDecision, RadarMoveProposal
@@ -27,6 +27,7 @@ __all__ = [
     "RunCarryOver",
     "Stage",
     "StageFreeze",
+    "SupersedeProposal",
     "StageTimebox",
     "Status",
     "TokenFailure",

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -318,8 +318,13 @@ class Criterion(models.Model):
     def supersede(self, *, by, reason, **changes):
         """Replace this criterion with a changed copy, visibly and with a reason.
 
-        The old row stays, marked superseded by the new one; both appear in the history.
+        Only a Lead may (an owner proposes it: propose_supersede). The old row stays, marked
+        superseded by the new one; both appear in the history.
         """
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied(
+                "Only a Lead can supersede a criterion; propose the change for a Lead to approve."
+            )
         reason = (reason or "").strip()
         if not reason:
             raise ValidationError({"supersede_reason": "Say why the criterion changes."})
@@ -348,6 +353,27 @@ class Criterion(models.Model):
             new=replacement.pk,
         )
         return replacement
+
+    def propose_supersede(self, *, by, reason, **changes):
+        """Propose replacing this criterion, for a Lead to approve; returns the proposal."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError({"supersede_reason": "Say why the criterion changes."})
+        if not self.is_current:
+            raise ValidationError("This criterion was already superseded.")
+        fields = {name: getattr(self, name) for name in DEFINITION_FIELDS}
+        fields.update(changes)
+        Criterion(**fields).full_clean(exclude=["experiment"])  # refuse a broken proposal now
+        proposal = SupersedeProposal.objects.create(
+            criterion=self, changes=changes, reason=reason, proposed_by=by
+        )
+        self.experiment.record(
+            "criterion",
+            f"Proposed superseding “{self.statement}” ({_describe_changes(changes)}): {reason}",
+            by=by,
+            proposal=proposal.pk,
+        )
+        return proposal
 
     def check_by_hand(self, *, by, holds, note=""):
         """Record the outcome of a qualitative criterion, checked by a person."""
@@ -477,6 +503,77 @@ class Criterion(models.Model):
                 over = f"over {len(pooled)} {source} values of {len(rows)} runs"
                 return float(AGGREGATE[self.aggregation](pooled)), over
         return float(AGGREGATE[self.aggregation](values)), f"across runs: {len(rows)} run summaries"
+
+
+def _describe_changes(changes):
+    return ", ".join(f"{name} → {value}" for name, value in changes.items()) or "no change"
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class SupersedeProposal(models.Model):
+    """An owner's proposed change to a frozen criterion; a Lead approves or dismisses it."""
+
+    criterion = models.ForeignKey(
+        Criterion, on_delete=models.PROTECT, related_name="supersede_proposals"
+    )
+    changes = models.JSONField(help_text="The definition fields that change, new values.")
+    reason = models.TextField()
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=ProposalStatus, default=ProposalStatus.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["proposed_at", "id"]
+
+    def __str__(self):
+        return f"Supersede “{self.criterion}”: {self.reason}"
+
+    @property
+    def summary(self):
+        return _describe_changes(self.changes)
+
+    def approve(self, *, by):
+        """Supersede the criterion as proposed (Lead only); returns the replacement."""
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied("Only a Lead can approve superseding a criterion.")
+        with transaction.atomic():
+            self._claim(ProposalStatus.APPROVED, by=by)
+            return self.criterion.supersede(
+                by=by, reason=f"{self.reason} (proposed by {self.proposed_by})", **self.changes
+            )
+
+    def dismiss(self, *, by, note=""):
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied("Only a Lead can dismiss a proposed criterion change.")
+        with transaction.atomic():
+            self._claim(ProposalStatus.DISMISSED, by=by, note=note)
+            self.criterion.experiment.record(
+                "criterion",
+                f"Dismissed the proposal to supersede “{self.criterion.statement}”"
+                + (f": {note.strip()}" if note.strip() else ""),
+                by=by,
+                proposal=self.pk,
+            )
+
+    def _claim(self, status, *, by, note=""):
+        claimed = SupersedeProposal.objects.filter(
+            pk=self.pk, status=ProposalStatus.PENDING
+        ).update(status=status, decided_by=by, decided_at=timezone.now(), decision_note=note)
+        if not claimed:
+            raise ValidationError("This proposal was already decided.")
+        self.refresh_from_db()
 
 
 def _usable(rows):

@@ -12,7 +12,14 @@ from django_htmx.http import HttpResponseStopPolling
 
 from .. import charts, evidence, stats
 from ..forms import ExperimentForm, GateDecisionForm
-from ..models import Experiment, GateDecision, MetricSummary, Stage, Status
+from ..models import (
+    Experiment,
+    GateDecision,
+    MetricSummary,
+    Stage,
+    Status,
+    SupersedeProposal,
+)
 from ..models.criteria import BASELINE_VARIANT
 from .common import get_experiment_for_user, template_for
 
@@ -155,6 +162,10 @@ def criteria_context(request, experiment, *, error=None):
             repr([(c.pk, c.result, c.observed, c.result_detail) for c in current]).encode()
         ).hexdigest()[:16],
         "superseded_criteria": [c for c in criteria if not c.is_current],
+        "supersede_proposals": SupersedeProposal.objects.filter(
+            criterion__experiment=experiment, status="pending"
+        ).select_related("criterion", "proposed_by"),
+        "can_sign": request.user.has_perm("experiments.sign_gate"),
         "can_edit": experiment.editable_by(request.user),
         "stage_frozen": experiment.stage in frozen_stages,
         "all_stages_frozen": len(frozen_stages) == len(Stage.values),

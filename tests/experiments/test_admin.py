@@ -94,3 +94,22 @@ def test_history_and_recorded_fields_are_read_only_in_the_admin(admin_client, al
     page = admin_client.get(reverse("admin:experiments_experiment_change", args=[experiment.pk]))
     assert b'name="hypothesis"' not in page.content
     assert b'name="expected_benefit_per_month"' not in page.content
+
+
+def test_forecasts_and_predictions_are_read_only_in_the_admin(admin_client, bob):
+    import datetime
+
+    from django.utils import timezone
+
+    from experiments.models import Forecast, Prediction
+
+    prediction = Prediction.objects.create(
+        experiment=factories.make_experiment(), statement="s",
+        resolve_by=timezone.localdate() + datetime.timedelta(days=9),
+    )  # fmt: skip
+    Forecast.make(prediction, forecaster=bob, probability=0.6, reasoning="a hunch")
+    page = admin_client.get(reverse("admin:experiments_prediction_change", args=[prediction.pk]))
+    assert page.status_code == 200 and b"a hunch" in page.content
+    assert b'name="forecasts-0-probability"' not in page.content
+    delete = admin_client.get(reverse("admin:experiments_prediction_delete", args=[prediction.pk]))
+    assert delete.status_code == 403

@@ -67,3 +67,26 @@ def test_a_member_extending_an_expired_time_box_on_the_page_gets_a_clear_refusal
     assert refused.status_code == 403, refused.context["form"].errors
     assert "Only a Lead can extend a time-box that has run out" in refused.content.decode()
     assert experiment.timebox().deadline == TODAY - DAY
+
+
+def test_superseding_needs_a_lead_and_a_member_owner_proposes(alice, bob):
+    from experiments.models import Criterion
+    from tests.factories import make_criterion, report_run
+
+    experiment = make_experiment(owner=bob)
+    criterion = make_criterion(experiment=experiment, threshold=0.8)
+    report_run(experiment=experiment, values={"accuracy": 0.9})
+    with pytest.raises(PermissionDenied, match="Only a Lead can supersede"):
+        criterion.supersede(by=bob, reason="easier", threshold=0.5)
+    proposal = criterion.propose_supersede(by=bob, reason="the eval set shrank", threshold=0.75)
+    assert Criterion.objects.current().get() == criterion  # nothing changes yet
+    with pytest.raises(PermissionDenied):
+        proposal.approve(by=bob)
+    replacement = proposal.approve(by=alice)
+    assert replacement.threshold == 0.75 and replacement.created_by == alice
+    criterion.refresh_from_db()
+    assert criterion.supersede_reason == "the eval set shrank (proposed by bob)"
+    with pytest.raises(ValidationError, match="already decided"):
+        proposal.dismiss(by=alice)
+    messages = list(experiment.events.values_list("message", flat=True))
+    assert any(m.startswith("Proposed superseding") and "threshold → 0.75" in m for m in messages)

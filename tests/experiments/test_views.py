@@ -12,6 +12,7 @@ from tests.factories import (
     make_criterion,
     make_experiment,
     make_technique,
+    make_user,
     report_run,
 )
 
@@ -282,9 +283,19 @@ def test_criteria_are_frozen_on_the_page_once_runs_report(bob_client, bob):
         supersede_url, {**fields, "threshold": "-3", "reason": "-5% hides regressions on code"}
     )
     assert response.status_code == 302
+    # bob owns the experiment but is a Member: the change waits for a Lead.
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert "Proposed changes" in page and "Waiting for a Lead to approve it" in page
+    assert Criterion.objects.current().get() == criterion
+    proposal = criterion.supersede_proposals.get()
+    decide = reverse("experiments:supersede_proposal_decide", args=[experiment.pk, proposal.pk])
+    assert bob_client.post(decide, {"action": "approve"}).status_code == 403
+    lead = Client()
+    lead.force_login(make_user(username="lena", role="Lead"))
+    assert lead.post(decide, {"action": "approve"}).status_code == 302
     page = bob_client.get(_detail(experiment)).content.decode()
     assert "Superseded" in page and "-5% hides regressions on code" in page
-    assert "changes by &lt; -3%" in page
+    assert "changes by &lt; -3%" in page and "(proposed by bob)" in page
 
 
 def test_qualitative_criterion_checked_with_and_without_htmx(bob_client, bob):
