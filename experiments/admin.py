@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from core.admin import ReadOnlyAdminMixin
 
@@ -15,8 +15,11 @@ from .models import (
     PostMortem,
     Prediction,
     Run,
+    StageFreeze,
     StageTimebox,
+    SupersedeProposal,
 )
+from .models.experiment import RECORDED_COST_FIELDS
 
 # --- experiments, criteria, gates ---
 
@@ -24,6 +27,13 @@ from .models import (
 class TimeboxInline(admin.TabularInline):
     model = StageTimebox
     extra = 0
+
+    # A deadline changes on the experiment's edit page, with a reason kept in the history.
+    def has_change_permission(self, request, obj=None):
+        return obj is None
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Experiment)
@@ -33,7 +43,45 @@ class ExperimentAdmin(admin.ModelAdmin):
     search_fields = ["key", "title", "hypothesis"]
     # Flags come from evaluate(); stage and status change through gate decisions.
     readonly_fields = ["flags", "flagged_since", "evaluated_at", "stage", "status"]
+    # Changed only on the edit page, where a reason is required and old -> new is recorded.
+    RECORDED_FIELDS = ["hypothesis", *RECORDED_COST_FIELDS]
     inlines = [TimeboxInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, *self.RECORDED_FIELDS]
+
+    # Deleting an experiment with runs, decisions or history archives it: the record stays.
+    def get_deleted_objects(self, objs, request):
+        kept = [obj for obj in objs if obj.has_record()]
+        if not kept:
+            return super().get_deleted_objects(objs, request)
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(
+            [obj for obj in objs if obj not in kept], request
+        )
+        archived = [
+            f"{obj} — archived, not deleted: it has runs, decisions or history" for obj in kept
+        ]
+        return (
+            [*archived, *deleted],
+            {**counts, "archived experiments": len(kept)},
+            perms_needed,
+            protected,
+        )
+
+    def delete_model(self, request, obj):
+        if obj.has_record():
+            obj.archive(by=request.user)
+            self.message_user(
+                request, f"{obj} has a record: archived, not deleted.", messages.WARNING
+            )
+        else:
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 @admin.register(Criterion)
@@ -43,15 +91,15 @@ class CriterionAdmin(admin.ModelAdmin):
     search_fields = ["statement", "metric", "experiment__key"]
     readonly_fields = ["result", "observed", "result_detail", "evaluated_at", "superseded_by"]
 
-    # A criterion is frozen once its experiment has data: show it read-only rather than let
+    # A criterion is frozen once its stage's first run reported: show it read-only rather than let
     # the model refuse the save with an error page. Changes go through "supersede".
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj._experiment_has_data():
+        if obj is not None and obj.is_frozen:
             return [field.name for field in obj._meta.fields]
         return self.readonly_fields
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj._experiment_has_data():
+        if obj is not None and obj.is_frozen:
             return False
         return super().has_delete_permission(request, obj)
 
@@ -59,17 +107,17 @@ class CriterionAdmin(admin.ModelAdmin):
 @admin.register(GateDecision)
 class GateDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # Decisions are immutable records: readable here, made on the experiment page.
-    list_display = ["experiment", "stage", "round", "decision", "decided_by", "decided_at"]
+    list_display = [
+        "experiment", "stage", "round", "decision", "override_reason", "decided_by", "decided_at"
+    ]  # fmt: skip
     list_filter = ["stage", "decision"]
 
 
 @admin.register(ExperimentEvent)
-class ExperimentEventAdmin(admin.ModelAdmin):
+class ExperimentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # The history is append-only: readable here, written by the models.
     list_display = ["experiment", "kind", "message", "actor", "created_at"]
     list_filter = ["kind"]
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class FailureInline(admin.TabularInline):
@@ -88,16 +136,30 @@ class PostMortemAdmin(admin.ModelAdmin):
     inlines = [FailureInline, ActionItemInline]
 
 
-class ForecastInline(admin.TabularInline):
+class ForecastInline(ReadOnlyAdminMixin, admin.TabularInline):
+    # Forecasts are append-only: made and revised on the predictions page.
     model = Forecast
     extra = 0
+    fields = ["forecaster", "probability", "reasoning", "revises", "created_at"]
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Outcomes are recorded by Prediction.resolve (someone other than the author, or a Lead).
     list_display = ["statement", "experiment", "resolve_by", "outcome"]
     list_filter = ["outcome"]
     inlines = [ForecastInline]
+
+
+@admin.register(SupersedeProposal)
+class SupersedeProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["criterion", "reason", "proposed_by", "status", "decided_by"]
+    list_filter = ["status"]
+
+
+@admin.register(StageFreeze)
+class StageFreezeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["experiment", "stage", "frozen_at"]
 
 
 # --- evidence and tokens ---

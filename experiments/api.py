@@ -24,7 +24,7 @@ from core.tasks import enqueue
 from . import tasks
 from .auth import ApiTokenAuth
 from .models import Run
-from .models.evidence import IdempotencyKeyReused, as_number
+from .models.evidence import IdempotencyKeyReused, RunNotRunning, as_number
 
 router = Router(auth=ApiTokenAuth(), tags=["experiments"])
 
@@ -217,10 +217,13 @@ def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn)
             413,
             {"detail": f"points: {message}", "errors": [{"field": "points", "message": message}]},
         )
-    # A finished run still takes points: a job's spooled batches may arrive after its finish.
     run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
     try:
         batch, created = run.log_points(payload.points, idempotency_key=payload.idempotency_key)
+    except RunNotRunning as error:
+        # A batch already stored is still answered 200 above; a new one would change the
+        # evidence of a run that has finished.
+        return _run_closed(error)
     except IdempotencyKeyReused as error:
         message = error.message_dict["idempotency_key"][0]
         return Status(
@@ -239,9 +242,13 @@ def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn)
     return Status(201 if created else 200, body)
 
 
+def _run_closed(error):
+    return Status(409, {"detail": error.messages[0], "errors": []})
+
+
 @router.post(
     "/{experiment_key}/runs/{run_id}/finish",
-    response={200: RunOut, **ERRORS},
+    response={200: RunOut, 409: ErrorOut, **ERRORS},
     summary="Finish a run with its status and summary metrics",
 )
 def run_finish(request, experiment_key: str, run_id: int, payload: FinishIn):
@@ -257,14 +264,17 @@ def run_finish(request, experiment_key: str, run_id: int, payload: FinishIn):
             {"detail": f"{experiment.key} is {experiment.get_status_display().lower()}: "
              "its finished runs may no longer change."},
         )  # fmt: skip
-    run.finish(status=payload.status, summary=payload.summary)
+    try:
+        run.finish(status=payload.status, summary=payload.summary)
+    except RunNotRunning as error:
+        return _run_closed(error)
     _evaluate(experiment, debounce=False)
     return run
 
 
 @router.post(
     "/{experiment_key}/runs/{run_id}/artifacts",
-    response={200: ArtifactOut, 201: ArtifactOut, **ERRORS},
+    response={200: ArtifactOut, 201: ArtifactOut, 409: ErrorOut, **ERRORS},
     summary="Register an artifact by reference (the bytes stay where they are)",
     description="201 when registered; 200 when this run already has the identical record "
     "(a retried or replayed call), which is returned unchanged.",
@@ -274,7 +284,10 @@ def run_add_artifact(request, experiment_key: str, run_id: int, payload: Artifac
     if refusal:
         return refusal
     run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
-    artifact, created = run.add_artifact(**payload.dict())
+    try:
+        artifact, created = run.add_artifact(**payload.dict())
+    except RunNotRunning as error:
+        return _run_closed(error)
     return Status(201 if created else 200, artifact)
 
 

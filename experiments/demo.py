@@ -61,7 +61,13 @@ def load(users, stdout=None):
     speculative.decide_gate(
         "yes", by=alice, notes="Latency win is large and accuracy holds on all three seeds."
     )
-    speculative.set_timebox("validation", starts_on=today - 10 * DAY, deadline=today + 18 * DAY)
+    speculative.set_timebox(
+        "validation",
+        starts_on=today - 10 * DAY,
+        deadline=today + 18 * DAY,
+        by=alice,
+        reason="Validation started when the gate was signed, ten days ago.",
+    )
 
     lora = _experiment(
         "EXP-2",
@@ -116,7 +122,13 @@ def load(users, stdout=None):
                threshold=2, relative=True, min_seeds=3)  # fmt: skip
     _report(mtp, rng, accuracy=(0.405, 0.401), latency=(30.0, 34.0), days_ago=40)
     mtp.evaluate()
-    mtp.decide_gate("yes", by=alice, notes="Prototype trains stably.")
+    # Passed against its own criterion: the demo's decision against the evidence.
+    mtp.decide_gate(
+        "yes",
+        by=alice,
+        notes="Prototype trains stably.",
+        override_reason="The +2% needs the 7B scale that only Validation can test.",
+    )
     mtp.decide_gate(
         "no",
         by=alice,
@@ -269,8 +281,14 @@ def _predictions(speculative, fp8, mtp, *, alice, bob, dana, today):
         prediction = Prediction.objects.create(
             experiment=experiment, statement=statement, resolve_by=resolve_by, created_by=alice
         )
+        # bulk_create: the demo back-dates resolved predictions, which Forecast.make refuses.
         Forecast.objects.bulk_create(
-            Forecast(prediction=prediction, forecaster=user, probability=probability)
+            Forecast(
+                prediction=prediction,
+                forecaster=user,
+                probability=probability,
+                reasoning=f"{user}'s reading of the Discovery evidence.",
+            )
             for user, probability in forecasts.items()
         )
         if outcome is not None:

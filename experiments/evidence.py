@@ -11,8 +11,11 @@ from collections import defaultdict
 from .models import MetricPoint, MetricSummary, Run
 
 
-def _runs(experiment):
-    return list(Run.objects.for_experiment(experiment))
+def _runs(experiment, stage=None):
+    runs = Run.objects.for_experiment(experiment)
+    if stage:
+        runs = runs.counting_for(stage).order_by(*Run._meta.ordering)
+    return list(runs)
 
 
 def metric_names(experiment):
@@ -20,20 +23,55 @@ def metric_names(experiment):
     return list(values_by_metric(experiment))
 
 
-def run_values(experiment, metric):
-    """[(run, value)], one per run that has the metric: values_by_metric for one metric."""
-    return values_by_metric(experiment, [metric])[metric]
+def counted_runs(experiment, *, stage=None, finished_only=False):
+    """(counted, left_out): the runs whose values count, and [(run, why not)] for the others.
+
+    A run reported again with the same variant and seed replaces the earlier one: the
+    latest counts, so re-running a seed cannot double its weight. With `finished_only`
+    (the evidence a gate is decided on) running, failed and killed runs are left out.
+    """
+    runs = _runs(experiment, stage)
+    left_out = []
+    if finished_only:
+        left_out += [(run, f"{run.status}, not finished") for run in runs if not _finished(run)]
+        runs = [run for run in runs if _finished(run)]
+    latest = {}
+    for run in sorted(runs, key=lambda run: (run.started_at, run.pk)):
+        if run.seed is None:
+            continue
+        earlier = latest.get((run.variant, run.seed))
+        if earlier is not None:
+            left_out.append((earlier, f"replaced by {run.name} (same variant and seed)"))
+        latest[(run.variant, run.seed)] = run
+    replaced = {run.pk for run, reason in left_out if reason.startswith("replaced")}
+    return [run for run in runs if run.pk not in replaced], left_out
 
 
-def values_by_metric(experiment, metrics=None):
+def _finished(run):
+    return run.status == Run.Status.FINISHED
+
+
+def run_values(experiment, metric, *, stage=None, finished_only=False, runs=None):
+    """[(run, value)], one per counted run that has the metric (see counted_runs).
+
+    With `stage`: the runs counting for that stage's gate. `runs` skips counting them again.
+    """
+    if runs is None:
+        runs, _ = counted_runs(experiment, stage=stage, finished_only=finished_only)
+    return values_by_metric(experiment, [metric], runs=runs)[metric]
+
+
+def values_by_metric(experiment, metrics=None, *, runs=None):
     """{metric: [(run, value)]}, one pair per run that has the metric, metrics sorted by name.
 
     The value is the run's summary metric when it finished with one, else the last value it
     logged (by step) outside any bucket. Every metric logged or summarised is included (those
-    only logged in buckets with no pairs), or only `metrics` when given. Two queries however
+    only logged in buckets with no pairs), or only `metrics` when given; over `runs` when
+    given (counted_runs), else every run of the experiment. A fixed number of queries however
     many metrics there are: a page or a gate decision must not cost a query per metric name.
     """
-    runs = _runs(experiment)
+    if runs is None:
+        runs = _runs(experiment)
     summaries = MetricSummary.objects.filter(run__experiment=experiment)
     if metrics is not None:
         summaries = summaries.filter(key__in=metrics, bucket="")
@@ -72,6 +110,29 @@ def bucket_values(experiment, metric):
         .values_list("run_id", "bucket", "last_value")
     )
     return [(runs[run_id], bucket, value) for run_id, bucket, value in rows if run_id in runs]
+
+
+def sample_values(runs, metric):
+    """({run_id: [values]}, source) for a percentile over samples rather than run summaries.
+
+    Bucketed evaluations give each run's last value per bucket ("per-bucket"); a metric
+    logged as many points outside buckets gives every logged value ("per-sample"). None when
+    the runs logged neither, and a percentile can only be taken across the runs' summaries.
+    """
+    run_ids = [run.pk for run in runs]
+    summaries = MetricSummary.objects.filter(run_id__in=run_ids, key=metric)
+    buckets = {}
+    for run_id, value in summaries.exclude(bucket="").values_list("run_id", "last_value"):
+        buckets.setdefault(run_id, []).append(value)
+    if buckets:
+        return buckets, "per-bucket"
+    if summaries.filter(bucket="", count__gt=1).exists():
+        samples = {}
+        points = MetricPoint.objects.filter(run_id__in=run_ids, key=metric, bucket="")
+        for run_id, value in points.values_list("run_id", "value").iterator():
+            samples.setdefault(run_id, []).append(value)
+        return samples, "per-sample"
+    return None
 
 
 def non_finite_metrics(experiment):

@@ -3,6 +3,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .models import (
     ActionItem,
@@ -12,9 +13,11 @@ from .models import (
     Failure,
     PostMortem,
     Prediction,
+    Stage,
     StageTimebox,
 )
 from .models.criteria import DEFINITION_FIELDS
+from .models.experiment import RECORDED_FIELDS
 
 KEY_PATTERN = re.compile(r"^EXP-\d+$")
 
@@ -32,6 +35,13 @@ class ExperimentForm(forms.ModelForm):
         label="Stage deadline",
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="If we haven't achieved it by then, we stop or decide why not.",
+    )
+
+    change_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when the hypothesis, a cost-benefit figure or the time-box changes: "
+        "kept in the history with the old and new values.",
     )
 
     class Meta:
@@ -79,6 +89,13 @@ class ExperimentForm(forms.ModelForm):
         starts_on, deadline = cleaned.get("stage_starts_on"), cleaned.get("stage_deadline")
         if starts_on and deadline and deadline < starts_on:
             self.add_error("stage_deadline", "The deadline must not be before the start.")
+        recorded = set(RECORDED_FIELDS) | {"stage_starts_on", "stage_deadline"}
+        if self.instance.pk and recorded & set(self.changed_data):
+            if not cleaned.get("change_reason", "").strip():
+                self.add_error(
+                    "change_reason",
+                    "Say why the hypothesis, the cost-benefit figures or the time-box change.",
+                )
         return cleaned
 
     # Two people creating experiments at once are handed the same next free key; the unique
@@ -88,17 +105,24 @@ class ExperimentForm(forms.ModelForm):
     def save_for(self, user):
         """Save the experiment (owned by `user` when new) and its stage time-box.
 
-        Returns None, with an error on the key field, when a key typed by hand was taken
-        by someone else between the form's check and the save.
+        On an existing experiment, recorded fields go through revise() and set_timebox()
+        with the reason, so that the history keeps old -> new. Returns None, with an error on
+        the key field, when a key typed by hand was taken by someone else between the form's
+        check and the save.
         """
         created = self.instance.pk is None
-        experiment = self.save(commit=False)
+        reason = self.cleaned_data.get("change_reason", "")
         if created:
+            experiment = self.save(commit=False)
             experiment.owner = user
+        else:
+            # The ModelForm already wrote the new values on the instance: compare with the
+            # stored row.
+            experiment = Experiment.objects.get(pk=self.instance.pk)
         for attempt in range(1, self.KEY_ATTEMPTS + 1):
             try:
                 with transaction.atomic():
-                    return self._save(experiment, user, created=created)
+                    return self._save(experiment, user, created=created, reason=reason)
             except IntegrityError:
                 if not created or not Experiment.objects.filter(key=experiment.key).exists():
                     raise
@@ -109,17 +133,30 @@ class ExperimentForm(forms.ModelForm):
                     raise
                 experiment.key = Experiment.objects.next_key()
 
-    def _save(self, experiment, user, *, created):
-        experiment.save()
+    def _save(self, experiment, user, *, created, reason):
+        if created:
+            experiment.save()
+        else:
+            changes = {name: self.cleaned_data[name] for name in self._meta.fields if name != "key"}
+            experiment.revise(by=user, reason=reason, **changes)
         experiment.set_timebox(
             experiment.stage,
             starts_on=self.cleaned_data["stage_starts_on"],
             deadline=self.cleaned_data["stage_deadline"],
+            by=user,
+            reason=reason,
         )
         if created:
             experiment.record("created", f"Created by {user}", by=user)
-        elif self.changed_data:
-            experiment.record("edited", f"Edited: {', '.join(self.changed_data)}", by=user)
+        else:
+            plain = [
+                name
+                for name in self.changed_data
+                if name not in RECORDED_FIELDS
+                and name not in ("stage_starts_on", "stage_deadline", "change_reason")
+            ]
+            if plain:
+                experiment.record("edited", f"Edited: {', '.join(plain)}", by=user)
         return experiment
 
 
@@ -133,11 +170,23 @@ class CriterionForm(forms.ModelForm):
         fields = CRITERION_FIELDS
         labels = {"threshold": "Threshold (percent when relative to the baseline)"}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty (an older client), the criterion is the current stage's.
+        self.fields["stage"].choices = Stage.choices
+        if not self.is_bound and not self.initial.get("stage"):
+            self.initial["stage"] = self.instance.experiment.stage
+
 
 class SupersedeForm(CriterionForm):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), help_text="Why the criterion changes."
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A replacement decides the same gate as the criterion it replaces.
+        self.fields["stage"].disabled = True
 
 
 class CheckForm(forms.Form):
@@ -164,6 +213,24 @@ class GateDecisionForm(forms.Form):
         help_text="NO: what we learned (kept on the experiment).",
     )
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    override_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="YES against the evidence: why, recorded as a decision against the evidence.",
+    )
+
+
+class CarryOverForm(forms.Form):
+    runs = forms.ModelMultipleChoiceField(
+        queryset=None, error_messages={"required": "Choose the runs to carry over."}
+    )
+    reason = forms.CharField(
+        error_messages={"required": "Say why these runs count for this gate too."}
+    )
+
+    def __init__(self, *args, experiment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["runs"].queryset = experiment.runs.all()
 
 
 class ProposalDecisionForm(forms.Form):
@@ -196,6 +263,17 @@ class PredictionForm(forms.ModelForm):
     probability = forms.FloatField(
         min_value=0, max_value=1, help_text="Your forecast that it comes true, 0 to 1."
     )
+    reasoning = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Why you expect that."
+    )
+
+    def clean_resolve_by(self):
+        resolve_by = self.cleaned_data["resolve_by"]
+        if resolve_by <= timezone.localdate():
+            raise ValidationError(
+                "Forecasts are made before the resolve-by date: pick a later one."
+            )
+        return resolve_by
 
     class Meta:
         model = Prediction
@@ -205,6 +283,7 @@ class PredictionForm(forms.ModelForm):
 
 class ForecastForm(forms.Form):
     probability = forms.FloatField(min_value=0, max_value=1)
+    reasoning = forms.CharField()
 
 
 class ResolveForm(forms.Form):

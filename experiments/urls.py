@@ -19,11 +19,17 @@ urlpatterns = [
         name="criterion_supersede",
     ),
     path(
+        "<int:pk>/criteria/proposals/<int:supersede_proposal_id>/",
+        criteria.supersede_proposal_decide,
+        name="supersede_proposal_decide",
+    ),
+    path(
         "<int:pk>/criteria/<int:criterion_id>/check/",
         criteria.criterion_check,
         name="criterion_check",
     ),
     path("<int:pk>/gate/", gates.gate_decide, name="gate_decide"),
+    path("<int:pk>/gate/carry-over/", gates.runs_carry_over, name="runs_carry_over"),
     path(
         "<int:pk>/proposals/<int:proposal_id>/",
         gates.proposal_decide,

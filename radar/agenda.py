@@ -11,6 +11,7 @@ EXPERIMENT_SECTIONS = (
     ("timeboxes_expired", "Time-boxes expired"),
     ("kill_criteria_tripped", "Kill criteria tripped"),
     ("flagged", "Flagged experiments"),
+    ("decisions_against_evidence", "Decisions against evidence since the last review"),
 )
 
 

@@ -164,15 +164,12 @@ def make_criterion(*, experiment=None, **fields):
 
 def report_run(*, experiment, variant="candidate", seed=None, values=None, points=None, **fields):
     """A finished run whose summary holds `values` ({metric: value}); `points` ({metric:
-    [values per step]}) are logged through Run.log_points as the API does."""
-    run = make_run(
-        experiment=experiment,
-        variant=variant,
-        seed=seed,
-        status="finished" if values else "running",
-        summary=values or {},
-        **fields,
-    )
+    [values per step]}) are logged through Run.log_points as the API does, before it finishes
+    (a finished run takes no more points). Without `values` the run is still running."""
+    from experiments.models import Run
+
+    status = fields.pop("status", "finished" if values else "running")
+    run = make_run(experiment=experiment, variant=variant, seed=seed, **fields)
     if points:
         rows = [
             {"key": key, "step": step, "value": value}
@@ -180,4 +177,14 @@ def report_run(*, experiment, variant="candidate", seed=None, values=None, point
             for step, value in enumerate(series)
         ]
         run.log_points(rows, idempotency_key=f"factory-{run.pk}")
+    if status != "running" or values:
+        Run.objects.filter(pk=run.pk).update(status=status, summary=values or {})
+        run.refresh_from_db()
     return run
+
+
+def give_supporting_evidence(experiment):
+    """A met success criterion on a finished run of the experiment's current stage: what a
+    YES at its gate needs to go through without an override."""
+    make_criterion(experiment=experiment, threshold=0.5)
+    return report_run(experiment=experiment, values={"accuracy": 0.9})

@@ -1,5 +1,5 @@
-from .criteria import Criterion
-from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run
+from .criteria import Criterion, StageFreeze, SupersedeProposal
+from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run, RunCarryOver
 from .experiment import Experiment, ExperimentEvent, Stage, StageTimebox, Status
 from .gates import Decision, GateDecision, RadarMoveProposal
 from .postmortem import ActionItem, Failure, PostMortem
@@ -24,7 +24,10 @@ __all__ = [
     "Prediction",
     "RadarMoveProposal",
     "Run",
+    "RunCarryOver",
     "Stage",
+    "StageFreeze",
+    "SupersedeProposal",
     "StageTimebox",
     "Status",
     "TokenRefused",

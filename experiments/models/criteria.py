@@ -2,15 +2,20 @@ import math
 
 import numpy as np
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from .experiment import Stage
+
 BASELINE_VARIANT = "baseline"
-FROZEN_MESSAGE = (
-    "Criteria cannot be changed once a run has reported; supersede the criterion with a "
-    "reason instead."
-)
+
+
+def frozen_message(stage):
+    return (
+        f"The {Stage(stage).label} criteria are frozen since the first {Stage(stage).label} run "
+        "reported; supersede the criterion with a reason instead."
+    )
 
 
 class Kind(models.TextChoices):
@@ -46,6 +51,10 @@ class Result(models.TextChoices):
     INSUFFICIENT = "insufficient", "Not enough evidence"
 
 
+# Percentiles of a handful of run summaries say little about the tail: they are taken over
+# per-bucket or per-sample values when the runs logged them (Criterion._aggregate).
+PERCENTILES = (Aggregation.P5, Aggregation.P99)
+
 COMPARE = {
     Comparator.LT: lambda a, b: a < b,
     Comparator.LE: lambda a, b: a <= b,
@@ -64,6 +73,7 @@ AGGREGATE = {
 # What the criterion says about the experiment; results and checks are not part of it.
 DEFINITION_FIELDS = (
     "experiment_id",
+    "stage",
     "kind",
     "severity",
     "statement",
@@ -90,6 +100,9 @@ class CriterionQuerySet(models.QuerySet):
     def kills(self):
         return self.filter(kind=Kind.KILL)
 
+    def of_stage(self, stage):
+        return self.filter(stage=stage)
+
     def hard_kills(self):
         return self.filter(kind=Kind.KILL, severity=Severity.HARD)
 
@@ -100,8 +113,42 @@ class CriterionQuerySet(models.QuerySet):
         return self.exclude(metric="")
 
 
+class StageFreeze(models.Model):
+    """The recorded fact that a stage's criteria froze: its first run reported at frozen_at.
+
+    Kept apart from the runs so that deleting runs never unfreezes anything.
+    """
+
+    experiment = models.ForeignKey(
+        "experiments.Experiment", on_delete=models.CASCADE, related_name="freezes"
+    )
+    stage = models.CharField(max_length=20, choices=Stage)
+    frozen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["frozen_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "stage"], name="one_freeze_per_stage")
+        ]
+
+    def __str__(self):
+        return f"{self.experiment.key} {self.get_stage_display()} criteria frozen {self.frozen_at}"
+
+    @classmethod
+    def freeze(cls, experiment, stage, *, at=None):
+        """Freeze the stage's criteria; returns True the first time, False if already frozen."""
+        _, created = cls.objects.get_or_create(
+            experiment=experiment, stage=stage, defaults={"frozen_at": at or timezone.now()}
+        )
+        return created
+
+    @classmethod
+    def is_frozen(cls, experiment_id, stage):
+        return cls.objects.filter(experiment_id=experiment_id, stage=stage).exists()
+
+
 class Criterion(models.Model):
-    """A success or kill criterion, set before any run and frozen once a run reports.
+    """A success or kill criterion of one stage, frozen once that stage's first run reports.
 
     A machine-checkable criterion compares an aggregation of one metric over the runs of a
     variant (or its change against the baseline, in percent) with a threshold. The
@@ -111,6 +158,13 @@ class Criterion(models.Model):
 
     experiment = models.ForeignKey(
         "experiments.Experiment", on_delete=models.CASCADE, related_name="criteria"
+    )
+    # Blank only until saved: a criterion written without a stage is the current stage's.
+    stage = models.CharField(
+        max_length=20,
+        choices=Stage,
+        blank=True,
+        help_text="The stage whose gate this criterion decides.",
     )
     kind = models.CharField(max_length=10, choices=Kind)
     severity = models.CharField(
@@ -183,6 +237,9 @@ class Criterion(models.Model):
                 condition=models.Q(min_seeds__gte=1), name="criterion_min_seeds_positive"
             ),
             models.CheckConstraint(
+                condition=models.Q(stage__in=Stage.values), name="criterion_stage_valid"
+            ),
+            models.CheckConstraint(
                 condition=models.Q(superseded_by__isnull=True) | ~models.Q(supersede_reason=""),
                 name="criterion_superseded_with_reason",
             ),
@@ -192,22 +249,28 @@ class Criterion(models.Model):
         return self.statement
 
     def save(self, *args, allow_after_data=False, **kwargs):
-        """Save, refusing to create or redefine a criterion once a run has reported."""
+        """Save, refusing to create or redefine a criterion of a frozen stage."""
+        if not self.stage:
+            self.stage = self.experiment.stage
         if not self.statement.strip() and self.metric:
             self.statement = self.describe()
-        if not allow_after_data and self._definition_changed() and self._experiment_has_data():
-            raise ValidationError(FROZEN_MESSAGE)
+        if not allow_after_data and self._definition_changed():
+            frozen = self.frozen_stage()
+            if frozen:
+                raise ValidationError(frozen_message(frozen))
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        if self._experiment_has_data():
-            raise ValidationError(FROZEN_MESSAGE)
+        if self.is_frozen:
+            raise ValidationError(frozen_message(self.stage))
         return super().delete(*args, **kwargs)
 
     # --- rules ---
 
     def clean(self):
         errors = {}
+        if not self.stage and self.experiment_id:
+            self.stage = self.experiment.stage
         if self.kind == Kind.KILL and not self.severity:
             errors["severity"] = "A kill criterion is hard (stop at once) or soft (discuss)."
         if self.kind == Kind.SUCCESS and self.severity:
@@ -235,17 +298,33 @@ class Criterion(models.Model):
             return True
         return any(getattr(self, name) != stored[name] for name in DEFINITION_FIELDS)
 
-    def _experiment_has_data(self):
-        from .evidence import Run
+    def frozen_stage(self):
+        """The frozen stage this save would touch (the stored one or the new one), or None."""
+        stages = {self.stage}
+        if self.pk is not None:
+            stored = Criterion.objects.filter(pk=self.pk).values_list("stage", flat=True).first()
+            stages.add(stored or self.stage)
+        for stage in sorted(stages):
+            if StageFreeze.is_frozen(self.experiment_id, stage):
+                return stage
+        return None
 
-        return Run.objects.filter(experiment_id=self.experiment_id).exists()
+    @property
+    def is_frozen(self):
+        """True once the first run of the criterion's stage has reported."""
+        return StageFreeze.is_frozen(self.experiment_id, self.stage)
 
     @transaction.atomic
     def supersede(self, *, by, reason, **changes):
         """Replace this criterion with a changed copy, visibly and with a reason.
 
-        The old row stays, marked superseded by the new one; both appear in the history.
+        Only a Lead may (an owner proposes it: propose_supersede). The old row stays, marked
+        superseded by the new one; both appear in the history.
         """
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied(
+                "Only a Lead can supersede a criterion; propose the change for a Lead to approve."
+            )
         reason = (reason or "").strip()
         if not reason:
             raise ValidationError({"supersede_reason": "Say why the criterion changes."})
@@ -274,6 +353,27 @@ class Criterion(models.Model):
             new=replacement.pk,
         )
         return replacement
+
+    def propose_supersede(self, *, by, reason, **changes):
+        """Propose replacing this criterion, for a Lead to approve; returns the proposal."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError({"supersede_reason": "Say why the criterion changes."})
+        if not self.is_current:
+            raise ValidationError("This criterion was already superseded.")
+        fields = {name: getattr(self, name) for name in DEFINITION_FIELDS}
+        fields.update(changes)
+        Criterion(**fields).full_clean(exclude=["experiment"])  # refuse a broken proposal now
+        proposal = SupersedeProposal.objects.create(
+            criterion=self, changes=changes, reason=reason, proposed_by=by
+        )
+        self.experiment.record(
+            "criterion",
+            f"Proposed superseding “{self.statement}” ({_describe_changes(changes)}): {reason}",
+            by=by,
+            proposal=proposal.pk,
+        )
+        return proposal
 
     def check_by_hand(self, *, by, holds, note=""):
         """Record the outcome of a qualitative criterion, checked by a person."""
@@ -337,6 +437,7 @@ class Criterion(models.Model):
     def snapshot(self):
         return {
             "id": self.pk,
+            "stage": self.stage,
             "statement": self.statement,
             "kind": self.kind,
             "severity": self.severity,
@@ -348,10 +449,13 @@ class Criterion(models.Model):
 
     # --- evaluation ---
 
-    def assess(self, values_by_variant):
+    def assess(self, values_by_variant, samples=None):
         """(result, observed, detail) on {variant: [(seed, run_id, value), ...]}.
 
-        Non-finite values are left out here (they flag the experiment separately).
+        `samples` ({run_id: [values]}, source) lets a percentile be taken over per-bucket or
+        per-sample values of the runs; without it a percentile is over one summary per run,
+        and the detail says "across runs". Non-finite values are left out here (they flag
+        the experiment separately).
         """
         candidate = _usable(values_by_variant.get(self.variant, []))
         baseline = _usable(values_by_variant.get(BASELINE_VARIANT, []))
@@ -364,17 +468,112 @@ class Criterion(models.Model):
             )
         if missing:
             return Result.INSUFFICIENT, None, "; ".join(missing)
-        observed = float(AGGREGATE[self.aggregation]([value for _, _, value in candidate]))
+        observed, over = self._aggregate(candidate, samples)
         detail = f"{self.variant}: {observed:.4g}"
         if self.relative_to_baseline:
-            reference = float(AGGREGATE[self.aggregation]([value for _, _, value in baseline]))
+            reference, _ = self._aggregate(baseline, samples)
             if reference == 0:
                 return Result.INSUFFICIENT, None, "The baseline is 0: no relative change."
             detail += f", {BASELINE_VARIANT}: {reference:.4g}"
             observed = (observed - reference) / abs(reference) * 100
             detail += f", change {observed:+.2f}%"
+        if over:
+            detail += f" ({over})"
         holds = COMPARE[self.comparator](observed, self.threshold)
         return (Result.HOLDS if holds else Result.DOES_NOT_HOLD), observed, detail
+
+    @property
+    def is_percentile(self):
+        return self.aggregation in PERCENTILES
+
+    def _aggregate(self, rows, samples):
+        """(value, what it was taken over) for the rows of one variant."""
+        values = [value for _, _, value in rows]
+        if not self.is_percentile:
+            return float(AGGREGATE[self.aggregation](values)), ""
+        if samples is not None:
+            by_run, source = samples
+            pooled = [
+                value
+                for _, run_id, _ in rows
+                for value in by_run.get(run_id, [])
+                if value is not None and math.isfinite(value)
+            ]
+            if pooled:
+                over = f"over {len(pooled)} {source} values of {len(rows)} runs"
+                return float(AGGREGATE[self.aggregation](pooled)), over
+        return float(AGGREGATE[self.aggregation](values)), f"across runs: {len(rows)} run summaries"
+
+
+def _describe_changes(changes):
+    return ", ".join(f"{name} → {value}" for name, value in changes.items()) or "no change"
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class SupersedeProposal(models.Model):
+    """An owner's proposed change to a frozen criterion; a Lead approves or dismisses it."""
+
+    criterion = models.ForeignKey(
+        Criterion, on_delete=models.PROTECT, related_name="supersede_proposals"
+    )
+    changes = models.JSONField(help_text="The definition fields that change, new values.")
+    reason = models.TextField()
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=ProposalStatus, default=ProposalStatus.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["proposed_at", "id"]
+
+    def __str__(self):
+        return f"Supersede “{self.criterion}”: {self.reason}"
+
+    @property
+    def summary(self):
+        return _describe_changes(self.changes)
+
+    def approve(self, *, by):
+        """Supersede the criterion as proposed (Lead only); returns the replacement."""
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied("Only a Lead can approve superseding a criterion.")
+        with transaction.atomic():
+            self._claim(ProposalStatus.APPROVED, by=by)
+            return self.criterion.supersede(
+                by=by, reason=f"{self.reason} (proposed by {self.proposed_by})", **self.changes
+            )
+
+    def dismiss(self, *, by, note=""):
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied("Only a Lead can dismiss a proposed criterion change.")
+        with transaction.atomic():
+            self._claim(ProposalStatus.DISMISSED, by=by, note=note)
+            self.criterion.experiment.record(
+                "criterion",
+                f"Dismissed the proposal to supersede “{self.criterion.statement}”"
+                + (f": {note.strip()}" if note.strip() else ""),
+                by=by,
+                proposal=self.pk,
+            )
+
+    def _claim(self, status, *, by, note=""):
+        claimed = SupersedeProposal.objects.filter(
+            pk=self.pk, status=ProposalStatus.PENDING
+        ).update(status=status, decided_by=by, decided_at=timezone.now(), decision_note=note)
+        if not claimed:
+            raise ValidationError("This proposal was already decided.")
+        self.refresh_from_db()
 
 
 def _usable(rows):
@@ -391,27 +590,42 @@ def _seed_count(rows):
 
 
 def evaluate_criteria(experiment, criteria, *, now):
-    """Assess each machine-checked criterion on the experiment's runs and store the results.
+    """Assess each machine-checked criterion on its own stage's runs and store the results.
 
-    The evidence is read once for all the metrics named, whatever the number of metrics,
-    runs or points.
+    Success criteria count finished runs only: a gate passes on complete evidence. Kill
+    criteria read running runs too (their latest values), so that a job can be stopped
+    while it runs. The evidence is read once per (stage, finished only) for all the metrics
+    named, whatever the number of metrics, runs or points.
     """
     from .. import evidence
 
-    by_metric = {}
+    groups = {}
     for criterion in criteria:
         if criterion.is_machine_checked:
+            finished_only = criterion.kind == Kind.SUCCESS
+            by_metric = groups.setdefault((criterion.stage, finished_only), {})
             by_metric.setdefault(criterion.metric, []).append(criterion)
-    run_values = evidence.values_by_metric(experiment, list(by_metric)) if by_metric else {}
-    for metric, metric_criteria in by_metric.items():
-        values_by_variant = {}
-        for run, value in run_values[metric]:
-            values_by_variant.setdefault(run.variant, []).append((run.seed, run.pk, value))
-        for criterion in metric_criteria:
-            result, observed, detail = criterion.assess(values_by_variant)
-            criterion.result, criterion.observed = result, observed
-            criterion.result_detail, criterion.evaluated_at = detail, now
-            # A queryset update: results change as evidence arrives, the definition does not.
-            Criterion.objects.filter(pk=criterion.pk).update(
-                result=result, observed=observed, result_detail=detail, evaluated_at=now
-            )
+    for (stage, finished_only), by_metric in groups.items():
+        runs, _ = evidence.counted_runs(experiment, stage=stage, finished_only=finished_only)
+        run_values = evidence.values_by_metric(experiment, list(by_metric), runs=runs)
+        for metric, group in by_metric.items():
+            _assess_group(group, run_values[metric], runs, metric, now)
+
+
+def _assess_group(group, run_values, runs, metric, now):
+    from .. import evidence
+
+    values_by_variant = {}
+    for run, value in run_values:
+        values_by_variant.setdefault(run.variant, []).append((run.seed, run.pk, value))
+    samples = None
+    if any(criterion.is_percentile for criterion in group):
+        samples = evidence.sample_values(runs, metric)
+    for criterion in group:
+        result, observed, detail = criterion.assess(values_by_variant, samples)
+        criterion.result, criterion.observed = result, observed
+        criterion.result_detail, criterion.evaluated_at = detail[:300], now
+        # A queryset update: results change as evidence arrives, the definition does not.
+        Criterion.objects.filter(pk=criterion.pk).update(
+            result=result, observed=observed, result_detail=detail[:300], evaluated_at=now
+        )

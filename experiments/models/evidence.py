@@ -17,6 +17,8 @@ from django.core.validators import RegexValidator
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from .experiment import Stage
+
 
 class NaNFloatField(models.FloatField):
     """A float column where NaN is kept as NULL (the column is nullable for that only)."""
@@ -98,9 +100,20 @@ def check_metric_count(run, names):
         )
 
 
+class RunNotRunning(ValidationError):
+    """A write to a run that has finished: its evidence is no longer open to change."""
+
+    def __init__(self, run, what):
+        super().__init__(f"Run “{run.name}” is {run.status}: it takes no more {what}.")
+
+
 class RunQuerySet(models.QuerySet):
     def for_experiment(self, experiment):
         return self.filter(experiment=experiment)
+
+    def counting_for(self, stage):
+        """Runs whose evidence a stage's gate is decided on: its own, and runs carried over."""
+        return self.filter(models.Q(stage=stage) | models.Q(carry_overs__stage=stage)).distinct()
 
 
 class Run(models.Model):
@@ -115,6 +128,8 @@ class Run(models.Model):
     experiment = models.ForeignKey(
         "experiments.Experiment", on_delete=models.CASCADE, related_name="runs"
     )
+    # The stage the experiment was in when the run was created: it never changes.
+    stage = models.CharField(max_length=20, choices=Stage, blank=True)
     name = models.CharField(max_length=200)
     variant = models.CharField(max_length=100, default="candidate")
     seed = models.IntegerField(null=True, blank=True)
@@ -138,11 +153,32 @@ class Run(models.Model):
                 fields=["experiment", "client_key"],
                 condition=~models.Q(client_key=""),
                 name="run_client_key_unique_per_experiment",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(stage__in=Stage.values), name="run_stage_valid"
+            ),
         ]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        """Tag a new run with the experiment's stage; the stage's first run freezes its criteria."""
+        creating = self._state.adding
+        if creating and not self.stage:
+            self.stage = self.experiment.stage
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if creating:
+                from .criteria import StageFreeze
+
+                if StageFreeze.freeze(self.experiment, self.stage, at=self.started_at):
+                    self.experiment.record(
+                        "criterion",
+                        f"{self.get_stage_display()} criteria frozen: its first run "
+                        f"“{self.name}” reported",
+                        stage=self.stage,
+                    )
 
     @classmethod
     def start(cls, experiment, *, name, client_key="", params=None, **fields):
@@ -153,6 +189,7 @@ class Run(models.Model):
                 return existing, False
         run = cls(
             experiment=experiment,
+            stage=experiment.stage,
             name=name,
             client_key=client_key,
             params=json_safe(params or {}),
@@ -175,9 +212,18 @@ class Run(models.Model):
         return self.status != self.Status.RUNNING
 
     def finish(self, *, status=Status.FINISHED, summary=None):
-        """End the run with a status and its final metrics; finishing again updates them."""
+        """End the run with a status and its final metrics.
+
+        Finishing again the same way (a retried call) changes nothing; finishing it another
+        way, or with other metrics, is refused (RunNotRunning): the evidence is closed.
+        """
         if status not in self.Status.values or status == self.Status.RUNNING:
             raise ValidationError({"status": f"cannot finish a run as {status!r}"})
+        if self.is_finished:
+            merged = {**self.summary, **json_safe(summary or {})}
+            if status == self.status and merged == self.summary:
+                return
+            raise RunNotRunning(self, "status or summary changes")
         if summary and set(summary) - set(self.summary):
             logged = self.metric_summaries.values_list("key", flat=True).distinct()
             check_metric_count(self, {*logged, *self.summary, *summary})
@@ -208,6 +254,8 @@ class Run(models.Model):
                         {"idempotency_key": "already used for a different batch of this run"}
                     )
                 return batch, False
+            if locked.is_finished:
+                raise RunNotRunning(locked, "metric points")
             batch = IngestBatch.objects.create(
                 run=locked,
                 idempotency_key=idempotency_key,
@@ -235,8 +283,30 @@ class Run(models.Model):
             ).first()
             if existing:
                 return existing, False
+            if Run.objects.get(pk=self.pk).is_finished:
+                raise RunNotRunning(self, "artifacts")
             artifact.save()
         return artifact, True
+
+
+class RunCarryOver(models.Model):
+    """A Lead's explicit choice that a run of an earlier stage also counts for a later gate."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="carry_overs")
+    stage = models.CharField(max_length=20, choices=Stage)
+    carried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    carried_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "stage"], name="one_carry_over_per_stage")
+        ]
+
+    def __str__(self):
+        return f"{self.run} carried into {self.get_stage_display()}"
 
 
 class MetricPoint(models.Model):

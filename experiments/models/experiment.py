@@ -32,14 +32,37 @@ class Status(models.TextChoices):
     KILLED = "killed", "Killed"
     ROLLED_BACK = "rolled_back", "Rolled back"
     SHIPPED = "shipped", "Shipped"
+    # What deleting an experiment with a record does instead: kept, hidden from lists.
+    ARCHIVED = "archived", "Archived"
 
 
 CLOSED_STATUSES = (Status.KILLED, Status.ROLLED_BACK)
+
+# The cost-benefit figures: changing one needs a reason, kept old -> new in the history.
+RECORDED_COST_FIELDS = (
+    "engineer_weeks",
+    "engineer_week_cost",
+    "compute_cost",
+    "expected_benefit_per_month",
+)
+RECORDED_FIELDS = ("hypothesis", *RECORDED_COST_FIELDS)
 
 
 class ExperimentQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Status.ACTIVE)
+
+    def visible(self):
+        """Everything but archived experiments: what lists show."""
+        return self.exclude(status=Status.ARCHIVED)
+
+    def with_record(self):
+        """Experiments with a run, a gate decision or history: archived, never deleted."""
+        return self.filter(
+            models.Q(runs__isnull=False)
+            | models.Q(gate_decisions__isnull=False)
+            | models.Q(events__isnull=False)
+        ).distinct()
 
     def flagged(self):
         return self.filter(flagged_since__isnull=False)
@@ -172,9 +195,57 @@ class Experiment(models.Model):
     def gate_question(self):
         return GATE_QUESTIONS[Stage(self.stage)]
 
-    def has_reported(self):
-        """True once any run has reported: from then on criteria are frozen."""
-        return self.runs.exists()
+    def criteria_frozen(self, stage=None):
+        """True once the stage's (default: the current stage's) first run has reported."""
+        return self.freezes.filter(stage=stage or self.stage).exists()
+
+    def carry_runs_over(self, runs, *, by, reason):
+        """Count runs of earlier stages towards the current stage's gate too, recorded.
+
+        Only a Lead may: it changes what the gate is decided on.
+        """
+        from .evidence import RunCarryOver
+
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied("Only a Lead can carry runs over to another stage.")
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError({"reason": "Say why these runs count for this gate too."})
+        runs = list(runs)
+        if not runs:
+            raise ValidationError({"runs": "Choose the runs to carry over."})
+        for run in runs:
+            if run.experiment_id != self.pk or run.stage == self.stage:
+                raise ValidationError(
+                    {"runs": f"“{run.name}” is not an earlier stage's run of {self.key}."}
+                )
+        with transaction.atomic():
+            carried = []
+            for run in runs:
+                _, created = RunCarryOver.objects.get_or_create(
+                    run=run, stage=self.stage, defaults={"carried_by": by, "reason": reason}
+                )
+                if created:
+                    carried.append(run)
+            if carried:
+                names = ", ".join(f"“{run.name}” ({run.get_stage_display()})" for run in carried)
+                self.record(
+                    "stage",
+                    f"Runs carried over to the {self.get_stage_display()} gate: {names}: {reason}",
+                    by=by,
+                    runs=[run.pk for run in carried],
+                    stage=self.stage,
+                )
+            self.evaluate()
+        return carried
+
+    def has_record(self):
+        return Experiment.objects.with_record().filter(pk=self.pk).exists()
+
+    def archive(self, *, by, reason="Deleted in the admin"):
+        """Hide the experiment from lists, keeping its runs, decisions and history."""
+        self.set_status(Status.ARCHIVED, by=by, reason=reason)
+        self._store_flags([], now=timezone.now())
 
     def editable_by(self, user):
         return user.has_perm("experiments.change_experiment") and (
@@ -204,15 +275,76 @@ class Experiment(models.Model):
                 return timebox
         return None
 
-    def set_timebox(self, stage, *, starts_on, deadline):
-        timebox = self.timeboxes.filter(stage=stage).first() or StageTimebox(
-            experiment=self, stage=stage
-        )
+    def set_timebox(self, stage, *, starts_on, deadline, by=None, reason=""):
+        """Set a stage's time-box; changing an existing one needs a reason, kept old -> new.
+
+        Extending a time-box that has already run out needs a Lead, and the history keeps
+        that it had expired (the flag it raised stays in the history too).
+        """
+        existing = self.timeboxes.filter(stage=stage).first()
+        timebox = existing or StageTimebox(experiment=self, stage=stage)
+        old = (timebox.starts_on, timebox.deadline) if existing else None
         timebox.starts_on = starts_on
         timebox.deadline = deadline
         timebox.full_clean()
-        timebox.save()
+        if old is None or old == (starts_on, deadline):
+            timebox.save()
+            return timebox
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError({"change_reason": "Say why the time-box changes."})
+        expired = old[1] < timezone.localdate()
+        if expired and deadline > old[1]:
+            if by is None or not by.has_perm("experiments.sign_gate"):
+                raise PermissionDenied("Only a Lead can extend a time-box that has run out.")
+            self.evaluate()  # the expiry is in the history before the extension hides it
+        with transaction.atomic():
+            timebox.save()
+            label = Stage(stage).label
+            note = f" (it had expired on {old[1]:%Y-%m-%d})" if expired else ""
+            self.record(
+                "edited",
+                f"{label} time-box {old[0]:%Y-%m-%d} – {old[1]:%Y-%m-%d} → "
+                f"{starts_on:%Y-%m-%d} – {deadline:%Y-%m-%d}{note}: {reason}",
+                by=by,
+                field="timebox",
+                stage=stage,
+                old=[old[0].isoformat(), old[1].isoformat()],
+                new=[starts_on.isoformat(), deadline.isoformat()],
+                expired=expired,
+            )
         return timebox
+
+    def revise(self, *, by, reason, **changes):
+        """Change the hypothesis or cost-benefit figures, with a reason kept old -> new.
+
+        Other fields in `changes` are saved as they are. Returns the recorded fields.
+        """
+        recorded = {
+            name: (getattr(self, name), value)
+            for name, value in changes.items()
+            if name in RECORDED_FIELDS and getattr(self, name) != value
+        }
+        reason = (reason or "").strip()
+        if recorded and not reason:
+            raise ValidationError(
+                {"change_reason": "Say why the hypothesis or the cost-benefit figures change."}
+            )
+        for name, value in changes.items():
+            setattr(self, name, value)
+        with transaction.atomic():
+            self.save()
+            for name, (old, new) in recorded.items():
+                label = self._meta.get_field(name).verbose_name.capitalize()
+                self.record(
+                    "edited",
+                    f"{label}: “{old}” → “{new}”: {reason}",
+                    by=by,
+                    field=name,
+                    old=str(old),
+                    new=str(new),
+                )
+        return list(recorded)
 
     def timebox_expired(self, on=None):
         timebox = self.timebox()
@@ -252,17 +384,22 @@ class Experiment(models.Model):
         now = now or timezone.now()
         criteria = list(self.criteria.current())
         evaluate_criteria(self, criteria, now=now)
+        # Each stage's criteria are judged on its own runs; only the current stage's stop work.
         flags = [
             f"Hard kill criterion tripped: {criterion.statement}"
             for criterion in criteria
-            if criterion.trips_hard_kill
+            if criterion.trips_hard_kill and criterion.stage == self.stage
         ]
         timebox = self.timebox()
         if self.is_active and timebox and timebox.is_over(timezone.localdate(now)):
             flags.append(
                 f"{self.get_stage_display()} time-box ended on {timebox.deadline:%Y-%m-%d}"
             )
-        watched = {criterion.metric for criterion in criteria if criterion.metric}
+        watched = {
+            criterion.metric
+            for criterion in criteria
+            if criterion.metric and criterion.stage == self.stage
+        }
         flags += [
             f"NaN/Inf values in watched metric {name}"
             for name in sorted(evidence.non_finite_metrics(self) & watched)
@@ -290,11 +427,23 @@ class Experiment(models.Model):
 
     # --- evidence summaries ---
 
-    def run_values_by_metric(self):
-        """{metric: [(run, value)]} for every metric, in a fixed number of queries."""
+    def counted_runs(self, stage=None):
+        """(counted, left_out) for the gate of a stage (default: the current one).
+
+        Finished runs of the stage (and those carried over), one per variant and seed.
+        """
         from .. import evidence
 
-        return evidence.values_by_metric(self)
+        return evidence.counted_runs(self, stage=stage or self.stage, finished_only=True)
+
+    def run_values_by_metric(self, stage=None, runs=None):
+        """{metric: [(run, value)]} over the runs counted for a stage's gate, in a fixed number
+        of queries however many metrics there are."""
+        from .. import evidence
+
+        if runs is None:
+            runs, _ = self.counted_runs(stage)
+        return evidence.values_by_metric(self, runs=runs)
 
     def comparisons(self, values_by_metric=None):
         """Baseline against each other variant, per metric, across seeds (stats.compare)."""
@@ -303,7 +452,7 @@ class Experiment(models.Model):
 
         if values_by_metric is None:
             values_by_metric = self.run_values_by_metric()
-        criteria = [c for c in self.criteria.current() if c.is_machine_checked]
+        criteria = [c for c in self.criteria.current().of_stage(self.stage) if c.is_machine_checked]
         results = []
         for metric, run_values in values_by_metric.items():
             by_variant = {}
@@ -329,31 +478,90 @@ class Experiment(models.Model):
 
     def evidence_snapshot(self):
         """Criteria results, statistics and flags as they stand: stored with gate decisions."""
+        counted, left_out = self.counted_runs()
         return {
             "taken_at": timezone.now().isoformat(),
             "stage": self.stage,
             "flags": list(self.flags),
-            "criteria": [criterion.snapshot() for criterion in self.criteria.current()],
-            "statistics": [_json_safe(c.as_dict()) for c in self.comparisons()],
+            "runs": {
+                "counted": [run.name for run in counted],
+                "left_out": [f"{run.name}: {reason}" for run, reason in left_out],
+            },
+            "criteria": [
+                criterion.snapshot() for criterion in self.criteria.current().of_stage(self.stage)
+            ],
+            "statistics": [
+                _json_safe(c.as_dict())
+                for c in self.comparisons(self.run_values_by_metric(runs=counted))
+            ],
         }
+
+    def gate_blockers(self):
+        """Why the evidence does not support YES at the current gate, one sentence each.
+
+        Reads the stored results: decide_gate re-evaluates first.
+        """
+        from .criteria import Kind, Result
+        from .evidence import Run
+
+        stage = Stage(self.stage)
+        criteria = list(self.criteria.current().of_stage(stage))
+        blockers = []
+        if not criteria:
+            blockers.append(
+                f"The {stage.label} stage has no criteria: nothing says what passing is."
+            )
+        for criterion in criteria:
+            detail = f" ({criterion.result_detail})" if criterion.result_detail else ""
+            if criterion.kind == Kind.SUCCESS and criterion.result == Result.DOES_NOT_HOLD:
+                blockers.append(f"Success criterion not met: {criterion.statement}{detail}")
+            elif criterion.kind == Kind.SUCCESS and criterion.result != Result.HOLDS:
+                blockers.append(f"Success criterion lacks evidence: {criterion.statement}{detail}")
+            elif criterion.trips_hard_kill:
+                blockers.append(f"Hard kill criterion tripped: {criterion.statement}{detail}")
+        running = list(
+            self.runs.counting_for(stage)
+            .filter(status=Run.Status.RUNNING)
+            .values_list("name", flat=True)
+        )
+        if running:
+            blockers.append(
+                f"{len(running)} {stage.label} run{'s' if len(running) > 1 else ''} still "
+                f"running: {', '.join(sorted(running))}"
+            )
+        return blockers
 
     # --- gates ---
 
     def decide_gate(
-        self, decision, *, by, stage=None, round=None, conditions="", notes="", learnings=""
+        self,
+        decision,
+        *,
+        by,
+        stage=None,
+        round=None,
+        conditions="",
+        notes="",
+        learnings="",
+        override_reason="",
     ):
         """Answer the current stage's gate question YES, NO or NOT YET.
 
         `stage` and `round` are the gate the decider was looking at: when someone else
         decided it meanwhile, this one is refused rather than recorded on stale evidence.
+        The criteria are re-evaluated inside the decision's transaction and that fresh
+        result is snapshotted. YES is refused while gate_blockers() lists anything, unless
+        an `override_reason` is given: the decision is then recorded as against the evidence.
         YES advances the stage (after Integration: passed, and a radar move to ADOPT is
-        proposed); NO closes the experiment and keeps the learnings; NOT YET needs conditions.
+        proposed); NO closes the experiment, keeps the learnings and proposes SKIP (HOLD after
+        Integration); NOT YET needs conditions.
         """
         from .gates import Decision, GateDecision, RadarMoveProposal
 
         if not by.has_perm("experiments.sign_gate"):
             raise PermissionDenied("Only a Lead can decide a gate.")
         conditions, notes, learnings = conditions.strip(), notes.strip(), learnings.strip()
+        override_reason = override_reason.strip()
         if decision not in Decision.values:
             raise ValidationError({"decision": "Answer YES, NO or NOT YET."})
         if decision == Decision.NOT_YET and not conditions:
@@ -362,6 +570,16 @@ class Experiment(models.Model):
             raise ValidationError(
                 {"learnings": "A NO closes the experiment: write what we learned."}
             )
+        fresh = Experiment.objects.get(pk=self.pk)
+        gate_open = (
+            fresh.is_active
+            and stage in (None, fresh.stage)
+            and round in (None, fresh.open_gate_round())
+        )
+        if decision == Decision.YES and not override_reason and gate_open:
+            # Refused on the fresh evaluation, which stays stored so that the page shows it.
+            fresh.evaluate()
+            self._refuse_yes_if_blocked(fresh.gate_blockers())
         with transaction.atomic():
             locked = Experiment.objects.select_for_update().get(pk=self.pk)
             current_round = locked.gate_decisions.filter(stage=locked.stage).count() + 1
@@ -375,6 +593,16 @@ class Experiment(models.Model):
                     f"This experiment is {locked.get_status_display().lower()}: no gate is open."
                 )
             locked_stage = Stage(locked.stage)
+            # The decision is made on the evidence as it is now, not on a stored result.
+            locked.evaluate()
+            blockers = locked.gate_blockers() if decision == Decision.YES else []
+            if not override_reason:
+                self._refuse_yes_if_blocked(blockers)  # evidence that changed meanwhile
+            snapshot = locked.evidence_snapshot()
+            if not blockers:
+                override_reason = ""  # nothing was overridden
+            else:
+                snapshot["override"] = {"reason": override_reason, "blockers": blockers}
             try:
                 with transaction.atomic():
                     gate_decision = GateDecision.objects.create(
@@ -386,7 +614,8 @@ class Experiment(models.Model):
                         conditions=conditions,
                         notes=notes,
                         decided_by=by,
-                        snapshot=locked.evidence_snapshot(),
+                        snapshot=snapshot,
+                        override_reason=override_reason,
                     )
             except IntegrityError as error:
                 raise ValidationError(
@@ -394,12 +623,18 @@ class Experiment(models.Model):
                 ) from error
             summary = f"{locked_stage.label} gate: {gate_decision.get_decision_display()}"
             detail = conditions or learnings or notes
+            if override_reason:
+                summary += (
+                    f" AGAINST THE EVIDENCE (override: {override_reason}; "
+                    f"overridden: {'; '.join(blockers)})"
+                )
             locked.record(
                 "gate",
                 f"{summary} — {detail}" if detail else summary,
                 by=by,
                 decision=decision,
                 stage=locked_stage,
+                override=bool(override_reason),
             )
             if decision == Decision.YES and locked_stage in NEXT_STAGE:
                 locked._advance(NEXT_STAGE[locked_stage], by=by)
@@ -417,10 +652,31 @@ class Experiment(models.Model):
                 # "Should we keep this in production?" answered NO means rolling it back.
                 status = Status.ROLLED_BACK if locked_stage == Stage.INTEGRATION else Status.KILLED
                 locked.set_status(status, by=by, reason=f"{locked_stage.label} gate: NO")
+                # Rolled back from production: deprioritised (HOLD); earlier: rejected (SKIP).
+                ring = "hold" if locked_stage == Stage.INTEGRATION else "skip"
+                RadarMoveProposal.objects.create(
+                    experiment=locked,
+                    ring=ring,
+                    rationale=f"{locked.key} was stopped at its {locked_stage.label} gate: "
+                    f"{learnings}",
+                )
+                locked.record(
+                    "radar", f"Proposed moving {locked.technique} to {ring.upper()}", by=by
+                )
             # The new stage has its own time-box, a closed experiment no flags.
             locked.evaluate()
         self.refresh_from_db()
         return gate_decision
+
+    @staticmethod
+    def _refuse_yes_if_blocked(blockers):
+        if blockers:
+            raise ValidationError(
+                "YES is refused: the evidence does not support it. "
+                + " ".join(f"• {blocker}." for blocker in blockers)
+                + " To pass the gate anyway, give an override reason: the decision is then "
+                "recorded as against the evidence."
+            )
 
     def _advance(self, stage, *, by):
         old = self.get_stage_display()
@@ -449,7 +705,7 @@ class Experiment(models.Model):
         today = timezone.localdate(now or timezone.now())
         reasons = [
             f"Hard kill criterion tripped: {criterion.statement}"
-            for criterion in self.criteria.current().hard_kills().tripped()
+            for criterion in self.criteria.current().of_stage(self.stage).hard_kills().tripped()
         ]
         timebox = self.timebox()
         if self.is_active and timebox and timebox.is_over(today):
@@ -525,7 +781,8 @@ class ExperimentEvent(models.Model):
         POSTMORTEM = "postmortem", "Post-mortem"
         PREDICTION = "prediction", "Prediction"
 
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="events")
+    # PROTECT: the history outlives any attempt to delete its experiment (it is archived).
+    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind)
     message = models.TextField()
     actor = models.ForeignKey(

@@ -1,6 +1,8 @@
-"""Criteria: added before any run, superseded with a reason after, checked by hand."""
+"""Criteria: added before their stage's first run, superseded with a reason and a Lead's
+approval after, checked by hand."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.forms.models import model_to_dict
 from django.shortcuts import get_object_or_404, redirect
@@ -8,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
 from ..forms import CRITERION_FIELDS, CheckForm, CriterionForm, SupersedeForm
-from ..models import Criterion
+from ..models import Criterion, SupersedeProposal
 from .common import get_experiment_for_user
 from .experiments import PAGE, criteria_context
 
@@ -26,7 +28,11 @@ def criterion_add(request, pk):
         else:
             experiment.record("criterion", f"Criterion added: “{criterion}”", by=request.user)
             return redirect(experiment)
-    context = {"experiment": experiment, "form": form, "frozen": experiment.has_reported()}
+    context = {
+        "experiment": experiment,
+        "form": form,
+        "frozen_stages": experiment.freezes.order_by("frozen_at"),
+    }
     status = 400 if form.errors else 200
     return TemplateResponse(request, "experiments/criterion_form.html", context, status=status)
 
@@ -42,17 +48,52 @@ def criterion_supersede(request, pk, criterion_id):
         initial={**model_to_dict(criterion, fields=CRITERION_FIELDS), "statement": ""},
     )
     if request.method == "POST" and form.is_valid():
-        changes = {name: form.cleaned_data[name] for name in CRITERION_FIELDS}
+        changes = {
+            name: form.cleaned_data[name]
+            for name in CRITERION_FIELDS
+            if form.cleaned_data[name] != getattr(criterion, name)
+        }
+        reason = form.cleaned_data["reason"]
+        # A Lead supersedes; the owner proposes, and a Lead approves on the experiment page.
+        lead = request.user.has_perm("experiments.sign_gate")
         try:
-            criterion.supersede(by=request.user, reason=form.cleaned_data["reason"], **changes)
+            if lead:
+                criterion.supersede(by=request.user, reason=reason, **changes)
+            else:
+                criterion.propose_supersede(by=request.user, reason=reason, **changes)
         except ValidationError as invalid:
             form.add_error(None, invalid)
         else:
-            messages.success(request, "Criterion superseded; the old one stays visible.")
+            messages.success(
+                request,
+                "Criterion superseded; the old one stays visible."
+                if lead
+                else "Change proposed: a Lead approves it on this page.",
+            )
             return redirect(experiment)
     context = {"experiment": experiment, "form": form, "criterion": criterion}
     status = 400 if form.errors else 200
     return TemplateResponse(request, "experiments/criterion_form.html", context, status=status)
+
+
+@require_POST
+@permission_required("experiments.sign_gate", raise_exception=True)
+def supersede_proposal_decide(request, pk, supersede_proposal_id):
+    experiment = get_experiment_for_user(request, pk)
+    proposal = get_object_or_404(
+        SupersedeProposal.objects.filter(criterion__experiment=experiment),
+        pk=supersede_proposal_id,
+    )
+    try:
+        if request.POST.get("action") == "approve":
+            proposal.approve(by=request.user)
+            messages.success(request, "Criterion superseded as proposed.")
+        else:
+            proposal.dismiss(by=request.user, note=request.POST.get("note", ""))
+            messages.success(request, "Proposal dismissed.")
+    except ValidationError as invalid:
+        messages.error(request, " ".join(invalid.messages))
+    return redirect(experiment)
 
 
 @require_POST

@@ -4,13 +4,22 @@ import hashlib
 import math
 
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseStopPolling
 
 from .. import charts, evidence, stats
 from ..forms import ExperimentForm, GateDecisionForm
-from ..models import Experiment, MetricSummary, Stage, Status
+from ..models import (
+    Experiment,
+    GateDecision,
+    MetricSummary,
+    Stage,
+    Status,
+    SupersedeProposal,
+)
 from ..models.criteria import BASELINE_VARIANT
 from .common import get_experiment_for_user, template_for
 
@@ -28,6 +37,8 @@ def experiment_list(request):
     filters = {key: request.GET.get(key, "") for key in ("status", "stage", "q", "flagged")}
     if filters["status"] in Status.values:
         experiments = experiments.with_status(filters["status"])
+    else:
+        experiments = experiments.visible()
     if filters["stage"] in Stage.values:
         experiments = experiments.in_stage(filters["stage"])
     if filters["flagged"]:
@@ -50,6 +61,7 @@ def home_panel(request):
     context = {
         "flagged": Experiment.objects.flagged().select_related("technique")[:8],
         "active_count": Experiment.objects.active().count(),
+        "against_evidence": GateDecision.objects.against_evidence().count(),
     }
     return TemplateResponse(request, "experiments/_home_panel.html", context)
 
@@ -69,12 +81,21 @@ def experiment_create(request):
 def experiment_edit(request, pk):
     experiment = get_experiment_for_user(request, pk, edit=True)
     form = ExperimentForm(request.POST or None, instance=experiment)
+    status = None
     if request.method == "POST" and form.is_valid():
-        form.save_for(request.user)
-        return redirect(experiment)
+        try:
+            with transaction.atomic():
+                form.save_for(request.user)
+        except PermissionDenied as refused:
+            form.add_error("stage_deadline", str(refused))
+            status = 403
+        except ValidationError as invalid:
+            form.add_error(None, invalid)
+        else:
+            return redirect(experiment)
     context = {"form": form, "experiment": experiment}
     return TemplateResponse(
-        request, "experiments/experiment_form.html", context, status=_status(form)
+        request, "experiments/experiment_form.html", context, status=status or _status(form)
     )
 
 
@@ -126,8 +147,13 @@ def _history(experiment):
 
 def criteria_context(request, experiment, *, error=None):
     criteria = list(
-        experiment.criteria.select_related("superseded_by", "checked_by").order_by("kind", "id")
+        experiment.criteria.select_related("superseded_by", "checked_by").order_by(
+            "stage", "kind", "id"
+        )
     )
+    frozen_stages = set(experiment.freezes.values_list("stage", flat=True))
+    for criterion in criteria:
+        criterion.frozen = criterion.stage in frozen_stages
     current = [c for c in criteria if c.is_current]
     return {
         "experiment": experiment,
@@ -137,8 +163,13 @@ def criteria_context(request, experiment, *, error=None):
             repr([(c.pk, c.result, c.observed, c.result_detail) for c in current]).encode()
         ).hexdigest()[:16],
         "superseded_criteria": [c for c in criteria if not c.is_current],
+        "supersede_proposals": SupersedeProposal.objects.filter(
+            criterion__experiment=experiment, status="pending"
+        ).select_related("criterion", "proposed_by"),
+        "can_sign": request.user.has_perm("experiments.sign_gate"),
         "can_edit": experiment.editable_by(request.user),
-        "has_data": experiment.has_reported(),
+        "stage_frozen": experiment.stage in frozen_stages,
+        "all_stages_frozen": len(frozen_stages) == len(Stage.values),
         "criteria_error": error,
     }
 
@@ -153,10 +184,24 @@ def gate_context(request, experiment, *, form=None, error=None):
         or GateDecisionForm(initial={"stage": experiment.stage, "round": open_round}),
         "gate_error": error,
         "gate_round": open_round,
+        # From the stored evaluation; decide_gate re-evaluates before it refuses or records.
+        "gate_blockers": experiment.gate_blockers() if experiment.is_active else [],
         "can_sign": request.user.has_perm("experiments.sign_gate"),
         "proposals": list(experiment.radar_proposals.select_related("decided_by")),
         "can_move_radar": request.user.has_perm("radar.move_technique"),
         "timebox": experiment.timebox(),
+        **_carry_over_context(experiment),
+    }
+
+
+def _carry_over_context(experiment):
+    runs = list(experiment.runs.exclude(stage=experiment.stage).prefetch_related("carry_overs"))
+    carried = [
+        run for run in runs if any(c.stage == experiment.stage for c in run.carry_overs.all())
+    ]
+    return {
+        "carried_runs": carried,
+        "earlier_runs": [run for run in runs if run not in carried],
     }
 
 
@@ -168,7 +213,8 @@ def evidence_context(experiment, params):
     """
     runs = list(experiment.runs.all())
     running = any(not run.is_finished for run in runs)
-    values_by_metric = experiment.run_values_by_metric()
+    counted, left_out = experiment.counted_runs()
+    values_by_metric = experiment.run_values_by_metric(runs=counted)
     metrics = list(values_by_metric)
     watched = [c.metric for c in experiment.criteria.current().machine_checked()]
     # Curves and strata need logged points; some metrics exist only in run summaries.
@@ -198,6 +244,7 @@ def evidence_context(experiment, params):
         # The page's own parameters (metric, axes), kept by each poll.
         "evidence_query": query,
         "runs": runs,
+        "left_out_runs": left_out,
         "running": running,
         # An active experiment keeps listening even with no run going: a training job may
         # start reporting at any moment while the lead has the page open.

@@ -26,10 +26,11 @@ def prediction_list(request, pk):
                 prediction = form.save(commit=False)
                 prediction.experiment, prediction.created_by = experiment, request.user
                 prediction.save()
-                Forecast.objects.create(
-                    prediction=prediction,
+                Forecast.make(
+                    prediction,
                     forecaster=request.user,
                     probability=form.cleaned_data["probability"],
+                    reasoning=form.cleaned_data["reasoning"],
                 )
             return redirect("experiments:prediction_list", pk=experiment.pk)
     predictions = experiment.predictions.prefetch_related("forecasts__forecaster")
@@ -51,13 +52,12 @@ def forecast_add(request, pk, prediction_id):
     prediction = get_object_or_404(experiment.predictions.open(), pk=prediction_id)
     form = ForecastForm(request.POST)
     if form.is_valid():
-        Forecast.objects.update_or_create(
-            prediction=prediction,
-            forecaster=request.user,
-            defaults={"probability": form.cleaned_data["probability"]},
-        )
+        try:
+            Forecast.make(prediction, forecaster=request.user, **form.cleaned_data)
+        except ValidationError as invalid:
+            messages.error(request, " ".join(invalid.messages))
     else:
-        messages.error(request, "A forecast is a probability between 0 and 1.")
+        messages.error(request, "A forecast is a probability between 0 and 1, with your reasoning.")
     return redirect("experiments:prediction_list", pk=experiment.pk)
 
 
@@ -71,6 +71,8 @@ def prediction_resolve(request, pk, prediction_id):
     else:
         try:
             prediction.resolve(outcome=form.cleaned_data["outcome"], by=request.user)
+        except PermissionDenied as refused:
+            messages.error(request, str(refused))
         except ValidationError as invalid:
             messages.error(request, " ".join(invalid.messages))
     return redirect("experiments:prediction_list", pk=experiment.pk)

@@ -275,12 +275,31 @@ def test_idempotency_key_reused_for_other_points_is_refused(api):
     assert MetricPoint.objects.count() == 2
 
 
-def test_finished_run_still_takes_late_spooled_batches(api):
+def test_a_finished_run_refuses_new_batches_naming_its_status(api):
     run = create_run(api)
+    stored = batch()
+    assert api.post(f"/EXP-12/runs/{run['id']}/metrics", stored).status_code == 201
     api.post(f"/EXP-12/runs/{run['id']}/finish", {"status": "failed"})
-    response = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch())
-    assert response.status_code == 201
+    # A batch stored before the finish, replayed from a spool, is still answered as stored.
+    assert api.post(f"/EXP-12/runs/{run['id']}/metrics", stored).status_code == 200
+    late = api.post(f"/EXP-12/runs/{run['id']}/metrics", batch(key="late"))
+    assert late.status_code == 409
+    assert "is failed: it takes no more metric points" in late.json()["detail"]
     assert MetricPoint.objects.count() == 3
+
+
+def test_a_finished_run_refuses_a_different_finish_and_new_artifacts(api):
+    run = create_run(api)
+    finish = {"status": "finished", "summary": {"accuracy": 0.9}}
+    assert api.post(f"/EXP-12/runs/{run['id']}/finish", finish).status_code == 200
+    assert api.post(f"/EXP-12/runs/{run['id']}/finish", finish).status_code == 200  # a retry
+    rewrite = {"status": "finished", "summary": {"accuracy": 0.99}}
+    refused = api.post(f"/EXP-12/runs/{run['id']}/finish", rewrite)
+    assert refused.status_code == 409 and "is finished" in refused.json()["detail"]
+    assert Run.objects.get().summary == {"accuracy": 0.9}
+    artifact = {"uri": "s3://bucket/late.pt", "kind": "checkpoint"}
+    late = api.post(f"/EXP-12/runs/{run['id']}/artifacts", artifact)
+    assert late.status_code == 409 and "takes no more artifacts" in late.json()["detail"]
 
 
 def test_finish_with_unknown_status_is_refused(api):

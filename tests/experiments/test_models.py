@@ -77,11 +77,12 @@ def test_nan_in_an_unwatched_metric_does_not_flag():
     assert experiment.evaluate() == []
 
 
-def test_flag_clears_when_the_evidence_does():
+def test_flag_clears_when_the_evidence_does(alice):
     experiment = make_experiment()
     experiment.set_timebox("discovery", starts_on=TODAY - 20 * DAY, deadline=TODAY - DAY)
     experiment.evaluate()
-    experiment.set_timebox("discovery", starts_on=TODAY - 20 * DAY, deadline=TODAY + DAY)
+    experiment.set_timebox("discovery", starts_on=TODAY - 20 * DAY, deadline=TODAY + DAY,
+                           by=alice, reason="one more seed")  # fmt: skip
     assert experiment.evaluate() == []
     experiment.refresh_from_db()
     assert experiment.flagged_since is None

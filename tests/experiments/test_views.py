@@ -7,7 +7,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiments.models import Criterion, Experiment, GateDecision
-from tests.factories import make_criterion, make_experiment, make_technique, report_run
+from tests.factories import (
+    give_supporting_evidence,
+    make_criterion,
+    make_experiment,
+    make_technique,
+    make_user,
+    report_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,13 +111,20 @@ def test_owner_edits_their_experiment_and_the_edit_is_in_the_history(bob_client,
         stage_deadline=TODAY + datetime.timedelta(days=21),
         technique=experiment.technique.pk,
     )
+    refused = bob_client.post(url, data)
+    assert refused.status_code == 400 and "Say why the hypothesis" in refused.content.decode()
+    experiment.refresh_from_db()
+    assert experiment.hypothesis == "old"
+    data["change_reason"] = "The cost is what the team asked about"
     assert bob_client.post(url, data).status_code == 302
     experiment.refresh_from_db()
     assert experiment.hypothesis == "LoRA within 1% at 10% of the cost"
     assert experiment.timebox().deadline == TODAY + datetime.timedelta(days=21)
-    assert (
-        "Edited: hypothesis, stage_deadline" in bob_client.get(_detail(experiment)).content.decode()
-    )
+    history = bob_client.get(_detail(experiment)).content.decode()
+    assert "Hypothesis: “old” → “LoRA within 1% at 10% of the cost”: The cost is what" in history
+    deadline = TODAY + datetime.timedelta(days=21)
+    assert f"Discovery time-box {TODAY:%Y-%m-%d} – {TODAY:%Y-%m-%d} → " in history
+    assert f"{TODAY:%Y-%m-%d} – {deadline:%Y-%m-%d}: The cost is what" in history
 
 
 def test_member_cannot_edit_someone_elses_experiment(bob_client, alice):
@@ -182,6 +196,7 @@ def test_evidence_region_stops_polling_once_the_experiment_is_closed(bob_client)
 
 def test_lead_decides_a_gate_in_place_with_htmx(alice_client):
     experiment = make_experiment()
+    give_supporting_evidence(experiment)
     response = alice_client.post(
         reverse("experiments:gate_decide", args=[experiment.pk]),
         {"decision": "yes", "stage": "discovery", "round": 1, "notes": "works"},
@@ -259,7 +274,7 @@ def test_criteria_are_frozen_on_the_page_once_runs_report(bob_client, bob):
     report_run(experiment=experiment, values={"accuracy": 0.8})
     refused = bob_client.post(add_url, {**fields, "threshold": "-10"})
     assert refused.status_code == 400
-    assert "Criteria cannot be changed once a run has reported" in refused.content.decode()
+    assert "Discovery criteria are frozen" in refused.content.decode()
     assert Criterion.objects.count() == 1
 
     supersede_url = reverse("experiments:criterion_supersede", args=[experiment.pk, criterion.pk])
@@ -268,9 +283,19 @@ def test_criteria_are_frozen_on_the_page_once_runs_report(bob_client, bob):
         supersede_url, {**fields, "threshold": "-3", "reason": "-5% hides regressions on code"}
     )
     assert response.status_code == 302
+    # bob owns the experiment but is a Member: the change waits for a Lead.
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert "Proposed changes" in page and "Waiting for a Lead to approve it" in page
+    assert Criterion.objects.current().get() == criterion
+    proposal = criterion.supersede_proposals.get()
+    decide = reverse("experiments:supersede_proposal_decide", args=[experiment.pk, proposal.pk])
+    assert bob_client.post(decide, {"action": "approve"}).status_code == 403
+    lead = Client()
+    lead.force_login(make_user(username="lena", role="Lead"))
+    assert lead.post(decide, {"action": "approve"}).status_code == 302
     page = bob_client.get(_detail(experiment)).content.decode()
     assert "Superseded" in page and "-5% hides regressions on code" in page
-    assert "changes by &lt; -3%" in page
+    assert "changes by &lt; -3%" in page and "(proposed by bob)" in page
 
 
 def test_qualitative_criterion_checked_with_and_without_htmx(bob_client, bob):
@@ -292,6 +317,7 @@ def test_integration_pass_shows_the_proposal_a_lead_confirms(alice, bob_client):
     alice_client.force_login(alice)
     technique = make_technique(ring="trial")
     experiment = make_experiment(technique=technique, stage="integration")
+    give_supporting_evidence(experiment)
     alice_client.post(reverse("experiments:gate_decide", args=[experiment.pk]),
                       {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
     proposal = experiment.radar_proposals.get()
@@ -361,6 +387,7 @@ def test_htmx_gate_decision_also_updates_the_header_and_history(alice_client):
 
 def test_htmx_yes_shows_the_new_stage_in_the_header(alice_client):
     experiment = make_experiment()
+    give_supporting_evidence(experiment)
     response = alice_client.post(
         reverse("experiments:gate_decide", args=[experiment.pk]),
         {"decision": "yes", "stage": "discovery", "round": 1},
@@ -385,6 +412,7 @@ def test_htmx_refused_decision_swaps_only_the_gate(alice_client):
 def test_htmx_proposal_decision_updates_the_history(alice_client):
     technique = make_technique(ring="trial")
     experiment = make_experiment(technique=technique, stage="integration")
+    give_supporting_evidence(experiment)
     alice_client.post(reverse("experiments:gate_decide", args=[experiment.pk]),
                       {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
     proposal = experiment.radar_proposals.get()

@@ -32,6 +32,8 @@ LEAD_ONLY = {
     "radar:nomination_decline",
     "radar:radar_import",
     "experiments:gate_decide",
+    "experiments:runs_carry_over",
+    "experiments:supersede_proposal_decide",
     "experiments:proposal_decide",
     "papers:paper_merge",
     "papers:question_unlink",
@@ -96,7 +98,13 @@ def world(alice, bob, charlie):
 
     from django.utils import timezone
 
-    from experiments.models import ActionItem, PostMortem, Prediction, RadarMoveProposal
+    from experiments.models import (
+        ActionItem,
+        PostMortem,
+        Prediction,
+        RadarMoveProposal,
+        SupersedeProposal,
+    )
     from papers.models import QuestionLink
 
     dana = factories.make_user(username="dana", role="Member")
@@ -136,6 +144,9 @@ def world(alice, bob, charlie):
         "criterion": criterion, "run": run, "token": token, "key": key,
         "prediction": prediction, "proposal": proposal, "closed_experiment": closed,
         "action_item": action_item, "other_key": other_key,
+        "supersede_proposal": SupersedeProposal.objects.create(
+            criterion=criterion, changes={"threshold": 0.7}, reason="new eval set", proposed_by=dana
+        ),
     }  # fmt: skip
 
 
@@ -149,6 +160,7 @@ KWARG_OBJECTS = {
     "criterion_id": "criterion",
     "prediction_id": "prediction",
     "proposal_id": "proposal",
+    "supersede_proposal_id": "supersede_proposal",
     "item_id": "action_item",
     "link_pk": "link",
 }

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0004_experimentevent_edited_kind'),
+        ('experiments', '0009_criterion_supersede_proposals'),
     ]
 
     operations = [
