@@ -329,12 +329,16 @@ class Experiment(models.Model):
 
     def evidence_snapshot(self):
         """Criteria results, statistics and flags as they stand: stored with gate decisions."""
+        from .. import memos
+
         return {
             "taken_at": timezone.now().isoformat(),
             "stage": self.stage,
             "flags": list(self.flags),
             "criteria": [criterion.snapshot() for criterion in self.criteria.current()],
             "statistics": [_json_safe(c.as_dict()) for c in self.comparisons()],
+            # Who, what, cost-benefit and runs, for the decision memos (experiments/memos.py).
+            "context": _json_safe(memos.snapshot_context(self)),
         }
 
     # --- gates ---
