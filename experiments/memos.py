@@ -71,7 +71,9 @@ def memos(decision):
 def memo_document(decision):
     """The three memos as one Markdown document, for the download."""
     written = memos(decision)
-    heading = f"# {decision.experiment.key}: {decision.get_stage_display()} gate, round {decision.round}"
+    heading = (
+        f"# {decision.experiment.key}: {decision.get_stage_display()} gate, round {decision.round}"
+    )
     parts = [heading]
     for kind, title in MEMO_KINDS.items():
         parts.append(f"## {title}\n\n{_demote(written[kind])}")
@@ -80,7 +82,9 @@ def memo_document(decision):
 
 def _demote(markdown):
     # Each memo has its own headings; inside the document they sit under the memo's heading.
-    return "\n".join("##" + line if line.startswith("#") else line for line in markdown.splitlines())
+    return "\n".join(
+        "##" + line if line.startswith("#") else line for line in markdown.splitlines()
+    )
 
 
 def _context(decision):
@@ -92,7 +96,9 @@ def _context(decision):
     override = snapshot.get("override") or None
     if decision.decision == "not_yet":
         assessment = "NOT YET"
-        recommendation = f"continue the {decision.get_stage_display()} stage until: {decision.conditions}"
+        recommendation = (
+            f"continue the {decision.get_stage_display()} stage until: {decision.conditions}"
+        )
     else:
         assessment, recommendation = ASSESSMENTS[(decision.stage, decision.decision)]
     return {
@@ -113,33 +119,52 @@ def _context(decision):
         "assessment": assessment,
         "recommendation": recommendation,
         "next_stage": NEXT_STAGE_LABEL.get(decision.stage, ""),
-        "benefit": _benefit(success, about),
+        "benefit": _benefit(success, about, snapshot.get("statistics", [])),
         "key_risk": _key_risk(criteria, snapshot.get("flags", []), override),
         "risks": _risks(criteria, snapshot.get("flags", []), override),
     }
 
 
-def _benefit(success, about):
-    met = [f"{c['statement']} (observed {_number(c.get('observed'))})" for c in success if c.get("result") == "holds"]
+def _benefit(success, about, statistics):
+    """The seed's "X% improvement in metric Y": the measured changes against the baseline,
+    the success criteria met, and the expected value per month."""
+    changes = [
+        f"{c['relative_difference']:+.1f}% {c['metric']} ({c['variant']} against the baseline)"
+        for c in statistics
+        if isinstance(c.get("relative_difference"), float)
+    ]
+    met = [
+        f"{c['statement']} (observed {_number(c.get('observed'))})"
+        for c in success
+        if c.get("result") == "holds"
+    ]
     per_month = (about.get("cost_benefit") or {}).get("expected_benefit_per_month")
     parts = []
+    if changes:
+        parts.append(", ".join(changes))
     if met:
-        parts.append("; ".join(met))
+        parts.append("criteria met: " + "; ".join(met))
     if per_month:
         parts.append(f"an expected {per_month:,.0f} per month")
-    return ", and ".join(parts) if parts else "not shown by the evidence: no success criterion was met"
+    if not met:
+        parts.append("no success criterion was met")
+    return "; ".join(parts)
 
 
 def _risks(criteria, flags, override):
     """Open risks at decision time, most serious first."""
     risks = []
     if override:
-        risks += [f"Decided against the evidence: {blocker}" for blocker in override.get("blockers", [])]
+        risks += [
+            f"Decided against the evidence: {blocker}" for blocker in override.get("blockers", [])
+        ]
     for criterion in criteria:
         result, kind = criterion.get("result"), criterion.get("kind")
         if kind == "kill" and result == "holds":
             severity = "hard" if criterion.get("severity") == "hard" else "soft"
-            risks.append(f"{severity.capitalize()} kill criterion tripped: {criterion['statement']}")
+            risks.append(
+                f"{severity.capitalize()} kill criterion tripped: {criterion['statement']}"
+            )
     risks += flags
     for criterion in criteria:
         result, kind = criterion.get("result"), criterion.get("kind")

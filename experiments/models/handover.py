@@ -111,7 +111,7 @@ class KnowledgeArtifact(models.Model):
         artifact.full_clean(exclude=["experiment"])
         artifact.save()
         verb = "written" if created else "revised"
-        experiment.record("edited", f"{artifact.get_kind_display()} {verb}", by=by, kind=kind)
+        experiment.record("edited", f"{artifact.get_kind_display()} {verb}", by=by, section=kind)
         return artifact
 
 
@@ -124,8 +124,7 @@ def handover_sections(experiment):
     """[(kind, label, prompt, artifact or None)] for the three sections, in order."""
     written = {artifact.kind: artifact for artifact in experiment.knowledge_artifacts.all()}
     return [
-        (kind, kind.label, ARTIFACT_PROMPTS[kind], written.get(kind.value))
-        for kind in ArtifactKind
+        (kind, kind.label, ARTIFACT_PROMPTS[kind], written.get(kind.value)) for kind in ArtifactKind
     ]
 
 
