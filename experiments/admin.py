@@ -43,15 +43,15 @@ class CriterionAdmin(admin.ModelAdmin):
     search_fields = ["statement", "metric", "experiment__key"]
     readonly_fields = ["result", "observed", "result_detail", "evaluated_at", "superseded_by"]
 
-    # A criterion is frozen once its experiment has data: show it read-only rather than let
+    # A criterion is frozen once its stage's first run reported: show it read-only rather than let
     # the model refuse the save with an error page. Changes go through "supersede".
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj._experiment_has_data():
+        if obj is not None and obj.is_frozen:
             return [field.name for field in obj._meta.fields]
         return self.readonly_fields
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj._experiment_has_data():
+        if obj is not None and obj.is_frozen:
             return False
         return super().has_delete_permission(request, obj)
 

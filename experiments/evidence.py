@@ -10,8 +10,11 @@ import math
 from .models import MetricPoint, MetricSummary, Run
 
 
-def _runs(experiment):
-    return list(Run.objects.for_experiment(experiment))
+def _runs(experiment, stage=None):
+    runs = Run.objects.for_experiment(experiment)
+    if stage:
+        runs = runs.counting_for(stage).order_by(*Run._meta.ordering)
+    return list(runs)
 
 
 def metric_names(experiment):
@@ -26,8 +29,8 @@ def metric_names(experiment):
     return sorted(names)
 
 
-def run_values(experiment, metric):
-    """[(run, value)], one per run that has the metric.
+def run_values(experiment, metric, *, stage=None):
+    """[(run, value)], one per run that has the metric (with `stage`: that gate's runs).
 
     The value is the run's summary metric when it finished with one, else the last value it
     logged (by step) outside any bucket. Runs without the metric are left out.
@@ -38,7 +41,7 @@ def run_values(experiment, metric):
         )
     )
     values = []
-    for run in _runs(experiment):
+    for run in _runs(experiment, stage):
         value = run.summary_value(metric) if run.is_finished else None
         if value is None:
             value = last_logged.get(run.pk)

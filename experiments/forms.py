@@ -11,6 +11,7 @@ from .models import (
     Failure,
     PostMortem,
     Prediction,
+    Stage,
     StageTimebox,
 )
 from .models.criteria import DEFINITION_FIELDS
@@ -109,11 +110,23 @@ class CriterionForm(forms.ModelForm):
         fields = CRITERION_FIELDS
         labels = {"threshold": "Threshold (percent when relative to the baseline)"}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty (an older client), the criterion is the current stage's.
+        self.fields["stage"].choices = Stage.choices
+        if not self.is_bound and not self.initial.get("stage"):
+            self.initial["stage"] = self.instance.experiment.stage
+
 
 class SupersedeForm(CriterionForm):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), help_text="Why the criterion changes."
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A replacement decides the same gate as the criterion it replaces.
+        self.fields["stage"].disabled = True
 
 
 class CheckForm(forms.Form):
@@ -140,6 +153,19 @@ class GateDecisionForm(forms.Form):
         help_text="NO: what we learned (kept on the experiment).",
     )
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CarryOverForm(forms.Form):
+    runs = forms.ModelMultipleChoiceField(
+        queryset=None, error_messages={"required": "Choose the runs to carry over."}
+    )
+    reason = forms.CharField(
+        error_messages={"required": "Say why these runs count for this gate too."}
+    )
+
+    def __init__(self, *args, experiment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["runs"].queryset = experiment.runs.all()
 
 
 class ProposalDecisionForm(forms.Form):

@@ -46,15 +46,19 @@ def snapshot_context(experiment):
             "payback_months": _float_or_none(experiment.payback_months),
             "roi_12_months": _float_or_none(experiment.roi_12_months),
         },
+        # The runs this stage's gate is decided on: its own and those carried over.
         "runs": [
             {
                 "name": run.name,
+                "stage": run.stage,
                 "variant": run.variant,
                 "seed": run.seed,
                 "status": run.status,
                 "summary": run.summary,
             }
-            for run in experiment.runs.all()
+            for run in experiment.runs.counting_for(experiment.stage).order_by(
+                "variant", "seed", "pk"
+            )
         ],
     }
 

@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.db.models import F
 from django.utils import timezone
 
 from .models import ActionItem, Criterion, Experiment, GateDecision, Prediction
@@ -81,6 +82,7 @@ def _soft_kills_tripped():
         for criterion in Criterion.objects.current()
         .kills()
         .filter(severity="soft", result="holds", experiment__status="active")
+        .filter(stage=F("experiment__stage"))
         .select_related("experiment__technique")
     ]
 

@@ -24,6 +24,7 @@ urlpatterns = [
         name="criterion_check",
     ),
     path("<int:pk>/gate/", gates.gate_decide, name="gate_decide"),
+    path("<int:pk>/gate/carry-over/", gates.runs_carry_over, name="runs_carry_over"),
     path(
         "<int:pk>/proposals/<int:proposal_id>/",
         gates.proposal_decide,

@@ -1,6 +1,6 @@
-from .criteria import Criterion
+from .criteria import Criterion, StageFreeze
 from .deep_dives import DeepDive
-from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run
+from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run, RunCarryOver
 from .experiment import Experiment, ExperimentEvent, Stage, StageTimebox, Status
 from .gates import Decision, GateDecision, RadarMoveProposal
 from .handover import KnowledgeArtifact
@@ -28,7 +28,9 @@ __all__ = [
     "Prediction",
     "RadarMoveProposal",
     "Run",
+    "RunCarryOver",
     "Stage",
+    "StageFreeze",
     "StageTimebox",
     "Status",
     "TokenFailure",

@@ -6,11 +6,16 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from .experiment import Stage
+
 BASELINE_VARIANT = "baseline"
-FROZEN_MESSAGE = (
-    "Criteria cannot be changed once a run has reported; supersede the criterion with a "
-    "reason instead."
-)
+
+
+def frozen_message(stage):
+    return (
+        f"The {Stage(stage).label} criteria are frozen since the first {Stage(stage).label} run "
+        "reported; supersede the criterion with a reason instead."
+    )
 
 
 class Kind(models.TextChoices):
@@ -64,6 +69,7 @@ AGGREGATE = {
 # What the criterion says about the experiment; results and checks are not part of it.
 DEFINITION_FIELDS = (
     "experiment_id",
+    "stage",
     "kind",
     "severity",
     "statement",
@@ -90,6 +96,9 @@ class CriterionQuerySet(models.QuerySet):
     def kills(self):
         return self.filter(kind=Kind.KILL)
 
+    def of_stage(self, stage):
+        return self.filter(stage=stage)
+
     def hard_kills(self):
         return self.filter(kind=Kind.KILL, severity=Severity.HARD)
 
@@ -100,8 +109,42 @@ class CriterionQuerySet(models.QuerySet):
         return self.exclude(metric="")
 
 
+class StageFreeze(models.Model):
+    """The recorded fact that a stage's criteria froze: its first run reported at frozen_at.
+
+    Kept apart from the runs so that deleting runs never unfreezes anything.
+    """
+
+    experiment = models.ForeignKey(
+        "experiments.Experiment", on_delete=models.CASCADE, related_name="freezes"
+    )
+    stage = models.CharField(max_length=20, choices=Stage)
+    frozen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["frozen_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "stage"], name="one_freeze_per_stage")
+        ]
+
+    def __str__(self):
+        return f"{self.experiment.key} {self.get_stage_display()} criteria frozen {self.frozen_at}"
+
+    @classmethod
+    def freeze(cls, experiment, stage, *, at=None):
+        """Freeze the stage's criteria; returns True the first time, False if already frozen."""
+        _, created = cls.objects.get_or_create(
+            experiment=experiment, stage=stage, defaults={"frozen_at": at or timezone.now()}
+        )
+        return created
+
+    @classmethod
+    def is_frozen(cls, experiment_id, stage):
+        return cls.objects.filter(experiment_id=experiment_id, stage=stage).exists()
+
+
 class Criterion(models.Model):
-    """A success or kill criterion, set before any run and frozen once a run reports.
+    """A success or kill criterion of one stage, frozen once that stage's first run reports.
 
     A machine-checkable criterion compares an aggregation of one metric over the runs of a
     variant (or its change against the baseline, in percent) with a threshold. The
@@ -111,6 +154,13 @@ class Criterion(models.Model):
 
     experiment = models.ForeignKey(
         "experiments.Experiment", on_delete=models.CASCADE, related_name="criteria"
+    )
+    # Blank only until saved: a criterion written without a stage is the current stage's.
+    stage = models.CharField(
+        max_length=20,
+        choices=Stage,
+        blank=True,
+        help_text="The stage whose gate this criterion decides.",
     )
     kind = models.CharField(max_length=10, choices=Kind)
     severity = models.CharField(
@@ -183,6 +233,9 @@ class Criterion(models.Model):
                 condition=models.Q(min_seeds__gte=1), name="criterion_min_seeds_positive"
             ),
             models.CheckConstraint(
+                condition=models.Q(stage__in=Stage.values), name="criterion_stage_valid"
+            ),
+            models.CheckConstraint(
                 condition=models.Q(superseded_by__isnull=True) | ~models.Q(supersede_reason=""),
                 name="criterion_superseded_with_reason",
             ),
@@ -192,22 +245,28 @@ class Criterion(models.Model):
         return self.statement
 
     def save(self, *args, allow_after_data=False, **kwargs):
-        """Save, refusing to create or redefine a criterion once a run has reported."""
+        """Save, refusing to create or redefine a criterion of a frozen stage."""
+        if not self.stage:
+            self.stage = self.experiment.stage
         if not self.statement.strip() and self.metric:
             self.statement = self.describe()
-        if not allow_after_data and self._definition_changed() and self._experiment_has_data():
-            raise ValidationError(FROZEN_MESSAGE)
+        if not allow_after_data and self._definition_changed():
+            frozen = self.frozen_stage()
+            if frozen:
+                raise ValidationError(frozen_message(frozen))
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        if self._experiment_has_data():
-            raise ValidationError(FROZEN_MESSAGE)
+        if self.is_frozen:
+            raise ValidationError(frozen_message(self.stage))
         return super().delete(*args, **kwargs)
 
     # --- rules ---
 
     def clean(self):
         errors = {}
+        if not self.stage and self.experiment_id:
+            self.stage = self.experiment.stage
         if self.kind == Kind.KILL and not self.severity:
             errors["severity"] = "A kill criterion is hard (stop at once) or soft (discuss)."
         if self.kind == Kind.SUCCESS and self.severity:
@@ -235,10 +294,21 @@ class Criterion(models.Model):
             return True
         return any(getattr(self, name) != stored[name] for name in DEFINITION_FIELDS)
 
-    def _experiment_has_data(self):
-        from .evidence import Run
+    def frozen_stage(self):
+        """The frozen stage this save would touch (the stored one or the new one), or None."""
+        stages = {self.stage}
+        if self.pk is not None:
+            stored = Criterion.objects.filter(pk=self.pk).values_list("stage", flat=True).first()
+            stages.add(stored or self.stage)
+        for stage in sorted(stages):
+            if StageFreeze.is_frozen(self.experiment_id, stage):
+                return stage
+        return None
 
-        return Run.objects.filter(experiment_id=self.experiment_id).exists()
+    @property
+    def is_frozen(self):
+        """True once the first run of the criterion's stage has reported."""
+        return StageFreeze.is_frozen(self.experiment_id, self.stage)
 
     @transaction.atomic
     def supersede(self, *, by, reason, **changes):
@@ -337,6 +407,7 @@ class Criterion(models.Model):
     def snapshot(self):
         return {
             "id": self.pk,
+            "stage": self.stage,
             "statement": self.statement,
             "kind": self.kind,
             "severity": self.severity,
@@ -391,19 +462,19 @@ def _seed_count(rows):
 
 
 def evaluate_criteria(experiment, criteria, *, now):
-    """Assess each machine-checked criterion on the experiment's runs and store the results.
+    """Assess each machine-checked criterion on its own stage's runs and store the results.
 
-    One evidence query per metric named, whatever the number of runs or points.
+    One evidence query per (stage, metric) named, whatever the number of runs or points.
     """
     from .. import evidence
 
     by_metric = {}
     for criterion in criteria:
         if criterion.is_machine_checked:
-            by_metric.setdefault(criterion.metric, []).append(criterion)
-    for metric, metric_criteria in by_metric.items():
+            by_metric.setdefault((criterion.stage, criterion.metric), []).append(criterion)
+    for (stage, metric), metric_criteria in by_metric.items():
         values_by_variant = {}
-        for run, value in evidence.run_values(experiment, metric):
+        for run, value in evidence.run_values(experiment, metric, stage=stage):
             values_by_variant.setdefault(run.variant, []).append((run.seed, run.pk, value))
         for criterion in metric_criteria:
             result, observed, detail = criterion.assess(values_by_variant)

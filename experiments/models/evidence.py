@@ -10,10 +10,13 @@ import re
 from collections import defaultdict
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
+
+from .experiment import Stage
 
 
 class NaNFloatField(models.FloatField):
@@ -81,6 +84,10 @@ class RunQuerySet(models.QuerySet):
     def for_experiment(self, experiment):
         return self.filter(experiment=experiment)
 
+    def counting_for(self, stage):
+        """Runs whose evidence a stage's gate is decided on: its own, and runs carried over."""
+        return self.filter(models.Q(stage=stage) | models.Q(carry_overs__stage=stage)).distinct()
+
 
 class Run(models.Model):
     """One training job's run of an experiment, e.g. the candidate with seed 3."""
@@ -94,6 +101,8 @@ class Run(models.Model):
     experiment = models.ForeignKey(
         "experiments.Experiment", on_delete=models.CASCADE, related_name="runs"
     )
+    # The stage the experiment was in when the run was created: it never changes.
+    stage = models.CharField(max_length=20, choices=Stage, blank=True)
     name = models.CharField(max_length=200)
     variant = models.CharField(max_length=100, default="candidate")
     seed = models.IntegerField(null=True, blank=True)
@@ -117,11 +126,32 @@ class Run(models.Model):
                 fields=["experiment", "client_key"],
                 condition=~models.Q(client_key=""),
                 name="run_client_key_unique_per_experiment",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(stage__in=Stage.values), name="run_stage_valid"
+            ),
         ]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        """Tag a new run with the experiment's stage; the stage's first run freezes its criteria."""
+        creating = self._state.adding
+        if creating and not self.stage:
+            self.stage = self.experiment.stage
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if creating:
+                from .criteria import StageFreeze
+
+                if StageFreeze.freeze(self.experiment, self.stage, at=self.started_at):
+                    self.experiment.record(
+                        "criterion",
+                        f"{self.get_stage_display()} criteria frozen: its first run "
+                        f"“{self.name}” reported",
+                        stage=self.stage,
+                    )
 
     @classmethod
     def start(cls, experiment, *, name, client_key="", params=None, **fields):
@@ -132,6 +162,7 @@ class Run(models.Model):
                 return existing, False
         run = cls(
             experiment=experiment,
+            stage=experiment.stage,
             name=name,
             client_key=client_key,
             params=json_safe(params or {}),
@@ -209,6 +240,26 @@ class Run(models.Model):
                 return existing, False
             artifact.save()
         return artifact, True
+
+
+class RunCarryOver(models.Model):
+    """A Lead's explicit choice that a run of an earlier stage also counts for a later gate."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="carry_overs")
+    stage = models.CharField(max_length=20, choices=Stage)
+    carried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    carried_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "stage"], name="one_carry_over_per_stage")
+        ]
+
+    def __str__(self):
+        return f"{self.run} carried into {self.get_stage_display()}"
 
 
 class MetricPoint(models.Model):

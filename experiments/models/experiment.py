@@ -172,9 +172,49 @@ class Experiment(models.Model):
     def gate_question(self):
         return GATE_QUESTIONS[Stage(self.stage)]
 
-    def has_reported(self):
-        """True once any run has reported: from then on criteria are frozen."""
-        return self.runs.exists()
+    def criteria_frozen(self, stage=None):
+        """True once the stage's (default: the current stage's) first run has reported."""
+        return self.freezes.filter(stage=stage or self.stage).exists()
+
+    def carry_runs_over(self, runs, *, by, reason):
+        """Count runs of earlier stages towards the current stage's gate too, recorded.
+
+        Only a Lead may: it changes what the gate is decided on.
+        """
+        from .evidence import RunCarryOver
+
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied("Only a Lead can carry runs over to another stage.")
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError({"reason": "Say why these runs count for this gate too."})
+        runs = list(runs)
+        if not runs:
+            raise ValidationError({"runs": "Choose the runs to carry over."})
+        for run in runs:
+            if run.experiment_id != self.pk or run.stage == self.stage:
+                raise ValidationError(
+                    {"runs": f"“{run.name}” is not an earlier stage's run of {self.key}."}
+                )
+        with transaction.atomic():
+            carried = []
+            for run in runs:
+                _, created = RunCarryOver.objects.get_or_create(
+                    run=run, stage=self.stage, defaults={"carried_by": by, "reason": reason}
+                )
+                if created:
+                    carried.append(run)
+            if carried:
+                names = ", ".join(f"“{run.name}” ({run.get_stage_display()})" for run in carried)
+                self.record(
+                    "stage",
+                    f"Runs carried over to the {self.get_stage_display()} gate: {names}: {reason}",
+                    by=by,
+                    runs=[run.pk for run in carried],
+                    stage=self.stage,
+                )
+            self.evaluate()
+        return carried
 
     def editable_by(self, user):
         return user.has_perm("experiments.change_experiment") and (
@@ -252,17 +292,22 @@ class Experiment(models.Model):
         now = now or timezone.now()
         criteria = list(self.criteria.current())
         evaluate_criteria(self, criteria, now=now)
+        # Each stage's criteria are judged on its own runs; only the current stage's stop work.
         flags = [
             f"Hard kill criterion tripped: {criterion.statement}"
             for criterion in criteria
-            if criterion.trips_hard_kill
+            if criterion.trips_hard_kill and criterion.stage == self.stage
         ]
         timebox = self.timebox()
         if self.is_active and timebox and timebox.is_over(timezone.localdate(now)):
             flags.append(
                 f"{self.get_stage_display()} time-box ended on {timebox.deadline:%Y-%m-%d}"
             )
-        watched = {criterion.metric for criterion in criteria if criterion.metric}
+        watched = {
+            criterion.metric
+            for criterion in criteria
+            if criterion.metric and criterion.stage == self.stage
+        }
         flags += [
             f"NaN/Inf values in watched metric {name}"
             for name in sorted(evidence.non_finite_metrics(self) & watched)
@@ -290,11 +335,15 @@ class Experiment(models.Model):
 
     # --- evidence summaries ---
 
-    def run_values_by_metric(self):
-        """{metric: [(run, value)]} for every metric: evidence.run_values, fetched once."""
+    def run_values_by_metric(self, stage=None):
+        """{metric: [(run, value)]} over the runs counting for a stage (default: the current)."""
         from .. import evidence
 
-        return {metric: evidence.run_values(self, metric) for metric in evidence.metric_names(self)}
+        stage = stage or self.stage
+        return {
+            metric: evidence.run_values(self, metric, stage=stage)
+            for metric in evidence.metric_names(self)
+        }
 
     def comparisons(self, values_by_metric=None):
         """Baseline against each other variant, per metric, across seeds (stats.compare)."""
@@ -303,7 +352,7 @@ class Experiment(models.Model):
 
         if values_by_metric is None:
             values_by_metric = self.run_values_by_metric()
-        criteria = [c for c in self.criteria.current() if c.is_machine_checked]
+        criteria = [c for c in self.criteria.current().of_stage(self.stage) if c.is_machine_checked]
         results = []
         for metric, run_values in values_by_metric.items():
             by_variant = {}
@@ -335,7 +384,9 @@ class Experiment(models.Model):
             "taken_at": timezone.now().isoformat(),
             "stage": self.stage,
             "flags": list(self.flags),
-            "criteria": [criterion.snapshot() for criterion in self.criteria.current()],
+            "criteria": [
+                criterion.snapshot() for criterion in self.criteria.current().of_stage(self.stage)
+            ],
             "statistics": [_json_safe(c.as_dict()) for c in self.comparisons()],
             # Who, what, cost-benefit and runs, for the decision memos (experiments/memos.py).
             "context": _json_safe(memos.snapshot_context(self)),
@@ -448,7 +499,7 @@ class Experiment(models.Model):
         today = timezone.localdate(now or timezone.now())
         reasons = [
             f"Hard kill criterion tripped: {criterion.statement}"
-            for criterion in self.criteria.current().hard_kills().tripped()
+            for criterion in self.criteria.current().of_stage(self.stage).hard_kills().tripped()
         ]
         timebox = self.timebox()
         if self.is_active and timebox and timebox.is_over(today):

@@ -26,7 +26,11 @@ def criterion_add(request, pk):
         else:
             experiment.record("criterion", f"Criterion added: “{criterion}”", by=request.user)
             return redirect(experiment)
-    context = {"experiment": experiment, "form": form, "frozen": experiment.has_reported()}
+    context = {
+        "experiment": experiment,
+        "form": form,
+        "frozen_stages": experiment.freezes.order_by("frozen_at"),
+    }
     status = 400 if form.errors else 200
     return TemplateResponse(request, "experiments/criterion_form.html", context, status=status)
 

@@ -128,8 +128,13 @@ def _history(experiment):
 
 def criteria_context(request, experiment, *, error=None):
     criteria = list(
-        experiment.criteria.select_related("superseded_by", "checked_by").order_by("kind", "id")
+        experiment.criteria.select_related("superseded_by", "checked_by").order_by(
+            "stage", "kind", "id"
+        )
     )
+    frozen_stages = set(experiment.freezes.values_list("stage", flat=True))
+    for criterion in criteria:
+        criterion.frozen = criterion.stage in frozen_stages
     current = [c for c in criteria if c.is_current]
     return {
         "experiment": experiment,
@@ -140,7 +145,8 @@ def criteria_context(request, experiment, *, error=None):
         ).hexdigest()[:16],
         "superseded_criteria": [c for c in criteria if not c.is_current],
         "can_edit": experiment.editable_by(request.user),
-        "has_data": experiment.has_reported(),
+        "stage_frozen": experiment.stage in frozen_stages,
+        "all_stages_frozen": len(frozen_stages) == len(Stage.values),
         "criteria_error": error,
     }
 
@@ -159,6 +165,18 @@ def gate_context(request, experiment, *, form=None, error=None):
         "proposals": list(experiment.radar_proposals.select_related("decided_by")),
         "can_move_radar": request.user.has_perm("radar.move_technique"),
         "timebox": experiment.timebox(),
+        **_carry_over_context(experiment),
+    }
+
+
+def _carry_over_context(experiment):
+    runs = list(experiment.runs.exclude(stage=experiment.stage).prefetch_related("carry_overs"))
+    carried = [
+        run for run in runs if any(c.stage == experiment.stage for c in run.carry_overs.all())
+    ]
+    return {
+        "carried_runs": carried,
+        "earlier_runs": [run for run in runs if run not in carried],
     }
 
 

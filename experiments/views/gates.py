@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from ..forms import GateDecisionForm, ProposalDecisionForm
+from ..forms import CarryOverForm, GateDecisionForm, ProposalDecisionForm
 from .common import get_experiment_for_user
 from .experiments import PAGE, gate_context, gate_decided_context, page_context
 
@@ -60,6 +60,27 @@ def proposal_decide(request, pk, proposal_id):
             return redirect(experiment)
     else:
         error = "Choose confirm or dismiss and give the reason."
+    return _rerender(request, experiment, error=error)
+
+
+@require_POST
+@permission_required("experiments.sign_gate", raise_exception=True)
+def runs_carry_over(request, pk):
+    experiment = get_experiment_for_user(request, pk)
+    form = CarryOverForm(request.POST, experiment=experiment)
+    error = None
+    if form.is_valid():
+        try:
+            carried = experiment.carry_runs_over(
+                form.cleaned_data["runs"], by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as invalid:
+            error = " ".join(invalid.messages)
+        else:
+            messages.success(request, f"{len(carried)} run(s) now count for this gate.")
+            return redirect(experiment)
+    else:
+        error = " ".join(message for errors in form.errors.values() for message in errors)
     return _rerender(request, experiment, error=error)
 
 

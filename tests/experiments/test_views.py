@@ -259,7 +259,7 @@ def test_criteria_are_frozen_on_the_page_once_runs_report(bob_client, bob):
     report_run(experiment=experiment, values={"accuracy": 0.8})
     refused = bob_client.post(add_url, {**fields, "threshold": "-10"})
     assert refused.status_code == 400
-    assert "Criteria cannot be changed once a run has reported" in refused.content.decode()
+    assert "Discovery criteria are frozen" in refused.content.decode()
     assert Criterion.objects.count() == 1
 
     supersede_url = reverse("experiments:criterion_supersede", args=[experiment.pk, criterion.pk])

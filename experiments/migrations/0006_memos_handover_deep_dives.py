@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0004_experimentevent_edited_kind'),
+        ('experiments', '0005_criteria_and_runs_per_stage'),
         ('radar', '0003_technique_changes_review_edits'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
