@@ -170,19 +170,38 @@ class ImportForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    """A technique's owner and next action changed in a review, without a ring move."""
+    """A technique's owner and next action changed in a review, without a ring move. The
+    form does not know the technique before it is posted, so a field left empty keeps what
+    the technique has."""
 
     technique = forms.ModelChoiceField(queryset=Technique.objects.all())
-    owner = forms.ModelChoiceField(queryset=None, required=False)
-    next_action = forms.CharField(max_length=300, required=False)
+    owner = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="(keep)", help_text="Empty: unchanged."
+    )
+    next_action = forms.CharField(max_length=300, required=False, help_text="Empty: unchanged.")
     next_action_due = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Empty: unchanged.",
     )
     reason = forms.CharField(max_length=300, required=False, label="Why (optional)")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = _people()
+
+    def reassign(self, *, by, review):
+        """technique.reassign with the fields given, the others as they are."""
+        data = self.cleaned_data
+        technique = data["technique"]
+        return technique.reassign(
+            by=by,
+            owner=data["owner"] or technique.owner,
+            next_action=data["next_action"].strip() or technique.next_action,
+            next_action_due=data["next_action_due"] or technique.next_action_due,
+            review=review,
+            reason=data["reason"],
+        )
 
 
 class MinutesForm(forms.Form):

@@ -152,21 +152,15 @@ def review_reassign(request, pk):
     form = ReassignForm(request.POST)
     ok = False
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            change = data["technique"].reassign(
-                by=request.user,
-                owner=data["owner"],
-                next_action=data["next_action"],
-                next_action_due=data["next_action_due"],
-                review=review,
-                reason=data["reason"],
-            )
+            change = form.reassign(by=request.user, review=review)
         except ValidationError as error:
             add_model_errors(form, error)
         else:
             if change is None:
-                form.add_error(None, "Nothing to change: the owner and next action are as given.")
+                form.add_error(
+                    None, "Nothing to change: give a new owner, next action or due date."
+                )
             else:
                 ok = True
     context = _review_context(request, review, reassign_form=None if ok else form)

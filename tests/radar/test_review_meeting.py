@@ -5,6 +5,7 @@ and notes and attendees edited after the meeting."""
 import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -148,16 +149,33 @@ def test_lead_changes_owner_and_next_action_in_place_without_moving(alice_client
     assert f"review of {review.held_on:%Y-%m-%d}" in history and "Bob owns long context" in history
 
 
-def test_reassign_that_breaks_a_ring_rule_is_refused_and_changes_nothing(alice_client, alice):
+def test_reassign_keeps_what_is_left_empty_and_refuses_a_change_of_nothing(alice_client, alice):
     technique = make_technique(name="GQA", ring="trial", owner=alice)
     review = make_review()
     url = reverse("radar:review_reassign", args=[review.pk])
-    data = {"technique": technique.pk, "owner": alice.pk, "next_action": "",
-            "next_action_due": ""}  # fmt: skip
-    response = alice_client.post(url, data)
+    response = alice_client.post(url, {"technique": technique.pk})
     assert response.status_code == 400
-    assert "A technique in Trial needs a next action." in response.content.decode()
-    assert Technique.objects.get(pk=technique.pk).next_action == "Benchmark against the baseline"
+    assert "Nothing to change: give a new owner, next action or due date." in (
+        response.content.decode()
+    )
+    assert not TechniqueChange.objects.exists()
+    new_due = _days(30)
+    data = {"technique": technique.pk, "next_action_due": new_due.isoformat()}
+    assert alice_client.post(url, data).status_code == 302
+    technique.refresh_from_db()
+    assert (technique.owner, technique.next_action, technique.next_action_due) == (
+        alice, "Benchmark against the baseline", new_due,
+    )  # fmt: skip
+    assert list(TechniqueChange.objects.get().changes) == ["next_action_due"]
+
+
+def test_reassign_that_breaks_a_ring_rule_is_refused_and_changes_nothing(alice, bob):
+    technique = make_technique(name="RoPE scaling", ring="trial", owner=alice)
+    with pytest.raises(ValidationError) as refused:
+        technique.reassign(by=alice, owner=None, next_action="", next_action_due=None)
+    assert set(refused.value.message_dict) == {"owner", "next_action", "next_action_due"}
+    technique.refresh_from_db()
+    assert (technique.owner, technique.next_action) == (alice, "Benchmark against the baseline")
     assert not TechniqueChange.objects.exists()
 
 
