@@ -229,3 +229,15 @@ def test_member_cannot_edit_the_minutes(bob_client, bob):
     assert bob_client.post(url, {"notes": "Changed"}).status_code == 403
     review.refresh_from_db()
     assert review.notes == "Kept" and not review.edits.exists()
+
+
+def test_admin_cannot_rewrite_minutes_or_owners_behind_the_history(client):
+    from tests.factories import make_user
+
+    client.force_login(make_user(username="ada", role="Admin", is_staff=True))
+    review = make_review(notes="As held")
+    page = client.get(reverse("admin:radar_review_change", args=[review.pk]))
+    assert page.status_code == 200 and b'name="notes"' not in page.content
+    technique = make_technique(name="FlashAttention", ring="assess")
+    page = client.get(reverse("admin:radar_technique_change", args=[technique.pk]))
+    assert b'name="owner"' not in page.content and b'name="next_action"' not in page.content
