@@ -116,7 +116,13 @@ def load(users, stdout=None):
                threshold=2, relative=True, min_seeds=3)  # fmt: skip
     _report(mtp, rng, accuracy=(0.405, 0.401), latency=(30.0, 34.0), days_ago=40)
     mtp.evaluate()
-    mtp.decide_gate("yes", by=alice, notes="Prototype trains stably.")
+    # Passed against its own criterion: the demo's decision against the evidence.
+    mtp.decide_gate(
+        "yes",
+        by=alice,
+        notes="Prototype trains stably.",
+        override_reason="The +2% needs the 7B scale that only Validation can test.",
+    )
     mtp.decide_gate(
         "no",
         by=alice,

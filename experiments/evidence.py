@@ -29,19 +29,50 @@ def metric_names(experiment):
     return sorted(names)
 
 
-def run_values(experiment, metric, *, stage=None):
-    """[(run, value)], one per run that has the metric (with `stage`: that gate's runs).
+def counted_runs(experiment, *, stage=None, finished_only=False):
+    """(counted, left_out): the runs whose values count, and [(run, why not)] for the others.
 
-    The value is the run's summary metric when it finished with one, else the last value it
-    logged (by step) outside any bucket. Runs without the metric are left out.
+    A run reported again with the same variant and seed replaces the earlier one: the
+    latest counts, so re-running a seed cannot double its weight. With `finished_only`
+    (the evidence a gate is decided on) running, failed and killed runs are left out.
     """
+    runs = _runs(experiment, stage)
+    left_out = []
+    if finished_only:
+        left_out += [(run, f"{run.status}, not finished") for run in runs if not _finished(run)]
+        runs = [run for run in runs if _finished(run)]
+    latest = {}
+    for run in sorted(runs, key=lambda run: (run.started_at, run.pk)):
+        if run.seed is None:
+            continue
+        earlier = latest.get((run.variant, run.seed))
+        if earlier is not None:
+            left_out.append((earlier, f"replaced by {run.name} (same variant and seed)"))
+        latest[(run.variant, run.seed)] = run
+    replaced = {run.pk for run, reason in left_out if reason.startswith("replaced")}
+    return [run for run in runs if run.pk not in replaced], left_out
+
+
+def _finished(run):
+    return run.status == Run.Status.FINISHED
+
+
+def run_values(experiment, metric, *, stage=None, finished_only=False, runs=None):
+    """[(run, value)], one per counted run that has the metric (see counted_runs).
+
+    With `stage`: the runs counting for that stage's gate. The value is the run's summary
+    metric when it finished with one, else the last value it logged (by step) outside any
+    bucket. Runs without the metric are left out. `runs` skips counting them again.
+    """
+    if runs is None:
+        runs, _ = counted_runs(experiment, stage=stage, finished_only=finished_only)
     last_logged = dict(
         MetricSummary.objects.filter(run__experiment=experiment, key=metric, bucket="").values_list(
             "run_id", "last_value"
         )
     )
     values = []
-    for run in _runs(experiment, stage):
+    for run in runs:
         value = run.summary_value(metric) if run.is_finished else None
         if value is None:
             value = last_logged.get(run.pk)
@@ -60,6 +91,29 @@ def bucket_values(experiment, metric):
         .values_list("run_id", "bucket", "last_value")
     )
     return [(runs[run_id], bucket, value) for run_id, bucket, value in rows if run_id in runs]
+
+
+def sample_values(runs, metric):
+    """({run_id: [values]}, source) for a percentile over samples rather than run summaries.
+
+    Bucketed evaluations give each run's last value per bucket ("per-bucket"); a metric
+    logged as many points outside buckets gives every logged value ("per-sample"). None when
+    the runs logged neither, and a percentile can only be taken across the runs' summaries.
+    """
+    run_ids = [run.pk for run in runs]
+    summaries = MetricSummary.objects.filter(run_id__in=run_ids, key=metric)
+    buckets = {}
+    for run_id, value in summaries.exclude(bucket="").values_list("run_id", "last_value"):
+        buckets.setdefault(run_id, []).append(value)
+    if buckets:
+        return buckets, "per-bucket"
+    if summaries.filter(bucket="", count__gt=1).exists():
+        samples = {}
+        points = MetricPoint.objects.filter(run_id__in=run_ids, key=metric, bucket="")
+        for run_id, value in points.values_list("run_id", "value").iterator():
+            samples.setdefault(run_id, []).append(value)
+        return samples, "per-sample"
+    return None
 
 
 def non_finite_metrics(experiment):

@@ -153,6 +153,11 @@ class GateDecisionForm(forms.Form):
         help_text="NO: what we learned (kept on the experiment).",
     )
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    override_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="YES against the evidence: why, recorded as a decision against the evidence.",
+    )
 
 
 class CarryOverForm(forms.Form):

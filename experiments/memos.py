@@ -29,8 +29,9 @@ ASSESSMENTS = {
 NEXT_STAGE_LABEL = {"discovery": "Validation", "validation": "Integration"}
 
 
-def snapshot_context(experiment):
-    """What the memos need from the experiment at decision time, JSON-safe."""
+def snapshot_context(experiment, *, runs):
+    """What the memos need from the experiment at decision time, JSON-safe; `runs` are those
+    the gate counts (Experiment.counted_runs)."""
     return {
         "key": experiment.key,
         "title": experiment.title,
@@ -46,7 +47,6 @@ def snapshot_context(experiment):
             "payback_months": _float_or_none(experiment.payback_months),
             "roi_12_months": _float_or_none(experiment.roi_12_months),
         },
-        # The runs this stage's gate is decided on: its own and those carried over.
         "runs": [
             {
                 "name": run.name,
@@ -56,9 +56,7 @@ def snapshot_context(experiment):
                 "status": run.status,
                 "summary": run.summary,
             }
-            for run in experiment.runs.counting_for(experiment.stage).order_by(
-                "variant", "seed", "pk"
-            )
+            for run in runs
         ],
     }
 
@@ -113,6 +111,7 @@ def _context(decision):
         "technique": about.get("technique") or decision.experiment.technique.name,
         "cost": about.get("cost_benefit") or {},
         "runs": about.get("runs", []),
+        "runs_left_out": (snapshot.get("runs") or {}).get("left_out", []),
         "criteria": criteria,
         "success_met": [c for c in success if c.get("result") == "holds"],
         "success_unmet": [c for c in success if c.get("result") != "holds"],

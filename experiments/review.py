@@ -17,7 +17,8 @@ def agenda_items(since, until):
 
     Returns a dict of lists: "gates_due", "timeboxes_expired", "kill_criteria_tripped",
     "soft_kills_tripped", "forecasts_due", "overdue_actions", "knowledge_transfer_missing",
-    "flagged" — each item a dict with at least "experiment" (an Experiment) and "summary" (str).
+    "flagged", "decisions_against_evidence" — each item a dict with at least "experiment" (an
+    Experiment) and "summary" (str).
     `since` and `until` are dates or datetimes; the state read is the latest evaluation.
     """
     until_day = _day(until)
@@ -58,7 +59,20 @@ def agenda_items(since, until):
         _item(experiment, "; ".join(experiment.flags))
         for experiment in experiments.flagged().filter(flagged_since__lte=_end(until))
     ]
+    # Inclusive of the previous review's day: better discussed twice than missed.
+    against_evidence = [
+        _item(
+            decision.experiment,
+            f"{decision.get_stage_display()} gate passed YES against the evidence by "
+            f"{decision.decided_by} on {decision.decided_at:%Y-%m-%d}: {decision.override_reason}"
+            f" (overridden: {'; '.join(decision.snapshot['override']['blockers'])})",
+        )
+        for decision in GateDecision.objects.against_evidence()
+        .decided_between(_start(since) if since else None, _end(until))
+        .select_related("experiment__technique", "decided_by")
+    ]
     return {
+        "decisions_against_evidence": against_evidence,
         "gates_due": gates_due,
         "timeboxes_expired": expired,
         "kill_criteria_tripped": tripped,
@@ -139,6 +153,13 @@ def _day(value):
     if isinstance(value, datetime.datetime):
         return timezone.localdate(value) if timezone.is_aware(value) else value.date()
     return value
+
+
+def _start(value):
+    """The first instant of the period's first day as an aware datetime."""
+    if isinstance(value, datetime.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    return timezone.make_aware(datetime.datetime.combine(value, datetime.time()))
 
 
 def _end(value):

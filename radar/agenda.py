@@ -15,6 +15,7 @@ EXPERIMENT_SECTIONS = (
     ("overdue_actions", "Overdue post-mortem action items"),
     ("knowledge_transfer_missing", "Knowledge transfer to write"),
     ("flagged", "Flagged experiments"),
+    ("decisions_against_evidence", "Decisions against evidence since the last review"),
 )
 
 

@@ -181,3 +181,10 @@ def report_run(*, experiment, variant="candidate", seed=None, values=None, point
         ]
         run.log_points(rows, idempotency_key=f"factory-{run.pk}")
     return run
+
+
+def give_supporting_evidence(experiment):
+    """A met success criterion on a finished run of the experiment's current stage: what a
+    YES at its gate needs to go through without an override."""
+    make_criterion(experiment=experiment, threshold=0.5)
+    return report_run(experiment=experiment, values={"accuracy": 0.9})

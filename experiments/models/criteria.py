@@ -51,6 +51,10 @@ class Result(models.TextChoices):
     INSUFFICIENT = "insufficient", "Not enough evidence"
 
 
+# Percentiles of a handful of run summaries say little about the tail: they are taken over
+# per-bucket or per-sample values when the runs logged them (Criterion._aggregate).
+PERCENTILES = (Aggregation.P5, Aggregation.P99)
+
 COMPARE = {
     Comparator.LT: lambda a, b: a < b,
     Comparator.LE: lambda a, b: a <= b,
@@ -419,10 +423,13 @@ class Criterion(models.Model):
 
     # --- evaluation ---
 
-    def assess(self, values_by_variant):
+    def assess(self, values_by_variant, samples=None):
         """(result, observed, detail) on {variant: [(seed, run_id, value), ...]}.
 
-        Non-finite values are left out here (they flag the experiment separately).
+        `samples` ({run_id: [values]}, source) lets a percentile be taken over per-bucket or
+        per-sample values of the runs; without it a percentile is over one summary per run,
+        and the detail says "across runs". Non-finite values are left out here (they flag
+        the experiment separately).
         """
         candidate = _usable(values_by_variant.get(self.variant, []))
         baseline = _usable(values_by_variant.get(BASELINE_VARIANT, []))
@@ -435,17 +442,41 @@ class Criterion(models.Model):
             )
         if missing:
             return Result.INSUFFICIENT, None, "; ".join(missing)
-        observed = float(AGGREGATE[self.aggregation]([value for _, _, value in candidate]))
+        observed, over = self._aggregate(candidate, samples)
         detail = f"{self.variant}: {observed:.4g}"
         if self.relative_to_baseline:
-            reference = float(AGGREGATE[self.aggregation]([value for _, _, value in baseline]))
+            reference, _ = self._aggregate(baseline, samples)
             if reference == 0:
                 return Result.INSUFFICIENT, None, "The baseline is 0: no relative change."
             detail += f", {BASELINE_VARIANT}: {reference:.4g}"
             observed = (observed - reference) / abs(reference) * 100
             detail += f", change {observed:+.2f}%"
+        if over:
+            detail += f" ({over})"
         holds = COMPARE[self.comparator](observed, self.threshold)
         return (Result.HOLDS if holds else Result.DOES_NOT_HOLD), observed, detail
+
+    @property
+    def is_percentile(self):
+        return self.aggregation in PERCENTILES
+
+    def _aggregate(self, rows, samples):
+        """(value, what it was taken over) for the rows of one variant."""
+        values = [value for _, _, value in rows]
+        if not self.is_percentile:
+            return float(AGGREGATE[self.aggregation](values)), ""
+        if samples is not None:
+            by_run, source = samples
+            pooled = [
+                value
+                for _, run_id, _ in rows
+                for value in by_run.get(run_id, [])
+                if value is not None and math.isfinite(value)
+            ]
+            if pooled:
+                over = f"over {len(pooled)} {source} values of {len(rows)} runs"
+                return float(AGGREGATE[self.aggregation](pooled)), over
+        return float(AGGREGATE[self.aggregation](values)), f"across runs: {len(rows)} run summaries"
 
 
 def _usable(rows):
@@ -464,23 +495,37 @@ def _seed_count(rows):
 def evaluate_criteria(experiment, criteria, *, now):
     """Assess each machine-checked criterion on its own stage's runs and store the results.
 
-    One evidence query per (stage, metric) named, whatever the number of runs or points.
+    Success criteria count finished runs only: a gate passes on complete evidence. Kill
+    criteria read running runs too (their latest values), so that a job can be stopped
+    while it runs. A fixed number of queries per (stage, metric) named.
     """
     from .. import evidence
 
-    by_metric = {}
+    groups = {}
     for criterion in criteria:
         if criterion.is_machine_checked:
-            by_metric.setdefault((criterion.stage, criterion.metric), []).append(criterion)
-    for (stage, metric), metric_criteria in by_metric.items():
+            finished_only = criterion.kind == Kind.SUCCESS
+            groups.setdefault((criterion.stage, finished_only, criterion.metric), []).append(
+                criterion
+            )
+    runs_for = {}
+    for (stage, finished_only, metric), group in groups.items():
+        if (stage, finished_only) not in runs_for:
+            runs_for[stage, finished_only], _ = evidence.counted_runs(
+                experiment, stage=stage, finished_only=finished_only
+            )
+        runs = runs_for[stage, finished_only]
         values_by_variant = {}
-        for run, value in evidence.run_values(experiment, metric, stage=stage):
+        for run, value in evidence.run_values(experiment, metric, runs=runs):
             values_by_variant.setdefault(run.variant, []).append((run.seed, run.pk, value))
-        for criterion in metric_criteria:
-            result, observed, detail = criterion.assess(values_by_variant)
+        samples = None
+        if any(criterion.is_percentile for criterion in group):
+            samples = evidence.sample_values(runs, metric)
+        for criterion in group:
+            result, observed, detail = criterion.assess(values_by_variant, samples)
             criterion.result, criterion.observed = result, observed
-            criterion.result_detail, criterion.evaluated_at = detail, now
+            criterion.result_detail, criterion.evaluated_at = detail[:300], now
             # A queryset update: results change as evidence arrives, the definition does not.
             Criterion.objects.filter(pk=criterion.pk).update(
-                result=result, observed=observed, result_detail=detail, evaluated_at=now
+                result=result, observed=observed, result_detail=detail[:300], evaluated_at=now
             )

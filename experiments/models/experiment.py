@@ -335,13 +335,23 @@ class Experiment(models.Model):
 
     # --- evidence summaries ---
 
-    def run_values_by_metric(self, stage=None):
-        """{metric: [(run, value)]} over the runs counting for a stage (default: the current)."""
+    def counted_runs(self, stage=None):
+        """(counted, left_out) for the gate of a stage (default: the current one).
+
+        Finished runs of the stage (and those carried over), one per variant and seed.
+        """
         from .. import evidence
 
-        stage = stage or self.stage
+        return evidence.counted_runs(self, stage=stage or self.stage, finished_only=True)
+
+    def run_values_by_metric(self, stage=None, runs=None):
+        """{metric: [(run, value)]} over the runs counted for a stage's gate (counted_runs)."""
+        from .. import evidence
+
+        if runs is None:
+            runs, _ = self.counted_runs(stage)
         return {
-            metric: evidence.run_values(self, metric, stage=stage)
+            metric: evidence.run_values(self, metric, runs=runs)
             for metric in evidence.metric_names(self)
         }
 
@@ -380,35 +390,93 @@ class Experiment(models.Model):
         """Criteria results, statistics and flags as they stand: stored with gate decisions."""
         from .. import memos
 
+        counted, left_out = self.counted_runs()
         return {
             "taken_at": timezone.now().isoformat(),
             "stage": self.stage,
             "flags": list(self.flags),
+            "runs": {
+                "counted": [run.name for run in counted],
+                "left_out": [f"{run.name}: {reason}" for run, reason in left_out],
+            },
             "criteria": [
                 criterion.snapshot() for criterion in self.criteria.current().of_stage(self.stage)
             ],
-            "statistics": [_json_safe(c.as_dict()) for c in self.comparisons()],
-            # Who, what, cost-benefit and runs, for the decision memos (experiments/memos.py).
-            "context": _json_safe(memos.snapshot_context(self)),
+            "statistics": [
+                _json_safe(c.as_dict())
+                for c in self.comparisons(self.run_values_by_metric(runs=counted))
+            ],
+            # Who, what, cost-benefit and the runs counted, for the decision memos
+            # (experiments/memos.py).
+            "context": _json_safe(memos.snapshot_context(self, runs=counted)),
         }
+
+    def gate_blockers(self):
+        """Why the evidence does not support YES at the current gate, one sentence each.
+
+        Reads the stored results: decide_gate re-evaluates first.
+        """
+        from .criteria import Kind, Result
+        from .evidence import Run
+
+        stage = Stage(self.stage)
+        criteria = list(self.criteria.current().of_stage(stage))
+        blockers = []
+        if not criteria:
+            blockers.append(
+                f"The {stage.label} stage has no criteria: nothing says what passing is."
+            )
+        for criterion in criteria:
+            detail = f" ({criterion.result_detail})" if criterion.result_detail else ""
+            if criterion.kind == Kind.SUCCESS and criterion.result == Result.DOES_NOT_HOLD:
+                blockers.append(f"Success criterion not met: {criterion.statement}{detail}")
+            elif criterion.kind == Kind.SUCCESS and criterion.result != Result.HOLDS:
+                blockers.append(f"Success criterion lacks evidence: {criterion.statement}{detail}")
+            elif criterion.trips_hard_kill:
+                blockers.append(f"Hard kill criterion tripped: {criterion.statement}{detail}")
+        running = list(
+            self.runs.counting_for(stage)
+            .filter(status=Run.Status.RUNNING)
+            .values_list("name", flat=True)
+        )
+        if running:
+            blockers.append(
+                f"{len(running)} {stage.label} run{'s' if len(running) > 1 else ''} still "
+                f"running: {', '.join(sorted(running))}"
+            )
+        return blockers
 
     # --- gates ---
 
     def decide_gate(
-        self, decision, *, by, stage=None, round=None, conditions="", notes="", learnings=""
+        self,
+        decision,
+        *,
+        by,
+        stage=None,
+        round=None,
+        conditions="",
+        notes="",
+        learnings="",
+        override_reason="",
     ):
         """Answer the current stage's gate question YES, NO or NOT YET.
 
         `stage` and `round` are the gate the decider was looking at: when someone else
         decided it meanwhile, this one is refused rather than recorded on stale evidence.
+        The criteria are re-evaluated inside the decision's transaction and that fresh
+        result is snapshotted. YES is refused while gate_blockers() lists anything, unless
+        an `override_reason` is given: the decision is then recorded as against the evidence.
         YES advances the stage (after Integration: passed, and a radar move to ADOPT is
-        proposed); NO closes the experiment and keeps the learnings; NOT YET needs conditions.
+        proposed); NO closes the experiment, keeps the learnings and proposes SKIP (HOLD after
+        Integration); NOT YET needs conditions.
         """
         from .gates import Decision, GateDecision, RadarMoveProposal
 
         if not by.has_perm("experiments.sign_gate"):
             raise PermissionDenied("Only a Lead can decide a gate.")
         conditions, notes, learnings = conditions.strip(), notes.strip(), learnings.strip()
+        override_reason = override_reason.strip()
         if decision not in Decision.values:
             raise ValidationError({"decision": "Answer YES, NO or NOT YET."})
         if decision == Decision.NOT_YET and not conditions:
@@ -417,6 +485,16 @@ class Experiment(models.Model):
             raise ValidationError(
                 {"learnings": "A NO closes the experiment: write what we learned."}
             )
+        fresh = Experiment.objects.get(pk=self.pk)
+        gate_open = (
+            fresh.is_active
+            and stage in (None, fresh.stage)
+            and round in (None, fresh.open_gate_round())
+        )
+        if decision == Decision.YES and not override_reason and gate_open:
+            # Refused on the fresh evaluation, which stays stored so that the page shows it.
+            fresh.evaluate()
+            self._refuse_yes_if_blocked(fresh.gate_blockers())
         with transaction.atomic():
             locked = Experiment.objects.select_for_update().get(pk=self.pk)
             current_round = locked.gate_decisions.filter(stage=locked.stage).count() + 1
@@ -430,6 +508,16 @@ class Experiment(models.Model):
                     f"This experiment is {locked.get_status_display().lower()}: no gate is open."
                 )
             locked_stage = Stage(locked.stage)
+            # The decision is made on the evidence as it is now, not on a stored result.
+            locked.evaluate()
+            blockers = locked.gate_blockers() if decision == Decision.YES else []
+            if not override_reason:
+                self._refuse_yes_if_blocked(blockers)  # evidence that changed meanwhile
+            snapshot = locked.evidence_snapshot()
+            if not blockers:
+                override_reason = ""  # nothing was overridden
+            else:
+                snapshot["override"] = {"reason": override_reason, "blockers": blockers}
             try:
                 with transaction.atomic():
                     gate_decision = GateDecision.objects.create(
@@ -441,7 +529,8 @@ class Experiment(models.Model):
                         conditions=conditions,
                         notes=notes,
                         decided_by=by,
-                        snapshot=locked.evidence_snapshot(),
+                        snapshot=snapshot,
+                        override_reason=override_reason,
                     )
             except IntegrityError as error:
                 raise ValidationError(
@@ -449,12 +538,18 @@ class Experiment(models.Model):
                 ) from error
             summary = f"{locked_stage.label} gate: {gate_decision.get_decision_display()}"
             detail = conditions or learnings or notes
+            if override_reason:
+                summary += (
+                    f" AGAINST THE EVIDENCE (override: {override_reason}; "
+                    f"overridden: {'; '.join(blockers)})"
+                )
             locked.record(
                 "gate",
                 f"{summary} — {detail}" if detail else summary,
                 by=by,
                 decision=decision,
                 stage=locked_stage,
+                override=bool(override_reason),
             )
             if decision == Decision.YES and locked_stage in NEXT_STAGE:
                 locked._advance(NEXT_STAGE[locked_stage], by=by)
@@ -472,10 +567,31 @@ class Experiment(models.Model):
                 # "Should we keep this in production?" answered NO means rolling it back.
                 status = Status.ROLLED_BACK if locked_stage == Stage.INTEGRATION else Status.KILLED
                 locked.set_status(status, by=by, reason=f"{locked_stage.label} gate: NO")
+                # Rolled back from production: deprioritised (HOLD); earlier: rejected (SKIP).
+                ring = "hold" if locked_stage == Stage.INTEGRATION else "skip"
+                RadarMoveProposal.objects.create(
+                    experiment=locked,
+                    ring=ring,
+                    rationale=f"{locked.key} was stopped at its {locked_stage.label} gate: "
+                    f"{learnings}",
+                )
+                locked.record(
+                    "radar", f"Proposed moving {locked.technique} to {ring.upper()}", by=by
+                )
             # The new stage has its own time-box, a closed experiment no flags.
             locked.evaluate()
         self.refresh_from_db()
         return gate_decision
+
+    @staticmethod
+    def _refuse_yes_if_blocked(blockers):
+        if blockers:
+            raise ValidationError(
+                "YES is refused: the evidence does not support it. "
+                + " ".join(f"• {blocker}." for blocker in blockers)
+                + " To pass the gate anyway, give an override reason: the decision is then "
+                "recorded as against the evidence."
+            )
 
     def _advance(self, stage, *, by):
         old = self.get_stage_display()

@@ -12,6 +12,17 @@ class Decision(models.TextChoices):
     NOT_YET = "not_yet", "Not yet"
 
 
+class GateDecisionQuerySet(models.QuerySet):
+    def against_evidence(self):
+        """YES decisions a Lead made over the evidence's objections, with a reason."""
+        return self.exclude(override_reason="")
+
+    def decided_between(self, since, until):
+        """Decisions at or after `since` (None: from the beginning) and before `until`."""
+        decisions = self.filter(decided_at__lt=until)
+        return decisions.filter(decided_at__gte=since) if since else decisions
+
+
 class GateDecision(models.Model):
     """The answer to a stage's gate question, with the evidence it was made on.
 
@@ -34,6 +45,10 @@ class GateDecision(models.Model):
     )
     decided_at = models.DateTimeField(default=timezone.now)
     snapshot = models.JSONField(help_text="Criteria results and statistics at decision time.")
+    # Set when a Lead passed YES although the evidence did not support it (snapshot["override"]).
+    override_reason = models.TextField(blank=True)
+
+    objects = GateDecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["decided_at", "id"]
@@ -50,6 +65,10 @@ class GateDecision(models.Model):
                 condition=~models.Q(decision="not_yet") | ~models.Q(conditions=""),
                 name="not_yet_has_conditions",
             ),
+            models.CheckConstraint(
+                condition=models.Q(decision="yes") | models.Q(override_reason=""),
+                name="only_yes_overrides_the_evidence",
+            ),
         ]
 
     def __str__(self):
@@ -62,6 +81,10 @@ class GateDecision(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("A gate decision cannot be deleted.")
+
+    @property
+    def is_against_evidence(self):
+        return bool(self.override_reason)
 
     @property
     def badge(self):
@@ -124,7 +147,11 @@ class RadarMoveProposal(models.Model):
             )
             if not claimed:
                 raise ValidationError("This proposal was already decided.")
-            self.experiment.technique.move_to(self.ring, by=by, reason=reason.strip())
+            # HOLD and SKIP need the constraint the technique fails: the gate's learnings.
+            failed_constraint = self.experiment.learnings if self.ring in ("hold", "skip") else ""
+            self.experiment.technique.move_to(
+                self.ring, by=by, reason=reason.strip(), failed_constraint=failed_constraint
+            )
             self.experiment.record(
                 "radar",
                 f"Radar move of {self.experiment.technique} to {self.ring} confirmed: {reason}",

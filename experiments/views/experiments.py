@@ -10,7 +10,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from .. import charts, evidence, memos, stats
 from ..forms import ExperimentForm, GateDecisionForm, KnowledgeArtifactForm
-from ..models import Experiment, MetricSummary, Stage, Status
+from ..models import Experiment, GateDecision, MetricSummary, Stage, Status
 from ..models.criteria import BASELINE_VARIANT
 from ..models.handover import handover_sections, is_required
 from .common import get_experiment_for_user, template_for
@@ -51,6 +51,7 @@ def home_panel(request):
     context = {
         "flagged": Experiment.objects.flagged().select_related("technique")[:8],
         "active_count": Experiment.objects.active().count(),
+        "against_evidence": GateDecision.objects.against_evidence().count(),
     }
     return TemplateResponse(request, "experiments/_home_panel.html", context)
 
@@ -161,6 +162,8 @@ def gate_context(request, experiment, *, form=None, error=None):
         or GateDecisionForm(initial={"stage": experiment.stage, "round": open_round}),
         "gate_error": error,
         "gate_round": open_round,
+        # From the stored evaluation; decide_gate re-evaluates before it refuses or records.
+        "gate_blockers": experiment.gate_blockers() if experiment.is_active else [],
         "can_sign": request.user.has_perm("experiments.sign_gate"),
         "proposals": list(experiment.radar_proposals.select_related("decided_by")),
         "can_move_radar": request.user.has_perm("radar.move_technique"),
@@ -215,7 +218,8 @@ def evidence_context(experiment, params):
     """
     runs = list(experiment.runs.all())
     running = any(not run.is_finished for run in runs)
-    values_by_metric = experiment.run_values_by_metric()
+    counted, left_out = experiment.counted_runs()
+    values_by_metric = experiment.run_values_by_metric(runs=counted)
     metrics = list(values_by_metric)
     watched = [c.metric for c in experiment.criteria.current().machine_checked()]
     # Curves and strata need logged points; some metrics exist only in run summaries.
@@ -245,6 +249,7 @@ def evidence_context(experiment, params):
         # The page's own parameters (metric, axes), kept by each poll.
         "evidence_query": query,
         "runs": runs,
+        "left_out_runs": left_out,
         "running": running,
         # An active experiment keeps listening even with no run going: a training job may
         # start reporting at any moment while the lead has the page open.

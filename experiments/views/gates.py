@@ -29,6 +29,7 @@ def gate_decide(request, pk):
                 conditions=data["conditions"],
                 learnings=data["learnings"],
                 notes=data["notes"],
+                override_reason=data["override_reason"],
             )
         except ValidationError as invalid:
             error = _attach(form, invalid)

@@ -3,18 +3,28 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from experiments.models import GateDecision, RadarMoveProposal
-from tests.factories import make_criterion, make_experiment, make_technique, report_run
+from tests.factories import (
+    give_supporting_evidence,
+    make_criterion,
+    make_experiment,
+    make_technique,
+    report_run,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 def test_yes_advances_the_stage_and_opens_its_time_box(alice):
     experiment = make_experiment()
+    give_supporting_evidence(experiment)
     decision = experiment.decide_gate("yes", by=alice, notes="prototype works")
     assert experiment.stage == "validation" and experiment.status == "active"
     assert decision.question == "Should we invest more time in this?"
     assert experiment.timebox("validation").deadline > experiment.timebox("validation").starts_on
-    assert [e.kind for e in experiment.events.order_by("id")] == ["gate", "stage"]
+    assert [e.kind for e in experiment.events.filter(kind__in=["gate", "stage"])] == [
+        "stage",
+        "gate",
+    ]
 
 
 def test_decision_stores_a_snapshot_of_criteria_and_statistics(alice):
@@ -61,6 +71,7 @@ def test_member_cannot_decide_and_nothing_is_recorded(bob):
 
 def test_not_yet_needs_conditions(alice):
     experiment = make_experiment()
+    give_supporting_evidence(experiment)
     with pytest.raises(ValidationError) as error:
         experiment.decide_gate("not_yet", by=alice, conditions=" ")
     assert "conditions" in error.value.message_dict
@@ -91,6 +102,7 @@ def test_no_at_integration_rolls_back(alice):
 def test_integration_yes_passes_and_proposes_adopt_which_a_lead_confirms(alice):
     technique = make_technique(ring="trial")
     experiment = make_experiment(technique=technique, stage="integration")
+    give_supporting_evidence(experiment)
     experiment.decide_gate("yes", by=alice)
     assert experiment.status == "passed"
     proposal = RadarMoveProposal.objects.pending().get(experiment=experiment)
@@ -108,6 +120,7 @@ def test_integration_yes_passes_and_proposes_adopt_which_a_lead_confirms(alice):
 def test_member_cannot_confirm_the_radar_move(alice, bob):
     technique = make_technique(ring="trial")
     experiment = make_experiment(technique=technique, stage="integration")
+    give_supporting_evidence(experiment)
     experiment.decide_gate("yes", by=alice)
     proposal = RadarMoveProposal.objects.get()
     with pytest.raises(PermissionDenied):
@@ -118,6 +131,7 @@ def test_member_cannot_confirm_the_radar_move(alice, bob):
 
 def test_decision_on_a_gate_someone_just_decided_is_refused(alice):
     experiment = make_experiment()
+    give_supporting_evidence(experiment)
     seen_round = experiment.open_gate_round()
     experiment.decide_gate("not_yet", by=alice, conditions="more seeds", round=seen_round)
     with pytest.raises(ValidationError, match="while you were looking"):
@@ -127,6 +141,7 @@ def test_decision_on_a_gate_someone_just_decided_is_refused(alice):
 
 def test_database_allows_one_decision_per_gate_round(alice):
     experiment = make_experiment()
+    give_supporting_evidence(experiment)
     experiment.decide_gate("yes", by=alice)
     with pytest.raises(IntegrityError), transaction.atomic():
         GateDecision.objects.create(
@@ -148,6 +163,7 @@ def test_concurrent_decisions_on_one_gate_record_exactly_one(alice):
     from django.db import connection
 
     experiment = make_experiment()
+    give_supporting_evidence(experiment)
     start = threading.Barrier(2)
     outcomes = []
 

@@ -54,6 +54,7 @@ def test_a_criterion_cannot_be_moved_out_of_a_frozen_stage():
 
 def test_runs_are_tagged_with_the_stage_they_ran_in(alice):
     experiment = make_experiment()
+    make_criterion(experiment=experiment, threshold=0.5)
     discovery_run = report_run(experiment=experiment, values={"accuracy": 0.9})
     experiment.decide_gate("yes", by=alice)
     later_run, _ = Run.start(experiment, name="validation-run")

@@ -7,7 +7,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiments.models import Criterion, Experiment, GateDecision
-from tests.factories import make_criterion, make_experiment, make_technique, report_run
+from tests.factories import (
+    give_supporting_evidence,
+    make_criterion,
+    make_experiment,
+    make_technique,
+    report_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -182,6 +188,7 @@ def test_evidence_region_stops_polling_once_the_experiment_is_closed(bob_client)
 
 def test_lead_decides_a_gate_in_place_with_htmx(alice_client):
     experiment = make_experiment()
+    give_supporting_evidence(experiment)
     response = alice_client.post(
         reverse("experiments:gate_decide", args=[experiment.pk]),
         {"decision": "yes", "stage": "discovery", "round": 1, "notes": "works"},
@@ -292,6 +299,7 @@ def test_integration_pass_shows_the_proposal_a_lead_confirms(alice, bob_client):
     alice_client.force_login(alice)
     technique = make_technique(ring="trial")
     experiment = make_experiment(technique=technique, stage="integration")
+    give_supporting_evidence(experiment)
     alice_client.post(reverse("experiments:gate_decide", args=[experiment.pk]),
                       {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
     proposal = experiment.radar_proposals.get()
@@ -361,6 +369,7 @@ def test_htmx_gate_decision_also_updates_the_header_and_history(alice_client):
 
 def test_htmx_yes_shows_the_new_stage_in_the_header(alice_client):
     experiment = make_experiment()
+    give_supporting_evidence(experiment)
     response = alice_client.post(
         reverse("experiments:gate_decide", args=[experiment.pk]),
         {"decision": "yes", "stage": "discovery", "round": 1},
@@ -385,6 +394,7 @@ def test_htmx_refused_decision_swaps_only_the_gate(alice_client):
 def test_htmx_proposal_decision_updates_the_history(alice_client):
     technique = make_technique(ring="trial")
     experiment = make_experiment(technique=technique, stage="integration")
+    give_supporting_evidence(experiment)
     alice_client.post(reverse("experiments:gate_decide", args=[experiment.pk]),
                       {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
     proposal = experiment.radar_proposals.get()

@@ -64,6 +64,7 @@ def test_two_leads_deciding_at_once_record_exactly_one_decision(
     sessions = [login(server.url, "lena", "pw"), login(server.url, "lars", "pw")]
     for _ in range(ROUNDS):
         experiment = factories.make_experiment(owner=factories.make_user())
+        factories.give_supporting_evidence(experiment)  # a YES needs it
         url = f"{server.url}/experiments/{experiment.pk}/"
         # Both Leads look at the same gate (same stage and round) before either decides.
         payloads = [

@@ -32,6 +32,7 @@ LEAD_ONLY = {
     "radar:nomination_decline",
     "radar:radar_import",
     "experiments:gate_decide",
+    "experiments:runs_carry_over",
     "experiments:proposal_decide",
     "papers:paper_merge",
     "papers:question_unlink",

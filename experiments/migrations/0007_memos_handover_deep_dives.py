@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('experiments', '0005_criteria_and_runs_per_stage'),
+        ('experiments', '0006_gate_decision_override'),
         ('radar', '0003_technique_changes_review_edits'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
