@@ -258,3 +258,17 @@ def test_item_stays_on_the_review_agenda_until_all_three_are_written(alice, alic
     )  # fmt: skip
     html = alice_client.get(review.get_absolute_url()).content.decode()
     assert "Knowledge transfer still to write" not in html
+
+
+def test_a_yes_overriding_the_evidence_is_flagged_in_every_memo(alice):
+    experiment = make_experiment(title="MoE routing")
+    make_criterion(experiment=experiment, threshold=0.8)
+    report_run(experiment=experiment, seed=1, values={"accuracy": 0.6})
+    experiment.evaluate()
+    decision = experiment.decide_gate(
+        "yes", by=alice, override_reason="Partner team needs it in Q3"
+    )
+    for kind, text in memos(decision).items():
+        assert "**Decided against the evidence.**" in text, kind
+        assert "Partner team needs it in Q3" in text, kind
+        assert "Success criterion not met: mean accuracy of candidate ≥ 0.8" in text, kind
