@@ -7,11 +7,13 @@ from .models import (
     ApiToken,
     Artifact,
     Criterion,
+    DeepDive,
     Experiment,
     ExperimentEvent,
     Failure,
     Forecast,
     GateDecision,
+    KnowledgeArtifact,
     PostMortem,
     Prediction,
     Run,
@@ -190,3 +192,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# --- review deep dives and knowledge transfer (written on their pages, read here) ---
+
+
+@admin.register(DeepDive)
+class DeepDiveAdmin(admin.ModelAdmin):
+    list_display = ["review", "presenter", "technique", "experiment", "decided_at"]
+
+
+@admin.register(KnowledgeArtifact)
+class KnowledgeArtifactAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Written on the experiment page, where each write is in the history."""
+
+    list_display = ["experiment", "kind", "written_by", "updated_at"]

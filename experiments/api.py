@@ -1,4 +1,5 @@
-"""What training jobs send: runs, metric batches, artifacts, and the should-stop question.
+"""What training jobs send (runs, metric batches, artifacts), the should-stop question, and
+the experiment as CI reads it (stage, time-box, criteria per stage, gate decisions and memos).
 
 Every endpoint takes an experiment token (`Authorization: Bearer <key>`) that may only touch
 its own experiment. The handlers call the same model methods as the pages do.
@@ -8,12 +9,14 @@ NaN and infinite metric values are accepted either as the JSON literals NaN, Inf
 "-Infinity" (what strict JSON encoders can write; the Python client sends these).
 """
 
-from datetime import datetime
+import math
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, NotRequired
 
 from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 from typing_extensions import TypedDict
@@ -21,9 +24,9 @@ from typing_extensions import TypedDict
 from core.schemas import ErrorOut
 from core.tasks import enqueue
 
-from . import tasks
+from . import memos, tasks
 from .auth import ApiTokenAuth
-from .models import Run
+from .models import Run, Stage, StageFreeze
 from .models.evidence import IdempotencyKeyReused, RunNotRunning, as_number
 
 router = Router(auth=ApiTokenAuth(), tags=["experiments"])
@@ -155,6 +158,69 @@ class ArtifactOut(Schema):
 class ShouldStopOut(Schema):
     stop: bool
     reasons: list[str]
+
+
+class TimeboxOut(Schema):
+    stage: str
+    starts_on: date
+    deadline: date
+    expired: bool = Field(description="The deadline has passed")
+
+
+class CriterionOut(Schema):
+    id: int
+    kind: Literal["success", "kill"]
+    severity: str = Field(description="hard or soft for kill criteria, empty for success")
+    statement: str
+    metric: str = Field(description="Empty for a criterion checked by hand")
+    result: Literal["pending", "holds", "does_not_hold", "insufficient"]
+    label: str = Field(description="The result in the criterion's terms: met, tripped, clear...")
+    observed: float | None = Field(description="The aggregated value the result rests on")
+    detail: str
+    evaluated_at: datetime | None
+
+
+class StageCriteriaOut(Schema):
+    stage: str
+    frozen: bool = Field(description="A run of this stage has reported: criteria are frozen")
+    success_met: bool = Field(description="The stage has success criteria and all of them hold")
+    hard_kill_tripped: bool
+    criteria: list[CriterionOut] = Field(description="Current (not superseded) criteria")
+
+
+class MemosOut(Schema):
+    executive: str
+    product: str
+    engineering: str
+
+
+class GateDecisionOut(Schema):
+    id: int
+    stage: str
+    round: int
+    decision: Literal["yes", "no", "not_yet"]
+    question: str
+    conditions: str
+    notes: str
+    decided_by: str
+    decided_at: datetime
+    against_evidence: bool = Field(description="YES given with a Lead's override reason")
+    override_reason: str | None
+    blockers: list[str]
+    memos: MemosOut = Field(description="Markdown, written from the decision's snapshot")
+
+
+class ExperimentOut(Schema):
+    key: str
+    title: str
+    technique: str
+    stage: str
+    status: str
+    timebox: TimeboxOut | None = Field(description="The current stage's time-box")
+    timeboxes: list[TimeboxOut]
+    stages: list[StageCriteriaOut] = Field(description="Each stage with its criteria")
+    flags: list[str]
+    gate_decisions: list[GateDecisionOut]
 
 
 ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 422, 429)}
@@ -304,3 +370,91 @@ def experiment_should_stop(request, experiment_key: str):
     should_stop = getattr(experiment, "should_stop", None)
     stop, reasons = should_stop() if should_stop else (False, [])
     return {"stop": bool(stop), "reasons": [str(reason) for reason in reasons]}
+
+
+@router.get(
+    "/{experiment_key}",
+    response={200: ExperimentOut, **ERRORS},
+    summary="The experiment as CI sees it: stage, time-box, criteria per stage, flags, gates",
+    description='Any token of the experiment, read-only ones too. A CI job asks "did we '
+    'pass?" by reading `gate_decisions` (or `stages[].success_met` before the gate).',
+)
+def experiment_detail(request, experiment_key: str):
+    experiment, refusal = _experiment_of(request, experiment_key, write=False)
+    if refusal:
+        return refusal
+    today = timezone.localdate()
+    timeboxes = [
+        {"stage": t.stage, "starts_on": t.starts_on, "deadline": t.deadline,
+         "expired": t.is_over(today)}
+        for t in experiment.timeboxes.all()
+    ]  # fmt: skip
+    current = next((t for t in timeboxes if t["stage"] == experiment.stage), None)
+    decisions = experiment.gate_decisions.select_related("decided_by", "experiment__technique")
+    return {
+        "key": experiment.key,
+        "title": experiment.title,
+        "technique": experiment.technique.name,
+        "stage": experiment.stage,
+        "status": experiment.status,
+        "timebox": current,
+        "timeboxes": timeboxes,
+        "stages": _stages(experiment),
+        "flags": [str(flag) for flag in experiment.flags],
+        "gate_decisions": [_decision(decision) for decision in decisions],
+    }
+
+
+def _stages(experiment):
+    criteria = list(experiment.criteria.current().order_by("kind", "id"))
+    frozen = set(StageFreeze.objects.filter(experiment=experiment).values_list("stage", flat=True))
+    stages = []
+    for stage in Stage.values:
+        own = [criterion for criterion in criteria if criterion.stage == stage]
+        success = [criterion for criterion in own if criterion.kind == "success"]
+        stages.append(
+            {
+                "stage": stage,
+                "frozen": stage in frozen,
+                "success_met": bool(success) and all(c.result == "holds" for c in success),
+                "hard_kill_tripped": any(criterion.trips_hard_kill for criterion in own),
+                "criteria": [_criterion(criterion) for criterion in own],
+            }
+        )
+    return stages
+
+
+def _criterion(criterion):
+    observed = criterion.observed
+    return {
+        "id": criterion.pk,
+        "kind": criterion.kind,
+        "severity": criterion.severity,
+        "statement": criterion.statement,
+        "metric": criterion.metric,
+        "result": criterion.result,
+        "label": criterion.result_label,
+        # JSON has no NaN or Infinity: an observed value that is not finite reads as null.
+        "observed": observed if observed is not None and math.isfinite(observed) else None,
+        "detail": criterion.result_detail,
+        "evaluated_at": criterion.evaluated_at or criterion.checked_at,
+    }
+
+
+def _decision(decision):
+    override = (decision.snapshot or {}).get("override") or {}
+    return {
+        "id": decision.pk,
+        "stage": decision.stage,
+        "round": decision.round,
+        "decision": decision.decision,
+        "question": decision.question,
+        "conditions": decision.conditions,
+        "notes": decision.notes,
+        "decided_by": decision.decided_by.get_username(),
+        "decided_at": decision.decided_at,
+        "against_evidence": bool(override),
+        "override_reason": override.get("reason"),
+        "blockers": [str(blocker) for blocker in override.get("blockers", [])],
+        "memos": memos.memos(decision),
+    }

@@ -18,6 +18,7 @@ from .models import (
 )
 from .models.criteria import DEFINITION_FIELDS
 from .models.experiment import RECORDED_FIELDS
+from .models.handover import ARTIFACT_PROMPTS, ArtifactKind, KnowledgeArtifact
 
 KEY_PATTERN = re.compile(r"^EXP-\d+$")
 
@@ -291,3 +292,46 @@ class ResolveForm(forms.Form):
         choices=[("true", "It happened"), ("false", "It did not")],
         coerce=lambda value: value == "true",
     )
+
+
+class KnowledgeArtifactForm(forms.Form):
+    """One knowledge-transfer section; the model decides what each kind needs."""
+
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
+    alternatives = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        label="Alternatives considered",
+    )
+    revisit_on = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Revisit on"
+    )
+
+    def __init__(self, *args, kind, instance=None, **kwargs):
+        self.kind = kind
+        if instance is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "body": instance.body,
+                    "alternatives": instance.alternatives,
+                    "revisit_on": instance.revisit_on,
+                },
+            )
+        super().__init__(*args, prefix=kind.value, **kwargs)
+        self.fields["body"].label = kind.label
+        self.fields["body"].help_text = ARTIFACT_PROMPTS[kind]
+        if kind != ArtifactKind.DESIGN_DECISION:
+            del self.fields["alternatives"]
+            del self.fields["revisit_on"]
+
+    def write(self, experiment, *, by):
+        data = self.cleaned_data
+        return KnowledgeArtifact.write(
+            experiment,
+            self.kind,
+            by=by,
+            body=data["body"],
+            alternatives=data.get("alternatives", ""),
+            revisit_on=data.get("revisit_on"),
+        )

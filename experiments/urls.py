@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import criteria, experiments, gates, postmortems, predictions, tokens
+from .views import criteria, experiments, gates, memos, postmortems, predictions, tokens
 
 app_name = "experiments"
 urlpatterns = [
@@ -35,6 +35,8 @@ urlpatterns = [
         gates.proposal_decide,
         name="proposal_decide",
     ),
+    path("<int:pk>/gates/<int:decision_id>/memo.md", memos.decision_memo, name="decision_memo"),
+    path("<int:pk>/knowledge-transfer/<str:kind>/", memos.handover_write, name="handover_write"),
     path("<int:pk>/postmortem/", postmortems.postmortem_detail, name="postmortem_detail"),
     path("<int:pk>/postmortem/failures/", postmortems.failure_add, name="failure_add"),
     path("<int:pk>/postmortem/actions/", postmortems.action_item_add, name="action_item_add"),

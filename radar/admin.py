@@ -2,7 +2,16 @@ from django.contrib import admin
 
 from core.admin import ReadOnlyAdminMixin
 
-from .models import Nomination, Quadrant, Review, RingMove, Tag, Technique
+from .models import (
+    Nomination,
+    Quadrant,
+    Review,
+    ReviewEdit,
+    RingMove,
+    Tag,
+    Technique,
+    TechniqueChange,
+)
 
 
 @admin.register(Quadrant)
@@ -36,8 +45,16 @@ class TechniqueAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["tags"]
-    # The ring changes only through a recorded move (the technique page or the API).
-    readonly_fields = ["ring", "created_at", "updated_at"]
+    # The ring changes only through a recorded move (the technique page or the API), the
+    # owner and next action through a move or a recorded change on the review page.
+    readonly_fields = [
+        "ring",
+        "owner",
+        "next_action",
+        "next_action_due",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [RingMoveInline]
 
     def has_add_permission(self, request):
@@ -59,6 +76,24 @@ class RingMoveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class ReviewAdmin(admin.ModelAdmin):
     list_display = ["held_on", "created_by"]
     filter_horizontal = ["attendees"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once the review exists, notes and attendees change on its page, where each edit
+        # is kept as a ReviewEdit.
+        return ["notes", "attendees"] if obj else []
+
+
+@admin.register(ReviewEdit)
+class ReviewEditAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["review", "edited_by", "edited_at"]
+
+
+@admin.register(TechniqueChange)
+class TechniqueChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Owner and next-action changes that were not moves: readable, never edited."""
+
+    list_display = ["technique", "changed_by", "changed_at", "review"]
+    search_fields = ["technique__name", "reason"]
 
 
 @admin.register(Nomination)

@@ -10,6 +10,10 @@ EXPERIMENT_SECTIONS = (
     ("gates_due", "Gates due"),
     ("timeboxes_expired", "Time-boxes expired"),
     ("kill_criteria_tripped", "Kill criteria tripped"),
+    ("soft_kills_tripped", "Soft kill criteria tripped (to discuss)"),
+    ("forecasts_due", "Forecasts due for resolution"),
+    ("overdue_actions", "Overdue post-mortem action items"),
+    ("knowledge_transfer_missing", "Knowledge transfer to write"),
     ("flagged", "Flagged experiments"),
     ("decisions_against_evidence", "Decisions against evidence since the last review"),
 )
@@ -17,8 +21,9 @@ EXPERIMENT_SECTIONS = (
 
 def build_agenda(review):
     """What `review` should discuss: moves since the previous review, stale items, pending
-    nominations and the experiments' items (gates due, expired time-boxes, tripped kill
-    criteria, flags)."""
+    nominations, deep-dive slots and the experiments' items (gates due, expired time-boxes,
+    tripped hard and soft kill criteria, forecasts due, overdue post-mortem actions, unwritten
+    knowledge transfer, flags)."""
     previous = review.previous()
     since = previous.covers_until if previous else None
     experiment_items = agenda_items(previous.held_on if previous else None, review.held_on)
@@ -31,6 +36,9 @@ def build_agenda(review):
         "nominations": Nomination.objects.pending()
         .select_related("quadrant", "proposed_by")
         .order_by("proposed_at"),
+        "deep_dives": review.deep_dives.select_related(
+            "presenter", "technique", "experiment", "decided_by"
+        ),
         "experiments": [
             {"key": key, "title": title, "items": experiment_items.get(key, [])}
             for key, title in EXPERIMENT_SECTIONS

@@ -297,6 +297,43 @@ class Technique(models.Model):
             move.save()
         return move
 
+    def reassign(self, *, by, owner, next_action, next_action_due, review=None, reason=""):
+        """Change the owner and next action without moving the technique.
+
+        Recorded as a TechniqueChange (old -> new per field) on the technique's history;
+        the ring's rules still hold (TRIAL keeps an owner and a dated next action). Returns
+        the change, or None when nothing differs. Checks no permission: callers check
+        `radar.move_technique`.
+        """
+        wanted = {
+            "owner": owner,
+            "next_action": (next_action or "").strip(),
+            "next_action_due": next_action_due,
+        }
+        before = {name: getattr(self, name) for name in wanted}
+        changes = {
+            name: [_describe(before[name]), _describe(value)]
+            for name, value in wanted.items()
+            if value != before[name]
+        }
+        if not changes:
+            return None
+        for name, value in wanted.items():
+            setattr(self, name, value)
+        if errors := self.rule_errors():
+            for name, value in before.items():
+                setattr(self, name, value)
+            raise ValidationError(errors)
+        with transaction.atomic():
+            self.save()
+            return TechniqueChange.objects.create(
+                technique=self,
+                changed_by=by,
+                review=review,
+                changes=changes,
+                reason=(reason or "").strip(),
+            )
+
     @property
     def is_active(self):
         return self.ring in ACTIVE_RINGS
@@ -468,6 +505,25 @@ class Review(models.Model):
     def previous(self):
         return Review.objects.filter(held_on__lt=self.held_on).order_by("-held_on").first()
 
+    def record_minutes(self, *, by, notes, attendees):
+        """Change the notes and attendees (after the meeting too), kept as a ReviewEdit with
+        the old and new values. Returns the edit, or None when nothing differs."""
+        notes = (notes or "").strip()
+        old_people = sorted(person.get_username() for person in self.attendees.all())
+        new_people = sorted(person.get_username() for person in attendees)
+        changes = {}
+        if notes != self.notes.strip():
+            changes["notes"] = [self.notes, notes]
+        if old_people != new_people:
+            changes["attendees"] = [old_people, new_people]
+        if not changes:
+            return None
+        with transaction.atomic():
+            self.notes = notes
+            self.save(update_fields=["notes"])
+            self.attendees.set(attendees)
+            return ReviewEdit.objects.create(review=self, edited_by=by, changes=changes)
+
     @classmethod
     def last_before(cls, day):
         """The latest review held on or before `day`, or None."""
@@ -623,3 +679,95 @@ class Nomination(models.Model):
         self.decision_reason = reason.strip()
         self.review = review
         self.save()
+
+
+def _describe(value):
+    """A field value as the history shows it."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if hasattr(value, "get_username"):
+        return value.get_username()
+    return str(value)
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    # History rows: nothing may rewrite them, not even bulk updates.
+    def update(self, **kwargs):
+        raise ValidationError("History entries are never edited.")
+
+    def delete(self):
+        raise ValidationError("History entries are never deleted.")
+
+
+class AppendOnly(models.Model):
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError("History entries are never edited.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("History entries are never deleted.")
+
+
+class TechniqueChange(AppendOnly):
+    """A change of a technique's owner or next action that is not a ring move."""
+
+    technique = models.ForeignKey(Technique, on_delete=models.PROTECT, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    changes = models.JSONField(help_text="{field: [old, new]}")
+    reason = models.TextField(blank=True)
+    review = models.ForeignKey(
+        Review, null=True, blank=True, on_delete=models.PROTECT, related_name="technique_changes"
+    )
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["changed_at", "pk"]
+
+    def __str__(self):
+        return f"{self.technique}: {', '.join(self.changes)} changed"
+
+    def lines(self):
+        """[(field label, old, new)] for the history."""
+        labels = {"owner": "Owner", "next_action": "Next action", "next_action_due": "Due"}
+        return [
+            (labels.get(name, name), old or "none", new or "none")
+            for name, (old, new) in self.changes.items()
+        ]
+
+
+class ReviewEdit(AppendOnly):
+    """A change to a review's notes or attendees made after it was held."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="edits")
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    edited_at = models.DateTimeField(default=timezone.now)
+    changes = models.JSONField(help_text="{field: [old, new]}")
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["edited_at", "pk"]
+
+    def __str__(self):
+        return f"{self.review} edited by {self.edited_by}"
+
+    def summary(self):
+        parts = []
+        if "attendees" in self.changes:
+            old, new = self.changes["attendees"]
+            parts.append(f"attendees {', '.join(old) or 'none'} → {', '.join(new) or 'none'}")
+        if "notes" in self.changes:
+            parts.append("notes rewritten")
+        return "; ".join(parts)

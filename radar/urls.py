@@ -16,6 +16,14 @@ urlpatterns = [
     path("reviews/<int:pk>/", reviews.review_detail, name="review_detail"),
     path("reviews/<int:pk>/move/", reviews.review_move, name="review_move"),
     path("reviews/<int:pk>/minutes.md", reviews.review_minutes, name="review_minutes"),
+    path("reviews/<int:pk>/minutes/", reviews.review_minutes_edit, name="review_minutes_edit"),
+    path("reviews/<int:pk>/reassign/", reviews.review_reassign, name="review_reassign"),
+    path("reviews/<int:pk>/deep-dives/", reviews.deep_dive_add, name="deep_dive_add"),
+    path(
+        "reviews/<int:pk>/deep-dives/<int:deep_dive_pk>/decide/",
+        reviews.deep_dive_decide,
+        name="deep_dive_decide",
+    ),
     path(
         "reviews/<int:pk>/nominations/<int:nomination_pk>/accept/",
         reviews.nomination_accept,

@@ -1,7 +1,9 @@
 from .criteria import Criterion, StageFreeze, SupersedeProposal
+from .deep_dives import DeepDive
 from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run, RunCarryOver
 from .experiment import Experiment, ExperimentEvent, Stage, StageTimebox, Status
 from .gates import Decision, GateDecision, RadarMoveProposal
+from .handover import KnowledgeArtifact
 from .postmortem import ActionItem, Failure, PostMortem
 from .predictions import Forecast, Prediction
 from .tokens import ApiToken, TokenRefused
@@ -11,6 +13,7 @@ __all__ = [
     "ApiToken",
     "Artifact",
     "Criterion",
+    "DeepDive",
     "Decision",
     "Experiment",
     "ExperimentEvent",
@@ -18,6 +21,7 @@ __all__ = [
     "Forecast",
     "GateDecision",
     "IngestBatch",
+    "KnowledgeArtifact",
     "MetricPoint",
     "MetricSummary",
     "PostMortem",

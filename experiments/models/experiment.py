@@ -478,6 +478,8 @@ class Experiment(models.Model):
 
     def evidence_snapshot(self):
         """Criteria results, statistics and flags as they stand: stored with gate decisions."""
+        from .. import memos
+
         counted, left_out = self.counted_runs()
         return {
             "taken_at": timezone.now().isoformat(),
@@ -494,6 +496,9 @@ class Experiment(models.Model):
                 _json_safe(c.as_dict())
                 for c in self.comparisons(self.run_values_by_metric(runs=counted))
             ],
+            # Who, what, cost-benefit and the runs counted, for the decision memos
+            # (experiments/memos.py).
+            "context": _json_safe(memos.snapshot_context(self, runs=counted)),
         }
 
     def gate_blockers(self):

@@ -10,8 +10,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseStopPolling
 
-from .. import charts, evidence, stats
-from ..forms import ExperimentForm, GateDecisionForm
+from .. import charts, evidence, memos, stats
+from ..forms import ExperimentForm, GateDecisionForm, KnowledgeArtifactForm
 from ..models import (
     Experiment,
     GateDecision,
@@ -21,6 +21,7 @@ from ..models import (
     SupersedeProposal,
 )
 from ..models.criteria import BASELINE_VARIANT
+from ..models.handover import handover_sections, is_required
 from .common import get_experiment_for_user, template_for
 
 PAGE = "experiments/experiment_detail.html"
@@ -129,6 +130,7 @@ def page_context(request, experiment, *, gate_form=None, gate_error=None):
         **criteria_context(request, experiment),
         **gate_context(request, experiment, form=gate_form, error=gate_error),
         **evidence_context(experiment, request.GET),
+        **memo_context(experiment),
     }
 
 
@@ -138,6 +140,7 @@ def gate_decided_context(request, experiment):
         **gate_context(request, experiment),
         "can_edit": experiment.editable_by(request.user),
         "events": _history(experiment),
+        **memo_context(experiment),
     }
 
 
@@ -202,6 +205,33 @@ def _carry_over_context(experiment):
     return {
         "carried_runs": carried,
         "earlier_runs": [run for run in runs if run not in carried],
+    }
+
+
+def memo_context(experiment, *, forms=None):
+    """The decisions with their memos, and the knowledge-transfer sections, for the page."""
+    decisions = list(
+        experiment.gate_decisions.select_related("decided_by", "experiment__technique")
+    )
+    forms = forms or {}
+    sections = [
+        {
+            "kind": kind.value,
+            "label": label,
+            "prompt": prompt,
+            "artifact": artifact,
+            "form": forms.get(kind.value) or KnowledgeArtifactForm(kind=kind, instance=artifact),
+        }
+        for kind, label, prompt, artifact in handover_sections(experiment)
+    ]
+    return {
+        "memo_decisions": [
+            (decision, [(kind, title, written[kind]) for kind, title in memos.MEMO_KINDS.items()])
+            for decision in reversed(decisions)
+            for written in [memos.memos(decision)]
+        ],
+        "handover_required": is_required(experiment),
+        "handover_sections": sections,
     }
 
 

@@ -82,6 +82,9 @@ def _technique_context(request, technique, form=None):
         "moves": technique.moves.select_related("moved_by", "superseded_by", "review").order_by(
             "-moved_at", "-pk"
         ),
+        "changes": technique.changes.select_related("changed_by", "review").order_by(
+            "-changed_at", "-pk"
+        ),
         "papers": technique.papers.all(),
         "form": form or MoveForm(technique=technique),
         "can_move": request.user.has_perm("radar.move_technique"),

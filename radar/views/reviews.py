@@ -12,7 +12,11 @@ from ..agenda import build_agenda, minutes_markdown
 from ..forms import (
     AcceptForm,
     DeclineForm,
+    DeepDiveDecisionForm,
+    DeepDiveForm,
+    MinutesForm,
     NominationForm,
+    ReassignForm,
     ReviewForm,
     ReviewMoveForm,
     add_model_errors,
@@ -70,16 +74,37 @@ def _nomination_forms(nomination, data=None, *, bound=""):
     )
 
 
-def _review_context(request, review, *, move_form=None, nomination_forms=None):
+def _review_context(
+    request,
+    review,
+    *,
+    move_form=None,
+    nomination_forms=None,
+    reassign_form=None,
+    minutes_form=None,
+    deep_dive_form=None,
+    deep_dive_decision_forms=None,
+):
     agenda = build_agenda(review)
     nomination_forms = nomination_forms or {}
     for nomination in agenda["nominations"]:
         nomination.accept_form, nomination.decline_form = nomination_forms.get(
             nomination.pk, _nomination_forms(nomination)
         )
+    decision_forms = deep_dive_decision_forms or {}
+    for deep_dive in agenda["deep_dives"]:
+        deep_dive.decision_form = decision_forms.get(deep_dive.pk) or DeepDiveDecisionForm(
+            prefix=f"dive{deep_dive.pk}", initial={"recommendation": deep_dive.recommendation}
+        )
     return {
         "review": review,
         "agenda": agenda,
+        "reassign_form": reassign_form or ReassignForm(),
+        "minutes_form": minutes_form or MinutesForm(review=review),
+        "deep_dive_form": deep_dive_form or DeepDiveForm(),
+        "review_edits": review.edits.select_related("edited_by"),
+        "technique_changes": review.technique_changes.select_related("technique", "changed_by"),
+        "can_edit_review": request.user.has_perm("radar.change_review"),
         "move_form": move_form or ReviewMoveForm(),
         "decided_moves": review.moves.select_related("technique", "moved_by", "superseded_by"),
         "decided_nominations": review.nominations.select_related("technique", "decided_by"),
@@ -117,6 +142,89 @@ def review_move(request, pk):
             add_model_errors(form, error)
     context = _review_context(request, review, move_form=None if ok else form)
     return _review_response(request, review, "move_decided" if ok else "decisions", context, ok=ok)
+
+
+@require_POST
+@permission_required("radar.move_technique", raise_exception=True)
+def review_reassign(request, pk):
+    """Change a technique's owner and next action in the review, without moving it."""
+    review = _get_review_for_user(request, pk)
+    form = ReassignForm(request.POST)
+    ok = False
+    if form.is_valid():
+        try:
+            change = form.reassign(by=request.user, review=review)
+        except ValidationError as error:
+            add_model_errors(form, error)
+        else:
+            if change is None:
+                form.add_error(
+                    None, "Nothing to change: give a new owner, next action or due date."
+                )
+            else:
+                ok = True
+    context = _review_context(request, review, reassign_form=None if ok else form)
+    return _review_response(request, review, "reassigned" if ok else "reassign", context, ok=ok)
+
+
+@require_POST
+@permission_required("radar.change_review", raise_exception=True)
+def review_minutes_edit(request, pk):
+    """Edit the notes and attendees, also after the meeting; each edit is kept."""
+    review = _get_review_for_user(request, pk)
+    form = MinutesForm(request.POST, review=review)
+    ok = form.is_valid()
+    if ok:
+        review.record_minutes(
+            by=request.user,
+            notes=form.cleaned_data["notes"],
+            attendees=form.cleaned_data["attendees"],
+        )
+        review = _get_review_for_user(request, pk)
+    context = _review_context(request, review, minutes_form=None if ok else form)
+    return _review_response(request, review, "minutes", context, ok=ok)
+
+
+@require_POST
+@permission_required("radar.change_review", raise_exception=True)
+def deep_dive_add(request, pk):
+    review = _get_review_for_user(request, pk)
+    form = DeepDiveForm(request.POST)
+    ok = False
+    if form.is_valid():
+        deep_dive = form.save(commit=False)
+        deep_dive.review = review
+        try:
+            deep_dive.full_clean()
+        except ValidationError as error:
+            add_model_errors(form, error)
+        else:
+            deep_dive.save()
+            ok = True
+    context = _review_context(request, review, deep_dive_form=None if ok else form)
+    return _review_response(request, review, "deep_dives", context, ok=ok)
+
+
+@require_POST
+@permission_required("radar.change_review", raise_exception=True)
+def deep_dive_decide(request, pk, deep_dive_pk):
+    review = _get_review_for_user(request, pk)
+    deep_dive = get_object_or_404(review.deep_dives, pk=deep_dive_pk)
+    form = DeepDiveDecisionForm(request.POST, prefix=f"dive{deep_dive.pk}")
+    ok = False
+    if form.is_valid():
+        try:
+            deep_dive.decide(
+                by=request.user,
+                decision=form.cleaned_data["decision"],
+                recommendation=form.cleaned_data["recommendation"],
+            )
+            ok = True
+        except ValidationError as error:
+            add_model_errors(form, error)
+    forms = {} if ok else {deep_dive.pk: form}
+    context = _review_context(request, review, deep_dive_decision_forms=forms)
+    return _review_response(request, review, "deep_dives", context, ok=ok)
 
 
 def _decide_nomination(request, pk, nomination_pk, *, bound, decide):

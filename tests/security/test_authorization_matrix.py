@@ -30,6 +30,10 @@ LEAD_ONLY = {
     "radar:review_move",
     "radar:nomination_accept",
     "radar:nomination_decline",
+    "radar:review_reassign",
+    "radar:review_minutes_edit",
+    "radar:deep_dive_add",
+    "radar:deep_dive_decide",
     "radar:radar_import",
     "experiments:gate_decide",
     "experiments:runs_carry_over",
@@ -52,6 +56,7 @@ OWNER_OR_LEAD = {
     "experiments:action_item_toggle",
     "experiments:token_create",
     "experiments:token_revoke",
+    "experiments:handover_write",
 }
 # Pages a Member reads but only the owner or a Lead changes (POST).
 OWNER_OR_LEAD_WRITES = {"experiments:postmortem_detail"}
@@ -100,6 +105,8 @@ def world(alice, bob, charlie):
 
     from experiments.models import (
         ActionItem,
+        DeepDive,
+        GateDecision,
         PostMortem,
         Prediction,
         RadarMoveProposal,
@@ -134,6 +141,13 @@ def world(alice, bob, charlie):
     action_item = ActionItem.objects.create(
         postmortem=postmortem, description="Add a split check", owner=dana
     )
+    # A NOT YET leaves the gate open, so the other pages see the experiment as before.
+    decision = GateDecision.objects.create(
+        experiment=experiment, stage="discovery", round=1, decision="not_yet",
+        question="Should we invest more time in this?", conditions="Three seeds",
+        decided_by=alice, snapshot={"criteria": [], "statistics": [], "flags": []},
+    )  # fmt: skip
+    deep_dive = DeepDive.objects.create(review=review, presenter=bob, technique=technique)
     other_experiment = factories.make_experiment(technique=technique, owner=dana)
     _, other_key = factories.make_token(experiment=other_experiment, created_by=dana)
     return {
@@ -143,7 +157,8 @@ def world(alice, bob, charlie):
         "experiment": experiment,
         "criterion": criterion, "run": run, "token": token, "key": key,
         "prediction": prediction, "proposal": proposal, "closed_experiment": closed,
-        "action_item": action_item, "other_key": other_key,
+        "action_item": action_item, "other_key": other_key, "decision": decision,
+        "deep_dive": deep_dive, "handover_kind": "runbook",
         "supersede_proposal": SupersedeProposal.objects.create(
             criterion=criterion, changes={"threshold": 0.7}, reason="new eval set", proposed_by=dana
         ),
@@ -163,6 +178,9 @@ KWARG_OBJECTS = {
     "supersede_proposal_id": "supersede_proposal",
     "item_id": "action_item",
     "link_pk": "link",
+    "decision_id": "decision",
+    "deep_dive_pk": "deep_dive",
+    "kind": "handover_kind",
 }
 
 
@@ -190,6 +208,8 @@ def url_kwargs(name, kwargs, world):
             values[kwarg] = obj.slug
         elif kwarg == "experiment_key":
             values[kwarg] = obj.key
+        elif kwarg == "kind":
+            values[kwarg] = obj
         else:
             values[kwarg] = obj.pk
     return values
@@ -316,6 +336,7 @@ API_REQUESTS = {
         "uri": "s3://bucket/model.pt"
     },
     ("GET", "/api/v1/experiments/{experiment_key}/should-stop"): {},
+    ("GET", "/api/v1/experiments/{experiment_key}"): {},
 }
 
 
