@@ -44,7 +44,9 @@ def model_validation_error(request, error):
 def too_many_metrics(request, error):
     # Not a 400 like other model rules: the body is well-formed, its content is over a limit.
     message = " ".join(error.messages)
-    errors = [{"field": None, "message": message}]
+    errors = [{"field": field, "message": message} for field in error.fields] or [
+        {"field": None, "message": message}
+    ]
     return api.create_response(request, {"detail": message, "errors": errors}, status=422)
 
 

@@ -223,14 +223,15 @@ class ExperimentOut(Schema):
     gate_decisions: list[GateDecisionOut]
 
 
-ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 422, 429)}
+ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 409, 422, 429)}
 
 
 def _experiment_of(request, experiment_key, *, write, closed_ok=False):
     """The token's experiment, if it is the one in the URL and the token may do this."""
     refusal = request.auth.refusal_for(experiment_key, write=write, closed_ok=closed_ok)
     if refusal:
-        return None, Status(403, {"detail": refusal})
+        status, message = refusal
+        return None, Status(status, {"detail": message})
     return request.auth.experiment, None
 
 
@@ -252,9 +253,15 @@ def _evaluate(experiment, *, debounce):
     summary="Create a run (or return the run already created with the same client_key)",
 )
 def run_create(request, experiment_key: str, payload: RunIn):
-    experiment, refusal = _experiment_of(request, experiment_key, write=True)
+    experiment, refusal = _experiment_of(request, experiment_key, write=True, closed_ok=True)
     if refusal:
         return refusal
+    if not experiment.is_active:
+        # A spool replayed after the experiment closed still finds its run, to finish it.
+        existing = Run.objects.for_experiment(experiment).filter(client_key=payload.client_key)
+        if payload.client_key and existing.exists():
+            return Status(200, existing.get())
+        return Status(409, {"detail": experiment.closed_message()})
     run, created = Run.start(experiment, **payload.dict())
     return Status(201 if created else 200, run)
 
@@ -322,14 +329,8 @@ def run_finish(request, experiment_key: str, run_id: int, payload: FinishIn):
     if refusal:
         return refusal
     run = get_object_or_404(Run.objects.for_experiment(experiment), pk=run_id)
-    # A job told to stop because its experiment closed still records how its run ended;
-    # anything else on a closed experiment is refused like every other write.
-    if not experiment.is_active and run.is_finished:
-        return Status(
-            403,
-            {"detail": f"{experiment.key} is {experiment.get_status_display().lower()}: "
-             "its finished runs may no longer change."},
-        )  # fmt: skip
+    # A job told to stop because its experiment closed still records how its run ended
+    # (Run.finish answers a retried finish and refuses a different one).
     try:
         run.finish(status=payload.status, summary=payload.summary)
     except RunNotRunning as error:

@@ -53,6 +53,8 @@ def agenda_items(since, until):
         .hard_kills()
         .tripped()
         .filter(experiment__status="active")
+        # A kill tripped in an earlier stage was answered at that stage's gate.
+        .filter(stage=F("experiment__stage"))
         .select_related("experiment__technique")
     ]
     flagged = [

@@ -82,10 +82,18 @@ class IdempotencyKeyReused(ValidationError):
 
 
 class TooManyMetrics(ValidationError):
-    """A batch or a summary would take a run past ASSAY_MAX_METRICS_PER_RUN metric names."""
+    """A batch or a summary would take a run past ASSAY_MAX_METRICS_PER_RUN metric names.
+
+    `fields` names the refused parts of the body ("points.3.key"), so that a client can drop
+    only the points with new names and send the rest of its batch again.
+    """
+
+    def __init__(self, message, fields=()):
+        super().__init__(message)
+        self.fields = list(fields)
 
 
-def check_metric_count(run, names):
+def check_metric_count(run, names, fields=()):
     """Refuse `names` (every distinct metric name the run would then have) above the cap.
 
     Each name is a row on the experiment page and a series to compare, so an unbounded
@@ -96,7 +104,8 @@ def check_metric_count(run, names):
         raise TooManyMetrics(
             f"run {run.pk} ({run.name!r}) of {run.experiment.key} would report "
             f"{len(names):,} distinct metric names; the limit is {limit:,} per run "
-            "(ASSAY_MAX_METRICS_PER_RUN)"
+            "(ASSAY_MAX_METRICS_PER_RUN)",
+            fields,
         )
 
 
@@ -406,7 +415,12 @@ class MetricSummary(models.Model):
         if new_names:
             # Only a batch that brings new names pays for the count: most batches bring none.
             logged = cls.objects.filter(run=run).values_list("key", flat=True).distinct()
-            check_metric_count(run, {*logged, *run.summary, *new_names})
+            refused = [
+                f"points.{index}.key"
+                for index, point in enumerate(points)
+                if point["key"] in new_names
+            ]
+            check_metric_count(run, {*logged, *run.summary, *new_names}, refused)
         rows, created, changed = [], [], []
         for (key, bucket), series in by_series.items():
             summary = summaries.get((key, bucket))

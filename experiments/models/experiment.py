@@ -187,6 +187,13 @@ class Experiment(models.Model):
     def is_active(self):
         return self.status == Status.ACTIVE
 
+    def closed_message(self):
+        """Why a closed experiment takes no more reports (the API's 409)."""
+        return (
+            f"{self.key} is {self.get_status_display().lower()}: it takes no more reports "
+            "(read-only requests still work, and a running run may still record how it ended)."
+        )
+
     @property
     def is_closed(self):
         return self.status in CLOSED_STATUSES

@@ -127,27 +127,26 @@ class ApiToken(models.Model):
         return token
 
     def refusal_for(self, experiment_key, *, write, closed_ok=False):
-        """Why this token may not make this request (a 403 message), or None when it may.
+        """(status, message) when this token may not make this request, else None.
 
+        A token problem is a 403; a write to a closed experiment is a 409, so that a job
+        drops that write and keeps asking should-stop instead of taking its token for bad.
         `closed_ok` lets a write through on a closed experiment (the caller then decides).
         """
         experiment = self.experiment
         if experiment.key != experiment_key:
-            return (
+            return 403, (
                 f"This token belongs to {experiment.key}: it may not be used for {experiment_key}."
             )
         if not write:
             return None
         if self.read_only:
-            return (
+            return 403, (
                 "This token is read-only: it may read runs and ask should-stop, "
                 "not create runs or report metrics."
             )
         if not experiment.is_active and not closed_ok:
-            return (
-                f"{experiment.key} is {experiment.get_status_display().lower()}: its tokens "
-                "may no longer report (read-only requests still work)."
-            )
+            return 409, experiment.closed_message()
         return None
 
     @property

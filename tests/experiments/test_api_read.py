@@ -100,7 +100,9 @@ def test_another_experiments_token_or_no_token_is_refused(client):
     _, other_key = make_token(experiment=make_experiment(key="EXP-44"))
     response = _get(client, "EXP-43", other_key)
     assert response.status_code == 403
-    assert response.json()["detail"] == "This token may only be used for EXP-44."
+    assert (
+        response.json()["detail"] == "This token belongs to EXP-44: it may not be used for EXP-43."
+    )
     assert client.get(f"{BASE}/EXP-43").status_code == 401
 
 

@@ -241,7 +241,7 @@ def log_until_refused(run, logged, seconds=20):
     ("token_of", "status", "detail"),
     [
         ("read-only", 403, "read-only"),
-        ("other experiment", 403, "may only be used for EXP-99"),
+        ("other experiment", 403, "belongs to EXP-99"),
     ],
 )
 def test_a_refused_token_raises_instead_of_spooling_forever(
@@ -289,6 +289,25 @@ def test_a_token_revoked_mid_run_raises_and_sync_with_a_new_one_uploads_all(
     stored = Run.objects.get(name="revoked")
     assert MetricPoint.objects.filter(run=stored).count() == len(logged)
     assert stored.status == "failed"  # the job ended on the error
+
+
+def test_a_job_running_when_the_lead_kills_the_experiment_stops_and_its_run_ends_killed(
+    reporting, alice
+):
+    steps = 0
+    with assay_client.start_run(experiment="EXP-12", name="doomed", **FAST) as run:
+        run.log({"loss": 1.0}, step=0)
+        wait_for(lambda: MetricPoint.objects.filter(run__name="doomed").exists())
+        reporting.set_status("killed", by=alice, reason="no longer worth it")
+        deadline = time.monotonic() + 15
+        while not run.should_stop():
+            assert time.monotonic() < deadline, "the job was never told to stop"
+            steps += 1
+            run.log({"loss": 1.0}, step=steps)
+            time.sleep(0.01)
+
+    stored = Run.objects.get(name="doomed")
+    assert stored.status == "killed"  # not failed on an error, not left running
 
 
 def offline_spool(spool, experiment, name, points):

@@ -16,10 +16,10 @@ from tests.factories import make_experiment, make_token
 pytestmark = pytest.mark.django_db
 
 
-def create_run(client, key, experiment_key, name="r1", **headers):
+def create_run(client, key, experiment_key, name="r1", client_key="", **headers):
     return client.post(
         f"/api/v1/experiments/{experiment_key}/runs",
-        data=json.dumps({"name": name}),
+        data=json.dumps({"name": name, "client_key": client_key}),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {key}",
         **headers,
@@ -195,31 +195,42 @@ def test_expired_token_is_refused(client):
 def test_closed_experiment_refuses_writes_but_serves_reads(client, alice):
     experiment = make_experiment(key="EXP-1")
     _, key = make_token(experiment=experiment)
-    run_id = create_run(client, key, "EXP-1").json()["id"]
+    created = create_run(client, key, "EXP-1", client_key="job-1")
+    run_id = created.json()["id"]
 
-    experiment.set_status(Status.PASSED, by=alice)
+    experiment.set_status(Status.KILLED, by=alice)
 
+    # 409, not 403: the token is fine, the experiment takes no more reports; a job drops the
+    # write and keeps asking should-stop instead of taking its token for bad.
     refused = create_run(client, key, "EXP-1", name="late")
-    assert refused.status_code == 403
-    assert "EXP-1 is passed" in refused.json()["detail"]
+    assert refused.status_code == 409
+    assert "EXP-1 is killed: it takes no more reports" in refused.json()["detail"]
+    # A spool replayed after the kill still finds its own run, to finish it.
+    replayed = create_run(client, key, "EXP-1", client_key="job-1")
+    assert replayed.status_code == 200
+    assert replayed.json()["id"] == run_id
     read = client.get(
         f"/api/v1/experiments/EXP-1/runs/{run_id}", HTTP_AUTHORIZATION=f"Bearer {key}"
     )
     assert read.status_code == 200
     assert should_stop(client, key).json()["stop"] is True
-    # The job told to stop still records how its run ended, once.
+    # The job told to stop still records how its run ended; a retried finish changes nothing
+    # and another finish is refused.
     finish = f"/api/v1/experiments/EXP-1/runs/{run_id}/finish"
-    body = json.dumps({"status": "killed"})
 
-    def post_finish():
+    def post_finish(status):
         return client.post(
-            finish, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}"
+            finish,
+            data=json.dumps({"status": status}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key}",
         )
 
-    assert post_finish().status_code == 200
-    again = post_finish()
-    assert again.status_code == 403
-    assert "finished runs may no longer change" in again.json()["detail"]
+    assert post_finish("killed").status_code == 200
+    assert post_finish("killed").status_code == 200
+    other = post_finish("finished")
+    assert other.status_code == 409
+    assert "is killed" in other.json()["detail"]
 
 
 def test_deactivated_creators_tokens_stop_working(client, bob):

@@ -71,6 +71,26 @@ def test_agenda_lists_soft_kills_forecasts_due_and_overdue_actions(alice_client,
     assert "Beats dense at 1B params" in minutes and "Add production data to evals" in minutes
 
 
+def test_agenda_lists_hard_kills_of_the_current_stage_only(alice_client):
+    experiment = make_experiment(title="Ring attention")
+    make_criterion(experiment=experiment, kind="kill", severity="hard", metric="latency_ms",
+                   aggregation="mean", comparator="gt", threshold=100)  # fmt: skip
+    report_run(experiment=experiment, values={"latency_ms": 180})
+    experiment.evaluate()
+    review = make_review(held_on=TODAY)
+    assert (
+        "Hard kill criterion tripped"
+        in alice_client.get(review.get_absolute_url()).content.decode()
+    )
+
+    # The kill was answered at the Discovery gate (a Lead overrode it): Validation starts clean.
+    type(experiment).objects.filter(pk=experiment.pk).update(stage="validation")
+    experiment.refresh_from_db()
+    experiment.evaluate()
+    html = alice_client.get(review.get_absolute_url()).content.decode()
+    assert "Hard kill criterion tripped" not in html
+
+
 # --- deep dives ---
 
 
