@@ -70,6 +70,7 @@ def test_honest_gates(live, page, tmp_path):
     # The candidate logged each step up to the stop, and stopped well short of STEPS.
     killed_steps = MetricPoint.objects.filter(run=runs["candidate-s1"], key="loss").count()
     assert killed_steps == int(stopped.group(1)) + 1 < STEPS, output
+    print(f"the candidate stopped itself after {killed_steps} of {STEPS} steps")  # pytest -s
 
     # The Lead sees the run killed and the kill criterion tripped.
     log_in(page, live.url, "alice")
@@ -128,6 +129,9 @@ def test_honest_gates(live, page, tmp_path):
         expect(body).to_be_visible()
         expect(body).to_contain_text("Decided against the evidence.")
         expect(body).to_contain_text(OVERRIDE)
+        blockers = body.locator("blockquote li")  # what was overridden, one item each
+        expect(blockers).to_have_count(2)
+        expect(blockers.first).to_contain_text("Hard kill criterion tripped")
     # ...and the Markdown download is the three of them, with the same warning.
     link = memo.get_by_role("link", name="Download (Markdown)")
     download = page.request.get(f"{live.url}{link.get_attribute('href')}")
@@ -139,7 +143,9 @@ def test_honest_gates(live, page, tmp_path):
         assert f"## {title}" in markdown, markdown
     assert markdown.count("**Decided against the evidence.**") == 3, markdown
     assert OVERRIDE in markdown
-    save_screenshot(page, "honest-gates")
+    # The picture: the decision against the evidence, with its memos below it.
+    page.locator("#gate h3", has_text="Decisions").evaluate("element => element.scrollIntoView()")
+    save_screenshot(page, "honest-gates", full_page=False)
 
     # The dashboard counts it.
     page.click("header a.brand")
