@@ -150,7 +150,10 @@ def _benefit(success, about, statistics):
     if per_month:
         parts.append(f"an expected {per_month:,.0f} per month")
     if not met:
-        parts.append("no success criterion was met")
+        # Alone it must still read as a benefit: "The expected benefit is unproven: ...".
+        parts.append(
+            "no success criterion was met" if parts else "unproven: no success criterion was met"
+        )
     return "; ".join(parts)
 
 

@@ -124,6 +124,37 @@ def test_memos_of_a_decision_against_the_evidence_say_so_with_reason_and_blocker
     )
 
 
+def test_memos_say_why_they_have_no_statistics_when_only_the_baseline_counted(alice):
+    # The runs section lists the baseline's metrics: "no metrics reported" would contradict it.
+    experiment = make_experiment()
+    for seed in (1, 2):
+        report_run(experiment=experiment, variant="baseline", seed=seed,
+                   values={"accuracy": 0.9})  # fmt: skip
+    report_run(experiment=experiment, seed=1, status="killed", points={"accuracy": [0.5, 0.5]})
+    decision = experiment.decide_gate("yes", by=alice, override_reason="Needed for the launch")
+    written = memos(decision)
+    # Nothing measured against the baseline and nothing met: the sentence still reads.
+    assert (
+        "The expected benefit is unproven: no success criterion was met, " in written["executive"]
+    )
+    engineering = written["engineering"]
+    assert "accuracy=0.9" in engineering
+    assert "No metrics reported" not in engineering
+    assert "no metric had counted runs of both the baseline and another variant" in engineering
+
+
+def test_the_page_lists_the_overridden_blockers_of_each_memo_as_a_list(alice, alice_client):
+    # Python-Markdown runs a list straight after a paragraph line into it: "Blockers: - a - b".
+    experiment = make_experiment()
+    make_criterion(experiment=experiment, threshold=0.9)
+    make_criterion(experiment=experiment, metric="latency_ms", comparator="le", threshold=50)
+    report_run(experiment=experiment, values={"accuracy": 0.5, "latency_ms": 90})
+    experiment.decide_gate("yes", by=alice, override_reason="Needed for the launch")
+    html = alice_client.get(experiment.get_absolute_url()).content.decode()
+    assert html.count("<p>Blockers at the time:</p>\n<ul>\n<li>Success criterion not met") == 3
+    assert "Blockers at the time: - " not in html
+
+
 def test_experiment_page_shows_the_memos_and_offers_them_as_markdown(alice, alice_client):
     experiment = _speculative_decoding()
     decision = experiment.decide_gate("yes", by=alice)

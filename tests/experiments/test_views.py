@@ -145,6 +145,19 @@ def test_experiment_page_shows_criteria_statistics_curves_and_scatter(bob_client
     assert "Pareto front" in page
 
 
+def test_statistics_say_there_is_nothing_to_compare_when_only_the_baseline_counts(bob_client):
+    # A killed candidate does not count: the card must not claim no metric was reported.
+    experiment = make_experiment()
+    for seed in (1, 2):
+        report_run(experiment=experiment, variant="baseline", seed=seed,
+                   values={"accuracy": 0.9})  # fmt: skip
+    report_run(experiment=experiment, seed=1, status="killed", points={"accuracy": [0.5, 0.5]})
+    page = bob_client.get(_detail(experiment)).content.decode()
+    assert "Baseline versus candidate" in page
+    assert "No metrics reported yet" not in page
+    assert "no metric has counted (finished) runs of both baseline and another variant" in page
+
+
 def test_evidence_region_of_an_active_experiment_polls_before_any_run_reports(bob_client):
     experiment = make_experiment()
     page = bob_client.get(_detail(experiment)).content.decode()
