@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from core.admin import ReadOnlyAdminMixin
 
@@ -167,19 +168,44 @@ class StageFreezeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- evidence and tokens ---
 
 
-class ArtifactInline(admin.TabularInline):
+class ArtifactInline(ReadOnlyAdminMixin, admin.TabularInline):
+    # Artifacts are registered by the job; once there they are part of the run's evidence.
     model = Artifact
     extra = 0
-    readonly_fields = ["uri", "kind", "size", "sha256", "created_at"]
+    fields = readonly_fields = ["uri", "kind", "size", "sha256", "created_at"]
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # A run is evidence a gate is decided on: the API refuses writes to a finished run (409),
+    # so the admin may not rewrite or delete it either. The one correction, closing a run whose
+    # job died, is the "mark failed" action: Lead-only and kept in the experiment's history.
     list_display = ["name", "experiment", "variant", "seed", "status", "started_at"]
     list_filter = ["status", "variant"]
     search_fields = ["name", "experiment__key", "host", "git_commit"]
-    readonly_fields = ["client_key", "started_at", "finished_at"]
     inlines = [ArtifactInline]
+    actions = ["mark_failed"]
+
+    def has_mark_failed_permission(self, request):
+        return request.user.has_perm("experiments.sign_gate")
+
+    @admin.action(
+        description="Mark selected running runs failed (their job died)",
+        permissions=["mark_failed"],
+    )
+    def mark_failed(self, request, queryset):
+        reason = f"closed in the admin by {request.user.get_username()}: its job stopped reporting"
+        marked, skipped = [], []
+        for run in queryset.select_related("experiment"):
+            try:
+                run.mark_failed(by=request.user, reason=reason)
+                marked.append(run.name)
+            except (ValidationError, PermissionDenied) as error:
+                skipped.append(f"{run.name}: {' '.join(getattr(error, 'messages', [str(error)]))}")
+        if marked:
+            self.message_user(request, f"Marked failed: {', '.join(marked)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Left as they were: {'; '.join(skipped)}", messages.WARNING)
 
 
 @admin.register(ApiToken)

@@ -12,7 +12,7 @@ from collections import defaultdict
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -241,6 +241,33 @@ class Run(models.Model):
             self.summary = {**self.summary, **json_safe(summary)}
         self.finished_at = timezone.now()
         self.save(update_fields=["status", "summary", "finished_at"])
+
+    def mark_failed(self, *, by, reason):
+        """A Lead closes a run whose job died without finishing it (it would block a gate).
+
+        Only a running run: a finished run's status is evidence and stays as it was reported.
+        The Lead and the reason go into the experiment's history.
+        """
+        if not by.has_perm("experiments.sign_gate"):
+            raise PermissionDenied("Only a Lead can mark a run failed.")
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError({"reason": "say why the run is marked failed"})
+        with transaction.atomic():
+            locked = Run.objects.select_for_update().get(pk=self.pk)
+            if locked.is_finished:
+                raise RunNotRunning(locked, "status changes")
+            locked.status = self.Status.FAILED
+            locked.finished_at = timezone.now()
+            locked.save(update_fields=["status", "finished_at"])
+            self.experiment.record(
+                "status",
+                f"Run “{locked.name}” marked failed (was running): {reason}",
+                by=by,
+                run=locked.pk,
+                run_status=locked.status,
+            )
+        self.status, self.finished_at = locked.status, locked.finished_at
 
     def summary_value(self, metric):
         return as_number(self.summary.get(metric))

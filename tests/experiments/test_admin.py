@@ -113,3 +113,81 @@ def test_forecasts_and_predictions_are_read_only_in_the_admin(admin_client, bob)
     assert b'name="forecasts-0-probability"' not in page.content
     delete = admin_client.get(reverse("admin:experiments_prediction_delete", args=[prediction.pk]))
     assert delete.status_code == 403
+
+
+def test_a_finished_run_cannot_be_rewritten_or_deleted_in_the_admin(admin_client):
+    from experiments.models import Run
+
+    experiment = factories.make_experiment()
+    run = factories.report_run(experiment=experiment, values={"accuracy": 0.91})
+    url = reverse("admin:experiments_run_change", args=[run.pk])
+
+    page = admin_client.get(url)
+    assert page.status_code == 200 and b"0.91" in page.content
+    for field in ("status", "summary", "seed", "variant", "stage"):
+        assert f'name="{field}"'.encode() not in page.content, field
+    forged = {"name": run.name, "status": "failed", "summary": '{"accuracy": 0.99}', "seed": 7}
+    assert admin_client.post(url, forged).status_code == 403
+    delete = reverse("admin:experiments_run_delete", args=[run.pk])
+    assert admin_client.get(delete).status_code == 403
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    # The bulk "delete selected" action is not offered, and posting it anyway deletes nothing.
+    changelist = reverse("admin:experiments_run_changelist")
+    assert b'value="delete_selected"' not in admin_client.get(changelist).content
+    admin_client.post(
+        changelist, {"action": "delete_selected", "_selected_action": [run.pk], "post": "yes"}
+    )
+    run.refresh_from_db()
+    assert (run.status, run.summary, run.seed) == ("finished", {"accuracy": 0.91}, None)
+    assert Run.objects.filter(pk=run.pk).exists()
+    assert admin_client.get(reverse("admin:experiments_run_add")).status_code == 403
+
+
+def test_a_lead_marks_a_dead_jobs_run_failed_from_the_admin_and_it_is_in_the_history(client):
+    from experiments.models import ExperimentEvent
+
+    lead = factories.make_user(username="lena", role="Lead", is_staff=True)
+    client.force_login(lead)
+    experiment = factories.make_experiment()
+    stuck = factories.report_run(experiment=experiment, name="seed-3")
+    done = factories.report_run(experiment=experiment, values={"accuracy": 0.8}, name="seed-4")
+    response = client.post(
+        reverse("admin:experiments_run_changelist"),
+        {"action": "mark_failed", "_selected_action": [stuck.pk, done.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Marked failed: seed-3" in text and "seed-4: Run “seed-4” is finished" in text
+    stuck.refresh_from_db()
+    done.refresh_from_db()
+    assert stuck.status == "failed" and stuck.finished_at is not None
+    assert done.status == "finished"
+    event = ExperimentEvent.objects.get(
+        experiment=experiment, message__contains="“seed-3” marked failed"
+    )
+    assert event.actor == lead and event.data["run_status"] == "failed"
+
+
+def test_only_a_lead_may_mark_a_run_failed_and_only_with_a_reason(alice, bob):
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    run = factories.report_run(experiment=factories.make_experiment())
+    with pytest.raises(PermissionDenied):
+        run.mark_failed(by=bob, reason="looks dead")
+    with pytest.raises(ValidationError):
+        run.mark_failed(by=alice, reason="  ")
+    run.refresh_from_db()
+    assert run.status == "running"
+    run.mark_failed(by=alice, reason="node lost")
+    assert run.experiment.events.filter(message__endswith="node lost", actor=alice).exists()
+
+
+def test_a_staff_member_is_not_offered_mark_failed(client):
+    client.force_login(factories.make_user(username="mo", role="Member", is_staff=True))
+    run = factories.report_run(experiment=factories.make_experiment())
+    changelist = reverse("admin:experiments_run_changelist")
+    assert b'value="mark_failed"' not in client.get(changelist).content
+    client.post(changelist, {"action": "mark_failed", "_selected_action": [run.pk]})
+    run.refresh_from_db()
+    assert run.status == "running"
