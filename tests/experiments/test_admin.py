@@ -151,6 +151,7 @@ def test_a_lead_marks_a_dead_jobs_run_failed_from_the_admin_and_it_is_in_the_his
     experiment = factories.make_experiment()
     stuck = factories.report_run(experiment=experiment, name="seed-3")
     done = factories.report_run(experiment=experiment, values={"accuracy": 0.8}, name="seed-4")
+    assert any("still running: seed-3" in blocker for blocker in experiment.gate_blockers())
     response = client.post(
         reverse("admin:experiments_run_changelist"),
         {"action": "mark_failed", "_selected_action": [stuck.pk, done.pk]},
@@ -167,6 +168,7 @@ def test_a_lead_marks_a_dead_jobs_run_failed_from_the_admin_and_it_is_in_the_his
         experiment=experiment, message__contains="“seed-3” marked failed"
     )
     assert event.actor == lead and event.data["run_status"] == "failed"
+    assert not any("still running" in blocker for blocker in experiment.gate_blockers())
 
 
 def test_only_a_lead_may_mark_a_run_failed_and_only_with_a_reason(alice, bob):
