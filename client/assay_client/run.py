@@ -12,8 +12,15 @@ from contextlib import contextmanager
 
 from .points import (
     MAX_BUCKET_LENGTH,
+    MAX_GIT_COMMIT_LENGTH,
+    MAX_GPU_LENGTH,
+    MAX_HOST_LENGTH,
     MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_VARIANT_LENGTH,
     check_label,
+    check_params,
+    check_seed,
     check_step,
     encode,
     metric_value,
@@ -58,6 +65,32 @@ class Run:
         offline_probe_interval=5.0,
         retries=4,
     ):
+        # Checked here, not by the sender: a payload Assay refuses would leave the run
+        # uncreated, its points neither sent nor spooled, and the job never told.
+        self.create_payload = {
+            "name": check_label("name", name, max_length=MAX_NAME_LENGTH),
+            "variant": check_label("variant", variant, max_length=MAX_VARIANT_LENGTH),
+            "seed": check_seed(seed),
+            "params": check_params(params),
+            "git_commit": check_label(
+                "git_commit",
+                git_commit if git_commit is not None else _git_commit(),
+                max_length=MAX_GIT_COMMIT_LENGTH,
+                required=False,
+            ),
+            "host": check_label(
+                "host",
+                host if host is not None else socket.gethostname(),
+                max_length=MAX_HOST_LENGTH,
+                required=False,
+            ),
+            "gpu": check_label(
+                "gpu",
+                gpu if gpu is not None else os.environ.get("ASSAY_GPU", ""),
+                max_length=MAX_GPU_LENGTH,
+                required=False,
+            ),
+        }
         self.experiment = experiment
         self.transport = Transport(
             url or os.environ.get("ASSAY_URL"),
@@ -67,16 +100,7 @@ class Run:
         self.spool = Spool(spool_dir, max_mb=spool_max_mb)
         self.client_key = uuid.uuid4().hex
         self.spool_path = self.spool.path_for(experiment, self.client_key)
-        self.create_payload = {
-            "name": name,
-            "variant": variant,
-            "seed": seed,
-            "params": params or {},
-            "git_commit": git_commit if git_commit is not None else _git_commit(),
-            "host": host if host is not None else socket.gethostname(),
-            "gpu": gpu if gpu is not None else os.environ.get("ASSAY_GPU", ""),
-            "client_key": self.client_key,
-        }
+        self.create_payload["client_key"] = self.client_key
         self.id = None
         self.summary = {}
         self.stop_reasons = []
