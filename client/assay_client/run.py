@@ -99,7 +99,9 @@ class Run:
         )
         self.spool = Spool(spool_dir, max_mb=spool_max_mb)
         self.client_key = uuid.uuid4().hex
-        self.spool_path = self.spool.path_for(experiment, self.client_key)
+        # Claimed while the run is live, so another job's sync cannot take it mid-run; it
+        # gets its plain name (spool_path then) when the sender ends.
+        self.spool_path = self.spool.claimed_path(self.spool.path_for(experiment, self.client_key))
         self.create_payload["client_key"] = self.client_key
         self.id = None
         self.summary = {}
@@ -239,6 +241,18 @@ class Run:
     # --- the sender thread ---
 
     def _send_loop(self):
+        try:
+            self._take_turns()
+        finally:
+            # Nothing writes the file any more: any sync may upload it now.
+            self.spool_path = self.spool.release(self.spool_path)
+
+    @property
+    def _spool_name(self):
+        """Where the spool file ends up (while the run is live it is named as claimed)."""
+        return self.spool.path_for(self.experiment, self.client_key)
+
+    def _take_turns(self):
         while True:
             closing = self._closing
             try:
@@ -280,14 +294,14 @@ class Run:
             logger.error(
                 "%s. Nothing more is sent; records go to %s: upload them with "
                 "`python -m assay_client sync` and a valid token.",
-                error, self.spool_path,
+                error, self._spool_name,
             )  # fmt: skip
             return None
         except AssayError as error:
             if error.rejected:
                 raise
             if not self._offline:
-                logger.warning("Assay unreachable (%s): spooling to %s", error, self.spool_path)
+                logger.warning("Assay unreachable (%s): spooling to %s", error, self._spool_name)
             self._offline_since = self._offline_since or time.monotonic()
             return None
         if self._offline:
@@ -317,8 +331,7 @@ class Run:
         """Upload earlier spools of this run's experiment (this token works for no other)."""
         try:
             results = self.spool.sync(
-                lambda experiment: self.transport if experiment == self.experiment else None,
-                exclude={self.spool_path},
+                lambda experiment: self.transport if experiment == self.experiment else None
             )
         except OSError as error:
             logger.warning("could not upload earlier spooled runs: %s", error)
@@ -403,13 +416,13 @@ class Run:
             replay(self.spool_path, self.transport)
         except AssayAuthError as error:
             if self._auth_error is None:
-                logger.error("%s; the run stays in %s", error, self.spool_path)
+                logger.error("%s; the run stays in %s", error, self._spool_name)
             self._auth_error = error
             return
         except AssayError as error:
             logger.warning("could not upload the spool yet: %s", error)
             return
-        self.spool_path.unlink()
+        self.spool_path.unlink(missing_ok=True)  # a sync may have taken it meanwhile
 
     def _poll_should_stop(self):
         if time.monotonic() - self._last_poll < self.should_stop_interval:
