@@ -119,6 +119,7 @@ class Run:
         self._stop = False
         self._told_to_stop = False
         self._offline_since = None
+        self._rate_limited = None  # the detail of the last 429, logged once until it changes
         self._auth_error = None
         self._auth_error_raised = False
         self._last_try = 0.0
@@ -300,13 +301,24 @@ class Run:
         except AssayError as error:
             if error.rejected:
                 raise
-            if not self._offline:
+            if error.status == 429:
+                # Not "unreachable": Assay answered, and its reason (e.g. too many failed
+                # token attempts, which is how a revoked token shows for a minute) matters.
+                if error.detail != self._rate_limited:
+                    logger.warning(
+                        "Assay is refusing requests for now (429): %s. Spooling to %s; "
+                        "trying again every %gs.",
+                        error.detail, self._spool_name, self.offline_probe_interval,
+                    )  # fmt: skip
+                self._rate_limited = error.detail
+            elif not self._offline:
                 logger.warning("Assay unreachable (%s): spooling to %s", error, self._spool_name)
             self._offline_since = self._offline_since or time.monotonic()
             return None
         if self._offline:
             logger.warning("Assay reachable again: sending live")
         self._offline_since = None
+        self._rate_limited = None
         return result
 
     def _call(self, method, path, body=None):

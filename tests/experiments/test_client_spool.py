@@ -190,3 +190,33 @@ def test_a_spool_taken_while_the_run_uploads_it_still_lets_the_run_finish(tmp_pa
     run.finish(timeout=10)
     assert assay.requests[-1] == "finish"
     assert "metrics" in assay.requests
+
+
+class RateLimitedTransport(RecordingTransport):
+    """Assay answering 429, as it does for a minute after too many failed token attempts."""
+
+    DETAIL = "Too many failed token attempts from 10.0.0.7: try again in a minute."
+
+    def request(self, method, url, body=None, *, retries=None):
+        if not self.online:
+            raise AssayError(f"{method} {url}: 429 {self.DETAIL}", 429, detail=self.DETAIL)
+        return super().request(method, url, body, retries=retries)
+
+
+def test_a_429_is_logged_with_assays_reason_and_retried_later(tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.WARNING, logger="assay_client")
+    assay = RateLimitedTransport(online=False)
+    monkeypatch.setattr(run_module, "Transport", lambda *args, **kwargs: assay)
+    run = offline_run(tmp_path, "limited", offline_probe_interval=0.05)
+    run.log({"loss": 1.0}, step=0)
+    wait_for(run.spool_path.exists)
+    time.sleep(0.3)  # several probes, all answered 429
+
+    limited = [r.message for r in caplog.records if "(429)" in r.message]
+    assert len(limited) == 1  # said once, not at every probe
+    assert RateLimitedTransport.DETAIL in limited[0] and "unreachable" not in caplog.text
+
+    assay.online = True
+    run.finish(timeout=10)
+    assert assay.requests[0] == "runs" and assay.requests[-1] == "finish"
+    assert "metrics" in assay.requests
