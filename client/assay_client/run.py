@@ -121,6 +121,7 @@ class Run:
         self._offline_since = None
         self._rate_limited = None  # the detail of the last 429, logged once until it changes
         self._auth_error = None
+        self._refused = None  # the AssayError with which Assay refused to create the run
         self._auth_error_raised = False
         self._last_try = 0.0
         self._last_poll = 0.0
@@ -328,9 +329,19 @@ class Run:
         )
 
     def _ensure_created(self):
-        if self.id is not None:
+        if self.id is not None or self._refused is not None:
             return
-        created = self._call("POST", "runs", self.create_payload)
+        try:
+            created = self._call("POST", "runs", self.create_payload)
+        except AssayError as error:
+            # Refused as sent (e.g. 409: a closed experiment takes no new runs): asking again
+            # every turn would only fail again, before should-stop is ever asked.
+            self._refused = error
+            logger.error(
+                "Assay refused to create run %s; nothing of it is stored: %s",
+                self.create_payload["name"], error.detail or error,
+            )  # fmt: skip
+            return
         if created is not None:
             self.id = created["id"]
             # A later run uploads what earlier ones spooled, without holding up this one.
@@ -360,6 +371,8 @@ class Run:
 
     def _deliver(self, kind, body):
         """Send a record of this run, else spool it. Payloads Assay refuses are dropped."""
+        if self._refused is not None:
+            return  # the run does not exist: nothing can store this
         if self.id is None:
             self._spool(kind, body)
             return

@@ -6,7 +6,7 @@ import time
 import tracemalloc
 
 import pytest
-from assay_client import Run, Spool, spool
+from assay_client import Run, Spool, spool, start_run
 from assay_client import run as run_module
 from assay_client.transport import AssayError
 
@@ -220,3 +220,38 @@ def test_a_429_is_logged_with_assays_reason_and_retried_later(tmp_path, monkeypa
     run.finish(timeout=10)
     assert assay.requests[0] == "runs" and assay.requests[-1] == "finish"
     assert "metrics" in assay.requests
+
+
+class ClosedExperimentTransport(RecordingTransport):
+    """Assay for an experiment the Lead has killed: no new runs, should-stop says stop."""
+
+    DETAIL = "EXP-12 is killed: it takes no more reports"
+
+    def request(self, method, url, body=None, *, retries=None):
+        self.requests.append(url.rsplit("/", 1)[1])
+        if url.endswith("/runs"):
+            raise AssayError(f"{method} {url}: 409 {self.DETAIL}", 409, detail=self.DETAIL)
+        return {"stop": True, "reasons": ["experiment killed"]}
+
+
+def test_a_run_assay_refuses_to_create_still_hears_should_stop(tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.WARNING, logger="assay_client")
+    assay = ClosedExperimentTransport()
+    monkeypatch.setattr(run_module, "Transport", lambda *args, **kwargs: assay)
+    with start_run("EXP-12", "too-late", url="http://assay", token="assay_x_y",
+                   spool_dir=tmp_path, flush_interval=0.05,
+                   should_stop_interval=0.05) as run:  # fmt: skip
+        for step in range(1000):
+            run.log({"loss": 1.0}, step=step)
+            if run.should_stop():
+                break
+            time.sleep(0.01)
+    assert step < 999 and run.stop_reasons == ["experiment killed"]
+
+    # Asked once and told why, not retried with a traceback every turn.
+    assert assay.requests.count("runs") == 1
+    assert "sender error" not in caplog.text
+    assert f"Assay refused to create run too-late; nothing of it is stored: {assay.DETAIL}" in (
+        caplog.text
+    )
+    assert not run.spool_path.exists()  # nothing spooled that could never be stored
