@@ -1,4 +1,5 @@
-"""What `Run.log()` accepts, checked at the call so a bad point never reaches a batch.
+"""What `Run.log()` (and `Run()` for the run's own fields) accepts, checked at the call so a
+bad point never reaches a batch, and a run Assay would refuse never starts.
 
 The limits are the server's (experiments/api.py, `PointIn`): a key of 1 to 100 characters,
 a bucket of at most 100, a step from 0 to 2**63 - 1, a number (NaN and infinities included).

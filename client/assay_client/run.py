@@ -34,7 +34,9 @@ logger = logging.getLogger("assay_client")
 class Run:
     """One run of an experiment. Use `start_run(...)` as a context manager rather than this.
 
-    `log()` checks its arguments and appends to a buffer, so training never waits on the
+    The run's fields (name, seed, params...) are checked here, with Assay's limits; bad ones
+    raise ValueError/TypeError naming the field. `log()` checks its arguments and appends
+    to a buffer, so training never waits on the
     network. A daemon thread creates the run and takes turns: each turn sends the points
     buffered when it began (in batches of up to `batch_size`), polls should-stop when
     `should_stop_interval` has passed (between batches too), then waits `flush_interval`
