@@ -1,4 +1,5 @@
-"""What `Run.log()` accepts, checked at the call so a bad point never reaches a batch.
+"""What `Run.log()` (and `Run()` for the run's own fields) accepts, checked at the call so a
+bad point never reaches a batch, and a run Assay would refuse never starts.
 
 The limits are the server's (experiments/api.py, `PointIn`): a key of 1 to 100 characters,
 a bucket of at most 100, a step from 0 to 2**63 - 1, a number (NaN and infinities included).
@@ -84,3 +85,68 @@ def _is_bool_dtype(value):
     # numpy.bool_ and torch.bool tensors are not Python bools, yet float() takes them.
     dtype = getattr(value, "dtype", None)
     return dtype is not None and str(dtype) in ("bool", "torch.bool")
+
+
+# What `start_run`/`Run` accepts: the server's limits (experiments/api.py, `RunIn`).
+MAX_NAME_LENGTH = 200
+MAX_VARIANT_LENGTH = 100
+MAX_GIT_COMMIT_LENGTH = 64
+MAX_HOST_LENGTH = 200
+MAX_GPU_LENGTH = 200
+MIN_SEED, MAX_SEED = -(2**31), 2**31 - 1
+
+
+def check_seed(seed):
+    """`seed` as an int (Python or NumPy integers, 0-d integer tensors) or None."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or _is_bool_dtype(seed):
+        raise TypeError(f"seed {seed!r}: must be an integer, not a bool")
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed {seed!r}: must be an integer, not {type(seed).__name__}") from None
+    if not MIN_SEED <= seed <= MAX_SEED:
+        raise ValueError(f"seed {seed}: must be between -2**31 and 2**31 - 1")
+    return seed
+
+
+def check_params(params):
+    """`params` as plain JSON: NumPy/PyTorch scalars become Python numbers, arrays lists.
+
+    Non-finite floats become the strings "NaN", "Infinity", "-Infinity" (JSON has no such
+    numbers, and a param like max_grad_norm=inf is legitimate). Keys must be strings; any
+    other value raises TypeError naming where it is, e.g. params['optimizer'].
+    """
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict, not {type(params).__name__}")
+    return _plain(params, "params")
+
+
+def _plain(value, where):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)  # an IntEnum or other int subclass
+    if isinstance(value, float):
+        return encode(float(value))
+    if isinstance(value, dict):
+        plain = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where}: key {key!r} must be a str, not {type(key).__name__}")
+            plain[key] = _plain(item, f"{where}[{key!r}]")
+        return plain
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if callable(getattr(value, "tolist", None)) and hasattr(value, "dtype"):
+        # NumPy scalars and arrays, PyTorch tensors: tolist() gives Python bools/ints/floats.
+        if callable(getattr(value, "detach", None)):
+            value = value.detach().cpu()
+        return _plain(value.tolist(), where)
+    raise TypeError(
+        f"{where}: {type(value).__name__} is not JSON (use numbers, strings, bools, None, "
+        "lists and dicts)"
+    )

@@ -12,8 +12,15 @@ from contextlib import contextmanager
 
 from .points import (
     MAX_BUCKET_LENGTH,
+    MAX_GIT_COMMIT_LENGTH,
+    MAX_GPU_LENGTH,
+    MAX_HOST_LENGTH,
     MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_VARIANT_LENGTH,
     check_label,
+    check_params,
+    check_seed,
     check_step,
     encode,
     metric_value,
@@ -27,14 +34,16 @@ logger = logging.getLogger("assay_client")
 class Run:
     """One run of an experiment. Use `start_run(...)` as a context manager rather than this.
 
-    `log()` checks its arguments and appends to a buffer, so training never waits on the
-    network. A daemon thread creates the run and takes turns: each turn sends the points
-    buffered when it began (in batches of up to `batch_size`), polls should-stop when
-    `should_stop_interval` has passed (between batches too), then waits `flush_interval`
-    seconds, so however fast the job logs, should-stop is still asked on time. While Assay
-    cannot be reached it writes batches to the spool instead; `finish()` uploads the run's
-    own spool if Assay is back by then. If Assay refuses the token (401/403), everything goes
-    to the spool and the next call of log(), should_stop() or finish() raises AssayAuthError.
+    The run's fields (name, seed, params...) are checked here, with Assay's limits; bad ones
+    raise ValueError/TypeError naming the field. `log()` checks its arguments and appends to a
+    buffer, so training never waits on the network. A daemon thread creates the run and takes
+    turns: each turn sends the points buffered when it began (in batches of up to `batch_size`),
+    polls should-stop when `should_stop_interval` has passed (between batches too), then waits
+    `flush_interval` seconds, so however fast the job logs, should-stop is still asked on time.
+    While Assay cannot be reached it writes batches to the spool instead; `finish()` uploads the
+    run's own spool if Assay is back by then. If Assay refuses the token (401/403), everything
+    goes to the spool and the next call of log(), should_stop() or finish() raises
+    AssayAuthError.
     """
 
     def __init__(
@@ -58,6 +67,32 @@ class Run:
         offline_probe_interval=5.0,
         retries=4,
     ):
+        # Checked here, not by the sender: a payload Assay refuses would leave the run
+        # uncreated, its points neither sent nor spooled, and the job never told.
+        self.create_payload = {
+            "name": check_label("name", name, max_length=MAX_NAME_LENGTH),
+            "variant": check_label("variant", variant, max_length=MAX_VARIANT_LENGTH),
+            "seed": check_seed(seed),
+            "params": check_params(params),
+            "git_commit": check_label(
+                "git_commit",
+                git_commit if git_commit is not None else _git_commit(),
+                max_length=MAX_GIT_COMMIT_LENGTH,
+                required=False,
+            ),
+            "host": check_label(
+                "host",
+                host if host is not None else socket.gethostname(),
+                max_length=MAX_HOST_LENGTH,
+                required=False,
+            ),
+            "gpu": check_label(
+                "gpu",
+                gpu if gpu is not None else os.environ.get("ASSAY_GPU", ""),
+                max_length=MAX_GPU_LENGTH,
+                required=False,
+            ),
+        }
         self.experiment = experiment
         self.transport = Transport(
             url or os.environ.get("ASSAY_URL"),
@@ -66,17 +101,10 @@ class Run:
         )
         self.spool = Spool(spool_dir, max_mb=spool_max_mb)
         self.client_key = uuid.uuid4().hex
-        self.spool_path = self.spool.path_for(experiment, self.client_key)
-        self.create_payload = {
-            "name": name,
-            "variant": variant,
-            "seed": seed,
-            "params": params or {},
-            "git_commit": git_commit if git_commit is not None else _git_commit(),
-            "host": host if host is not None else socket.gethostname(),
-            "gpu": gpu if gpu is not None else os.environ.get("ASSAY_GPU", ""),
-            "client_key": self.client_key,
-        }
+        # Claimed while the run is live, so another job's sync cannot take it mid-run; it
+        # gets its plain name (spool_path then) when the sender ends.
+        self.spool_path = self.spool.claimed_path(self.spool.path_for(experiment, self.client_key))
+        self.create_payload["client_key"] = self.client_key
         self.id = None
         self.summary = {}
         self.stop_reasons = []
@@ -93,7 +121,9 @@ class Run:
         self._stop = False
         self._told_to_stop = False
         self._offline_since = None
+        self._rate_limited = None  # the detail of the last 429, logged once until it changes
         self._auth_error = None
+        self._refused = None  # the AssayError with which Assay refused to create the run
         self._auth_error_raised = False
         self._last_try = 0.0
         self._last_poll = 0.0
@@ -215,6 +245,18 @@ class Run:
     # --- the sender thread ---
 
     def _send_loop(self):
+        try:
+            self._take_turns()
+        finally:
+            # Nothing writes the file any more: any sync may upload it now.
+            self.spool_path = self.spool.release(self.spool_path)
+
+    @property
+    def _spool_name(self):
+        """Where the spool file ends up (while the run is live it is named as claimed)."""
+        return self.spool.path_for(self.experiment, self.client_key)
+
+    def _take_turns(self):
         while True:
             closing = self._closing
             try:
@@ -256,19 +298,30 @@ class Run:
             logger.error(
                 "%s. Nothing more is sent; records go to %s: upload them with "
                 "`python -m assay_client sync` and a valid token.",
-                error, self.spool_path,
+                error, self._spool_name,
             )  # fmt: skip
             return None
         except AssayError as error:
             if error.rejected:
                 raise
-            if not self._offline:
-                logger.warning("Assay unreachable (%s): spooling to %s", error, self.spool_path)
+            if error.status == 429:
+                # Not "unreachable": Assay answered, and its reason (e.g. too many failed
+                # token attempts, which is how a revoked token shows for a minute) matters.
+                if error.detail != self._rate_limited:
+                    logger.warning(
+                        "Assay is refusing requests for now (429): %s. Spooling to %s; "
+                        "trying again every %gs.",
+                        error.detail, self._spool_name, self.offline_probe_interval,
+                    )  # fmt: skip
+                self._rate_limited = error.detail
+            elif not self._offline:
+                logger.warning("Assay unreachable (%s): spooling to %s", error, self._spool_name)
             self._offline_since = self._offline_since or time.monotonic()
             return None
         if self._offline:
             logger.warning("Assay reachable again: sending live")
         self._offline_since = None
+        self._rate_limited = None
         return result
 
     def _call(self, method, path, body=None):
@@ -278,9 +331,19 @@ class Run:
         )
 
     def _ensure_created(self):
-        if self.id is not None:
+        if self.id is not None or self._refused is not None:
             return
-        created = self._call("POST", "runs", self.create_payload)
+        try:
+            created = self._call("POST", "runs", self.create_payload)
+        except AssayError as error:
+            # Refused as sent (e.g. 409: a closed experiment takes no new runs): asking again
+            # every turn would only fail again, before should-stop is ever asked.
+            self._refused = error
+            logger.error(
+                "Assay refused to create run %s; nothing of it is stored: %s",
+                self.create_payload["name"], error.detail or error,
+            )  # fmt: skip
+            return
         if created is not None:
             self.id = created["id"]
             # A later run uploads what earlier ones spooled, without holding up this one.
@@ -293,8 +356,7 @@ class Run:
         """Upload earlier spools of this run's experiment (this token works for no other)."""
         try:
             results = self.spool.sync(
-                lambda experiment: self.transport if experiment == self.experiment else None,
-                exclude={self.spool_path},
+                lambda experiment: self.transport if experiment == self.experiment else None
             )
         except OSError as error:
             logger.warning("could not upload earlier spooled runs: %s", error)
@@ -311,6 +373,8 @@ class Run:
 
     def _deliver(self, kind, body):
         """Send a record of this run, else spool it. Payloads Assay refuses are dropped."""
+        if self._refused is not None:
+            return  # the run does not exist: nothing can store this
         if self.id is None:
             self._spool(kind, body)
             return
@@ -379,13 +443,13 @@ class Run:
             replay(self.spool_path, self.transport)
         except AssayAuthError as error:
             if self._auth_error is None:
-                logger.error("%s; the run stays in %s", error, self.spool_path)
+                logger.error("%s; the run stays in %s", error, self._spool_name)
             self._auth_error = error
             return
         except AssayError as error:
             logger.warning("could not upload the spool yet: %s", error)
             return
-        self.spool_path.unlink()
+        self.spool_path.unlink(missing_ok=True)  # a sync may have taken it meanwhile
 
     def _poll_should_stop(self):
         if time.monotonic() - self._last_poll < self.should_stop_interval:

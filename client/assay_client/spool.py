@@ -5,6 +5,11 @@ One file per run, `<experiment>--<client key>.jsonl`. Every line is complete on 
 be replayed by itself, and replaying twice stores nothing twice (runs are found again by
 their client key, batches by their idempotency key). The token is never written to disk.
 
+While its run is live, a run's file is named as claimed by its process
+(`<experiment>--<client key>.jsonl.syncing-<pid>`), so another job's sync on the same machine
+leaves it alone; when the run ends it gets its plain name back, and if the process dies
+first, the claim of a dead process is taken by the next sync.
+
 The folder is capped (`ASSAY_SPOOL_MAX_MB`, default 1024 MB): past the cap the oldest records
 go first, whole files of earlier runs before the oldest lines of the current one, each with a
 warning, so a job that stays offline for days cannot fill the disk.
@@ -80,6 +85,19 @@ class Spool:
     def path_for(self, experiment, client_key):
         return self.directory / f"{experiment}--{client_key}{SUFFIX}"
 
+    def claimed_path(self, path):
+        """`path` as claimed by this process: no other process's sync takes it."""
+        return self.directory / f"{Path(path).name.split(CLAIMED)[0]}{CLAIMED}{os.getpid()}"
+
+    def release(self, claimed):
+        """Give a claimed file its plain name back, for any sync to upload; returns that."""
+        original = self.directory / Path(claimed).name.split(CLAIMED)[0]
+        try:
+            Path(claimed).rename(original)
+        except FileNotFoundError:
+            pass  # nothing was spooled
+        return original
+
     def append(self, path, record):
         self.directory.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(record, allow_nan=False) + "\n").encode("utf-8")
@@ -113,8 +131,11 @@ class Spool:
             self._size = total
             return
         cap = f"{self.max_mb:g} MB"
-        # Files being uploaded right now (claimed) are left to their uploader.
-        earlier = sorted((p for p in files if p.name.endswith(SUFFIX) and p != current), key=_mtime)
+        # Files claimed by a live process (a sync uploading, a run writing) are left to it.
+        earlier = sorted(
+            (p for p in files if p != current and (p.name.endswith(SUFFIX) or _abandoned(p))),
+            key=_mtime,
+        )
         for path in earlier:
             if total <= target:
                 break
@@ -151,30 +172,27 @@ class Spool:
         logger.warning(
             "spool over its cap of %s (ASSAY_SPOOL_MAX_MB): dropped the oldest %d record(s) "
             "(%d metric points) of %s",
-            cap, dropped_records, dropped_points, path.name,
+            cap, dropped_records, dropped_points, path.name.split(CLAIMED)[0],
         )  # fmt: skip
         return dropped_bytes
 
-    def pending(self, exclude=()):
-        """Spool files to upload: unclaimed ones, and ones claimed by a process now dead."""
-        found = []
-        for path in sorted(self._files()):
-            if path in exclude:
-                continue
-            if path.name.endswith(SUFFIX):
-                found.append(path)
-            elif CLAIMED in path.name and not _alive(path.name.rsplit(CLAIMED, 1)[1]):
-                found.append(path)
-        return found
+    def pending(self):
+        """Spool files to upload: unclaimed ones, and ones claimed by a process now dead.
 
-    def sync(self, transport_for, *, exclude=()):
+        Not the files of live runs: those are claimed by their process until the run ends.
+        """
+        return [
+            path for path in sorted(self._files()) if path.name.endswith(SUFFIX) or _abandoned(path)
+        ]
+
+    def sync(self, transport_for):
         """Upload every pending spool file; returns a FileResult per file.
 
         `transport_for(experiment)` gives the Transport (the token) for an experiment, or
         None when there is none: that experiment's files are left, untouched.
         """
         results = []
-        for path in self.pending(exclude):
+        for path in self.pending():
             original = self.directory / path.name.split(CLAIMED)[0]
             result = FileResult(original, experiment_of(path))
             results.append(result)
@@ -209,7 +227,7 @@ class Spool:
 
     def _claim(self, path):
         # A rename is atomic: of two processes syncing at once, one gets each file.
-        claimed = self.directory / f"{path.name.split(CLAIMED)[0]}{CLAIMED}{os.getpid()}"
+        claimed = self.claimed_path(path)
         try:
             path.rename(claimed)
         except FileNotFoundError:
@@ -290,6 +308,11 @@ def _mtime(path):
         return path.stat().st_mtime
     except FileNotFoundError:
         return 0.0
+
+
+def _abandoned(path):
+    """Whether `path` is claimed by a process that is no longer running."""
+    return CLAIMED in path.name and not _alive(path.name.rsplit(CLAIMED, 1)[1])
 
 
 def _alive(pid):
