@@ -306,7 +306,7 @@ class Run:
                 raise
             if error.status == 429:
                 # Not "unreachable": Assay answered, and its reason (e.g. too many failed
-                # token attempts, which is how a revoked token shows for a minute) matters.
+                # token attempts from this address this minute) matters.
                 if error.detail != self._rate_limited:
                     logger.warning(
                         "Assay is refusing requests for now (429): %s. Spooling to %s; "
