@@ -391,6 +391,12 @@ class Run:
         try:
             sent = self._reach(send)
         except AssayError as error:
+            if kind == "finish" and error.status == 422 and body.get("summary"):
+                # A summary Assay refuses (e.g. past its metric-name cap) must not leave the
+                # run "running" for ever: the run still ends, without that summary.
+                logger.error("Assay refused the run's summary, finishing without it: %s", error)
+                self._deliver("finish", {**body, "summary": {}})
+                return
             logger.error("Assay refused a %s record, dropped: %s", kind, error)
             return
         if sent is None:

@@ -379,3 +379,28 @@ def test_sync_exits_0_when_assay_is_only_unreachable(reporting, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Assay could not be reached" in result.stdout and "run sync again later" in result.stdout
     assert len(list(spool.glob("*.jsonl"))) == 1
+
+
+def test_a_summary_past_the_metric_name_cap_still_ends_the_run(
+    transactional_db, tmp_path, monkeypatch
+):
+    """A run must not stay "running" because Assay refused its summary (a gate waits on it)."""
+    experiment = make_experiment(key="EXP-12")
+    _, key = make_token(experiment=experiment)
+    url = database_url_of(connection.settings_dict)
+    env = service_env(DATABASE_URL=url, ASSAY_MAX_METRICS_PER_RUN="2")
+    app = AppServer(env, log_path=tmp_path / "gunicorn.log").start()
+    try:
+        with assay_client.start_run(
+            experiment="EXP-12", name="wide", url=app.url, token=key,
+            spool_dir=tmp_path / "spool", **FAST,
+        ) as run:  # fmt: skip
+            run.log({"loss": 1.0, "accuracy": 0.5}, step=0)
+            run.summary.update({"f1": 0.4, "recall": 0.3})
+    finally:
+        app.stop()
+
+    stored = Run.objects.get(name="wide")
+    assert stored.status == "finished"
+    assert stored.summary == {}
+    assert MetricPoint.objects.filter(run=stored).count() == 2
