@@ -157,11 +157,13 @@ def test_failed_token_attempts_are_limited_and_valid_keys_still_served(api_serve
     bad = {"Authorization": "Bearer assay_000000000000_not-a-real-key"}
     statuses = []
     for _ in range(2 * 2 * 3 + 1):
-        statuses.append(requests.get(url, headers=bad, timeout=10).status_code)
+        response = requests.get(url, headers=bad, timeout=10)
+        statuses.append(response.status_code)
         if statuses[-1] == 429:
             break
     assert statuses[-1] == 429, statuses
     assert set(statuses[:-1]) <= {401}, statuses
-    assert "Too many failed token attempts" in requests.get(url, headers=bad, timeout=10).text
+    # The 429's own text: a further request may reach the other worker, which counts apart.
+    assert "Too many failed token attempts" in response.text
     good = {"Authorization": world["headers"]["Authorization"]}
     assert all(requests.get(url, headers=good, timeout=10).status_code == 200 for _ in range(4))
