@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "radar",
     "papers",
     "experiments",
+    "review",
 ]
 
 MIDDLEWARE = [

@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("radar/", include("radar.urls")),
+    path("radar/", include("review.urls")),
     path("papers/", include("papers.urls")),
     path("experiments/", include("experiments.urls")),
     # One login form, the throttled one: the admin's own would let guessing go around it.

@@ -4,62 +4,45 @@ Member: reads everything, writes notes and papers, proposes techniques, reports 
 Lead: everything a Member does, plus the decisions (moving radar items, signing gates).
 Admin: every permission. Django admin also needs is_staff, which the group does not set.
 Permissions are derived from rules so that a model added later gets the right role at once.
+Each app names its own exceptions on its AppConfig (RolePermissions): core knows no app.
 """
 
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
+
+from .apps import RolePermissions
 
 MEMBER = "Member"
 LEAD = "Lead"
 ADMIN = "Admin"
 
-ASSAY_APPS = ("radar", "papers", "experiments")
 
-# Permissions in the Assay apps that a Member does not get ("app_label.codename").
-LEAD_ONLY = {
-    "radar.add_technique",
-    "radar.delete_technique",
-    "radar.move_technique",
-    "radar.decide_nomination",
-    "radar.add_ringmove",
-    "radar.change_ringmove",
-    "radar.add_quadrant",
-    "radar.change_quadrant",
-    "radar.delete_quadrant",
-    "radar.add_review",
-    "radar.change_review",
-    "radar.delete_review",
-    "experiments.sign_gate",
-    "papers.rebuild_index",
-    "experiments.delete_experiment",
-}
-# Delete permissions stay with Leads except where a Member owns the thing (their own notes).
-MEMBER_MAY_DELETE = {"papers.delete_papernote", "papers.delete_readingstate"}
-
-
-def _permission_name(permission):
-    return f"{permission.content_type.app_label}.{permission.codename}"
-
-
-def _member_may(name):
-    if name in LEAD_ONLY:
-        return False
-    codename = name.split(".", 1)[1]
-    if codename.startswith("delete_"):
-        return name in MEMBER_MAY_DELETE
-    return True
+def _assay_apps():
+    return {
+        config.label: config
+        for config in apps.get_app_configs()
+        if isinstance(config, RolePermissions)
+    }
 
 
 def sync_groups():
     """Create the groups and give each the permissions its rules allow. Idempotent."""
+    assay_apps = _assay_apps()
     app_permissions = list(
-        Permission.objects.filter(content_type__app_label__in=ASSAY_APPS).select_related(
+        Permission.objects.filter(content_type__app_label__in=assay_apps).select_related(
             "content_type"
         )
     )
     member, _ = Group.objects.get_or_create(name=MEMBER)
     lead, _ = Group.objects.get_or_create(name=LEAD)
     admin, _ = Group.objects.get_or_create(name=ADMIN)
-    member.permissions.set([p for p in app_permissions if _member_may(_permission_name(p))])
+    member.permissions.set(
+        [
+            permission
+            for permission in app_permissions
+            if assay_apps[permission.content_type.app_label].member_may(permission.codename)
+        ]
+    )
     lead.permissions.set(app_permissions)
     admin.permissions.set(Permission.objects.all())
 

@@ -496,7 +496,7 @@ class Review(models.Model):
         return f"Review of {self.held_on:%Y-%m-%d}"
 
     def get_absolute_url(self):
-        return reverse("radar:review_detail", args=[self.pk])
+        return reverse("review:review_detail", args=[self.pk])
 
     @property
     def covers_until(self):

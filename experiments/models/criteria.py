@@ -106,11 +106,21 @@ class CriterionQuerySet(models.QuerySet):
     def hard_kills(self):
         return self.filter(kind=Kind.KILL, severity=Severity.HARD)
 
+    def soft_kills(self):
+        return self.filter(kind=Kind.KILL, severity=Severity.SOFT)
+
     def tripped(self):
         return self.filter(kind=Kind.KILL, result=Result.HOLDS)
 
     def machine_checked(self):
         return self.exclude(metric="")
+
+    def of_active_experiments(self):
+        return self.filter(experiment__status="active")
+
+    def at_experiment_stage(self):
+        """Criteria of the stage their experiment is in now."""
+        return self.filter(stage=models.F("experiment__stage"))
 
 
 class StageFreeze(models.Model):

@@ -67,6 +67,14 @@ class ExperimentQuerySet(models.QuerySet):
     def flagged(self):
         return self.filter(flagged_since__isnull=False)
 
+    def flagged_by(self, moment):
+        """Experiments flagged at or before `moment` and still flagged."""
+        return self.filter(flagged_since__lte=moment)
+
+    def passed_gate(self, stage):
+        """Experiments whose `stage` gate was answered YES."""
+        return self.filter(gate_decisions__stage=stage, gate_decisions__decision="yes")
+
     def in_stage(self, stage):
         return self.filter(stage=stage)
 

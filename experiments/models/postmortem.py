@@ -58,6 +58,12 @@ class Failure(models.Model):
         return f"{self.get_category_display()}: {self.description[:60]}"
 
 
+class ActionItemQuerySet(models.QuerySet):
+    def overdue(self, *, on):
+        """Items not done whose due date is before `on`."""
+        return self.filter(done=False, due_on__lt=on)
+
+
 class ActionItem(models.Model):
     """A change that follows from the post-mortem, with an owner and a due date."""
 
@@ -68,6 +74,8 @@ class ActionItem(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     due_on = models.DateField(null=True, blank=True)
     done = models.BooleanField(default=False)
+
+    objects = ActionItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["done", "due_on", "id"]

@@ -11,6 +11,10 @@ class PredictionQuerySet(models.QuerySet):
     def open(self):
         return self.filter(outcome__isnull=True)
 
+    def due_by(self, day):
+        """Predictions whose resolve-by date is `day` or earlier."""
+        return self.filter(resolve_by__lte=day)
+
 
 class Prediction(models.Model):
     """A statement about an experiment that will turn out true or false by a date."""

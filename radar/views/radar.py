@@ -1,4 +1,4 @@
-"""The radar page, technique pages, ring moves, the portfolio view and the dashboard panel."""
+"""The radar page, technique pages, ring moves and the dashboard panel."""
 
 import datetime
 
@@ -12,7 +12,6 @@ from django.views.decorators.http import require_POST
 from ..drawing import draw, movement
 from ..forms import MoveForm, RadarFilterForm, add_model_errors
 from ..models import Nomination, Quadrant, Review, Technique
-from ..portfolio import portfolio_shares
 
 
 def _get_technique_for_user(request, slug):
@@ -112,11 +111,6 @@ def technique_move(request, slug):
     # A plain POST with errors re-renders the page; htmx only swaps 2xx responses.
     status = 400 if not moved and not request.htmx else 200
     return TemplateResponse(request, template, context, status=status)
-
-
-@permission_required("radar.view_technique", raise_exception=True)
-def portfolio(request):
-    return TemplateResponse(request, "radar/portfolio.html", {"rows": portfolio_shares()})
 
 
 @permission_required("radar.view_technique", raise_exception=True)

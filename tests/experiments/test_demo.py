@@ -27,6 +27,6 @@ def test_demo_has_a_decided_gate_a_flagged_and_a_killed_experiment(client):
 
 
 def _demo_password():
-    from core.management.commands.load_demo import DEMO_PASSWORD
+    from review.management.commands.load_demo import DEMO_PASSWORD
 
     return DEMO_PASSWORD

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from experiments import review, tasks
+from experiments import tasks
 from experiments.models import Experiment
 from tests.factories import make_criterion, make_experiment, report_run
 
@@ -113,27 +113,6 @@ def test_periodic_check_flags_expired_time_boxes_of_active_experiments(alice):
     make_experiment()
     assert tasks.check_all_experiments.apply().get() == 1
     assert list(Experiment.objects.flagged()) == [expired]
-
-
-def test_review_agenda_lists_what_needs_a_decision(alice):
-    due = make_experiment(title="Due soon")
-    due.set_timebox("discovery", starts_on=TODAY - 5 * DAY, deadline=TODAY + 10 * DAY)
-    expired = make_experiment(title="Overrun")
-    expired.set_timebox("discovery", starts_on=TODAY - 30 * DAY, deadline=TODAY - 2 * DAY)
-    killing = make_experiment(title="Regressing")
-    criterion = make_criterion(experiment=killing, kind="kill", severity="hard", comparator="lt")
-    report_run(experiment=killing, values={"accuracy": 0.1})
-    for experiment in (due, expired, killing):
-        experiment.evaluate()
-
-    agenda = review.agenda_items(TODAY - 30 * DAY, TODAY)
-
-    assert [item["experiment"] for item in agenda["gates_due"]] == [due]
-    assert "Should we invest more time in this?" in agenda["gates_due"][0]["summary"]
-    assert [item["experiment"] for item in agenda["timeboxes_expired"]] == [expired]
-    [tripped] = agenda["kill_criteria_tripped"]
-    assert tripped["experiment"] == killing and criterion.statement in tripped["summary"]
-    assert {item["experiment"] for item in agenda["flagged"]} == {expired, killing}
 
 
 def test_querysets_chain():

@@ -186,22 +186,6 @@ def test_charlie_without_a_role_cannot_see_the_radar(charlie_client):
     assert charlie_client.get(technique.get_absolute_url()).status_code == 403
 
 
-def test_portfolio_shows_shares_against_targets_with_warnings(alice_client):
-    from tests.factories import make_experiment
-
-    for number in range(3):
-        make_technique(name=f"Core {number}", portfolio_bucket="core")
-    make_technique(name="Wild bet", portfolio_bucket="exploratory")
-    make_technique(name="Parked", ring="hold", portfolio_bucket="adjacency")
-    make_experiment(portfolio_bucket="adjacency", technique=Technique.objects.get(name="Core 0"))
-    html = alice_client.get(reverse("radar:portfolio")).content.decode()
-    assert "Active techniques" in html and "Active experiments" in html
-    assert "Core is 75% of active techniques, above the 60–70% target." in html
-    assert "Exploratory is 25% of active techniques, above the 5–10% target." in html
-    assert "Adjacency is 0% of active techniques, below the 20–30% target." in html
-    assert "Adjacency is 100% of active experiments, above the 20–30% target." in html
-
-
 def test_home_panel_shows_stale_count_due_actions_and_nominations(bob_client, alice):
     from tests.factories import make_nomination
 

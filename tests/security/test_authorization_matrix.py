@@ -26,14 +26,14 @@ PUBLIC = {"healthz", "login", "logout", "admin_login"}
 # Decisions only a Lead may take: a Member gets 403 for every method.
 LEAD_ONLY = {
     "radar:technique_move",
-    "radar:review_create",
-    "radar:review_move",
-    "radar:nomination_accept",
-    "radar:nomination_decline",
-    "radar:review_reassign",
-    "radar:review_minutes_edit",
-    "radar:deep_dive_add",
-    "radar:deep_dive_decide",
+    "review:review_create",
+    "review:review_move",
+    "review:nomination_accept",
+    "review:nomination_decline",
+    "review:review_reassign",
+    "review:review_minutes_edit",
+    "review:deep_dive_add",
+    "review:deep_dive_decide",
     "radar:radar_import",
     "experiments:gate_decide",
     "experiments:runs_carry_over",
@@ -191,7 +191,7 @@ def _pk_object(name):
         return "note"
     if name.startswith("papers:question"):
         return "question"
-    return {"radar": "review", "papers": "paper", "experiments": "experiment"}.get(
+    return {"review": "review", "papers": "paper", "experiments": "experiment"}.get(
         name.split(":")[0]
     )
 
@@ -271,7 +271,7 @@ def test_page_access(client, world, name, kwargs):
 
 def test_the_matrix_sees_the_pages_of_every_app():
     names = {name for name, _ in PAGES}
-    for app in ("radar", "papers", "experiments"):
+    for app in ("radar", "papers", "experiments", "review"):
         assert any(name.startswith(f"{app}:") for name in names), app
     # The special tables name real URLs (a renamed URL must not silently leave the table).
     for special in (

@@ -139,8 +139,8 @@ def test_technique_description_name_and_move_reason(alice_client, alice, dana):
     assert "Flash" in html  # the text is still shown, only harmless
     # The server-drawn SVG radar and the table carry the name.
     _page(alice_client, reverse("radar:radar"), "radar page")
-    _page(alice_client, reverse("radar:review_detail", kwargs={"pk": review.pk}), "review page")
-    _page(alice_client, reverse("radar:review_list"), "review list")
+    _page(alice_client, reverse("review:review_detail", kwargs={"pk": review.pk}), "review page")
+    _page(alice_client, reverse("review:review_list"), "review list")
     _page(alice_client, reverse("home"), "dashboard")
     _page(alice_client, reverse("radar:home_panel"), "dashboard radar panel")
 
@@ -160,14 +160,14 @@ def test_move_reason_sent_in_place_with_htmx(alice_client, dana):
 
 def test_review_notes(alice_client):
     review = factories.make_review(notes=PAYLOAD_TEXT)
-    _page(alice_client, reverse("radar:review_detail", kwargs={"pk": review.pk}), "review notes")
+    _page(alice_client, reverse("review:review_detail", kwargs={"pk": review.pk}), "review notes")
 
 
 def test_links_with_script_urls_are_refused(bob_client, alice_client, dana):
     # Links are drawn as <a href>: a javascript: URL must never be stored.
     quadrant = factories.make_quadrant()
     response = bob_client.post(
-        reverse("radar:nomination_create"),
+        reverse("review:nomination_create"),
         {"name": "Ring Attention", "quadrant": quadrant.pk, "reason": "Long context",
          "links": "javascript:alert('XSS')"},
     )  # fmt: skip
@@ -182,7 +182,7 @@ def test_links_with_script_urls_are_refused(bob_client, alice_client, dana):
     )  # fmt: skip
     assert response.status_code in (400, 422)
     assert "evidence_links" in response.json()["detail"]
-    _page(alice_client, reverse("radar:nomination_list"), "nomination list")
+    _page(alice_client, reverse("review:nomination_list"), "nomination list")
 
 
 def test_paper_note(bob_client, bob):

@@ -1,24 +1,75 @@
-"""What the experiments side contributes to the monthly review agenda."""
+"""The monthly review's agenda and minutes, built from the radar and the experiments."""
 
 import datetime
 
-from django.db.models import F
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .models import ActionItem, Criterion, Experiment, GateDecision, Prediction
-from .models.handover import missing_sections
+from experiments.models import ActionItem, Criterion, Experiment, GateDecision, Prediction
+from experiments.models.handover import missing_sections
+from radar.models import Nomination, RingMove, Technique
 
 # Gates whose time-box ends within this many days after the review are on its agenda.
 GATE_LOOKAHEAD_DAYS = 31
+
+EXPERIMENT_SECTIONS = (
+    ("gates_due", "Gates due"),
+    ("timeboxes_expired", "Time-boxes expired"),
+    ("kill_criteria_tripped", "Kill criteria tripped"),
+    ("soft_kills_tripped", "Soft kill criteria tripped (to discuss)"),
+    ("forecasts_due", "Forecasts due for resolution"),
+    ("overdue_actions", "Overdue post-mortem action items"),
+    ("knowledge_transfer_missing", "Knowledge transfer to write"),
+    ("flagged", "Flagged experiments"),
+    ("decisions_against_evidence", "Decisions against evidence since the last review"),
+)
+
+
+def build_agenda(review):
+    """What `review` should discuss: moves since the previous review, stale items, pending
+    nominations, deep-dive slots and the experiments' items (gates due, expired time-boxes,
+    tripped hard and soft kill criteria, forecasts due, overdue post-mortem actions, unwritten
+    knowledge transfer, flags)."""
+    previous = review.previous()
+    since = previous.covers_until if previous else None
+    experiment_items = agenda_items(previous.held_on if previous else None, review.held_on)
+    return {
+        "previous": previous,
+        "moves": RingMove.objects.between(since, review.covers_until)
+        .select_related("technique", "moved_by", "superseded_by", "review")
+        .order_by("moved_at", "pk"),
+        "stale": Technique.objects.stale().select_related("owner", "quadrant"),
+        "nominations": Nomination.objects.pending()
+        .select_related("quadrant", "proposed_by")
+        .order_by("proposed_at"),
+        "deep_dives": review.deep_dives.select_related(
+            "presenter", "technique", "experiment", "decided_by"
+        ),
+        "experiments": [
+            {"key": key, "title": title, "items": experiment_items[key]}
+            for key, title in EXPERIMENT_SECTIONS
+        ],
+    }
+
+
+def minutes_markdown(review):
+    """The review's minutes as Markdown: attendees, notes, decisions and the agenda it had."""
+    return render_to_string(
+        "review/review_minutes.md",
+        {
+            "review": review,
+            "agenda": build_agenda(review),
+            "decided_moves": review.moves.select_related("technique", "moved_by", "superseded_by"),
+            "decided_nominations": review.nominations.select_related("technique", "decided_by"),
+        },
+    )
 
 
 def agenda_items(since, until):
     """Experiment items for a review covering (since, until].
 
-    Returns a dict of lists: "gates_due", "timeboxes_expired", "kill_criteria_tripped",
-    "soft_kills_tripped", "forecasts_due", "overdue_actions", "knowledge_transfer_missing",
-    "flagged", "decisions_against_evidence" — each item a dict with at least "experiment" (an
-    Experiment) and "summary" (str).
+    Returns a dict of lists, one per key of EXPERIMENT_SECTIONS, each item a dict with at
+    least "experiment" (an Experiment) and "summary" (str).
     `since` and `until` are dates or datetimes; the state read is the latest evaluation.
     """
     until_day = _day(until)
@@ -41,25 +92,9 @@ def agenda_items(since, until):
         )
         for experiment in experiments.timebox_expired(on=until_day).distinct()
     ]
-    tripped = [
-        {
-            "experiment": criterion.experiment,
-            "criterion": criterion,
-            "summary": (
-                f"Hard kill criterion tripped: {criterion.statement} ({criterion.result_detail})"
-            ),
-        }
-        for criterion in Criterion.objects.current()
-        .hard_kills()
-        .tripped()
-        .filter(experiment__status="active")
-        # A kill tripped in an earlier stage was answered at that stage's gate.
-        .filter(stage=F("experiment__stage"))
-        .select_related("experiment__technique")
-    ]
     flagged = [
         _item(experiment, "; ".join(experiment.flags))
-        for experiment in experiments.flagged().filter(flagged_since__lte=_end(until))
+        for experiment in experiments.flagged_by(_end(until))
     ]
     # Inclusive of the previous review's day: better discussed twice than missed.
     against_evidence = [
@@ -77,13 +112,38 @@ def agenda_items(since, until):
         "decisions_against_evidence": against_evidence,
         "gates_due": gates_due,
         "timeboxes_expired": expired,
-        "kill_criteria_tripped": tripped,
+        "kill_criteria_tripped": _hard_kills_tripped(),
         "soft_kills_tripped": _soft_kills_tripped(),
         "forecasts_due": _forecasts_due(until_day),
         "overdue_actions": _overdue_actions(until_day),
         "knowledge_transfer_missing": _knowledge_transfer_missing(),
         "flagged": flagged,
     }
+
+
+def _tripped_now(criteria):
+    """Kill criteria tripped at the stage their active experiment is in: one tripped in an
+    earlier stage was answered at that stage's gate."""
+    return (
+        criteria.current()
+        .tripped()
+        .of_active_experiments()
+        .at_experiment_stage()
+        .select_related("experiment__technique")
+    )
+
+
+def _hard_kills_tripped():
+    return [
+        {
+            "experiment": criterion.experiment,
+            "criterion": criterion,
+            "summary": (
+                f"Hard kill criterion tripped: {criterion.statement} ({criterion.result_detail})"
+            ),
+        }
+        for criterion in _tripped_now(Criterion.objects.hard_kills())
+    ]
 
 
 def _soft_kills_tripped():
@@ -95,11 +155,7 @@ def _soft_kills_tripped():
             "summary": f"Soft kill criterion tripped: {criterion.statement}"
             + (f" ({criterion.result_detail})" if criterion.result_detail else ""),
         }
-        for criterion in Criterion.objects.current()
-        .kills()
-        .filter(severity="soft", result="holds", experiment__status="active")
-        .filter(stage=F("experiment__stage"))
-        .select_related("experiment__technique")
+        for criterion in _tripped_now(Criterion.objects.soft_kills())
     ]
 
 
@@ -113,7 +169,7 @@ def _forecasts_due(until_day):
             f"{prediction.statement}",
         }
         for prediction in Prediction.objects.open()
-        .filter(resolve_by__lte=until_day)
+        .due_by(until_day)
         .select_related("experiment__technique")
     ]
 
@@ -127,7 +183,7 @@ def _overdue_actions(until_day):
             "summary": f"Post-mortem action overdue since {item.due_on:%Y-%m-%d} "
             f"({item.owner.get_username()}): {item.description}",
         }
-        for item in ActionItem.objects.filter(done=False, due_on__lt=until_day).select_related(
+        for item in ActionItem.objects.overdue(on=until_day).select_related(
             "owner", "postmortem__experiment__technique"
         )
     ]
@@ -135,11 +191,8 @@ def _overdue_actions(until_day):
 
 def _knowledge_transfer_missing():
     """Experiments past an Integration YES whose knowledge-transfer sections are unwritten."""
-    passed = Experiment.objects.filter(
-        pk__in=GateDecision.objects.filter(stage="integration", decision="yes").values("experiment")
-    ).select_related("technique")
     items = []
-    for experiment in passed:
+    for experiment in Experiment.objects.passed_gate("integration").select_related("technique"):
         if missing := missing_sections(experiment):
             items.append(
                 _item(experiment, f"Knowledge transfer still to write: {', '.join(missing)}")

@@ -1,14 +1,21 @@
 """The monthly review: agenda, decisions in place (htmx and plain POST), nominations, minutes."""
 
 import datetime
-from unittest import mock
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from radar.models import Nomination, Review, Ring, Technique
-from tests.factories import make_nomination, make_quadrant, make_review, make_technique
+from tests.factories import (
+    make_criterion,
+    make_experiment,
+    make_nomination,
+    make_quadrant,
+    make_review,
+    make_technique,
+    report_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,27 +49,22 @@ def test_agenda_lists_moves_since_last_review_stale_items_and_nominations(alice_
 
 
 def test_agenda_shows_the_experiments_items(alice_client):
-    from tests.factories import make_experiment
-
     experiment = make_experiment(title="FA3 on H100")
-    items = {
-        "gates_due": [{"experiment": experiment, "summary": "Validation gate due 2030-01-01"}],
-        "timeboxes_expired": [],
-        "kill_criteria_tripped": [{"experiment": experiment, "summary": "p99 > 120 ms"}],
-        "flagged": [],
-    }
-    review = make_review()
-    with mock.patch("radar.agenda.agenda_items", return_value=items) as agenda_items:
-        html = alice_client.get(review.get_absolute_url()).content.decode()
-    agenda_items.assert_called_once_with(None, review.held_on)
-    assert "Validation gate due 2030-01-01" in html
-    assert "p99 &gt; 120 ms" in html
+    deadline = _days_ago(-10)
+    experiment.set_timebox("discovery", starts_on=_days_ago(5), deadline=deadline)
+    make_criterion(experiment=experiment, kind="kill", comparator="lt")
+    report_run(experiment=experiment, values={"accuracy": 0.1})
+    experiment.evaluate()
+    review = make_review(held_on=timezone.localdate())
+    html = alice_client.get(review.get_absolute_url()).content.decode()
+    assert f"Discovery gate due {deadline:%Y-%m-%d}" in html
+    assert "Hard kill criterion tripped: mean accuracy of candidate &lt; 0.8" in html
 
 
 def test_lead_moves_a_technique_during_the_review_in_place(alice_client):
     technique = make_technique(name="Mamba", ring="assess")
     review = make_review()
-    url = reverse("radar:review_move", args=[review.pk])
+    url = reverse("review:review_move", args=[review.pk])
     data = {
         "technique": technique.pk,
         "to_ring": "hold",
@@ -89,7 +91,7 @@ def test_decision_by_plain_post_redirects_to_the_review(alice_client):
     technique = make_technique(name="GQA", ring="trial")
     review = make_review()
     response = alice_client.post(
-        reverse("radar:review_move", args=[review.pk]),
+        reverse("review:review_move", args=[review.pk]),
         {"technique": technique.pk, "to_ring": "adopt", "reason": "Every model uses it"},
     )
     assert response.status_code == 302
@@ -99,7 +101,7 @@ def test_decision_by_plain_post_redirects_to_the_review(alice_client):
 def test_member_proposes_a_nomination(bob_client, bob):
     quadrant = make_quadrant(name="Serving")
     response = bob_client.post(
-        reverse("radar:nomination_create"),
+        reverse("review:nomination_create"),
         {
             "name": "Speculative decoding",
             "quadrant": quadrant.pk,
@@ -111,7 +113,7 @@ def test_member_proposes_a_nomination(bob_client, bob):
     nomination = Nomination.objects.get()
     assert (nomination.proposed_by, nomination.links) == (bob, ["https://arxiv.org/abs/2211.17192"])
     bad = bob_client.post(
-        reverse("radar:nomination_create"),
+        reverse("review:nomination_create"),
         {"name": "X", "quadrant": quadrant.pk, "reason": "", "links": "ftp://nope"},
     )
     assert bad.status_code == 400
@@ -121,7 +123,7 @@ def test_member_proposes_a_nomination(bob_client, bob):
 def test_review_accepts_a_nomination_in_place(alice_client, bob):
     review = make_review()
     nomination = make_nomination(name="Ring attention", proposed_by=bob)
-    url = reverse("radar:nomination_accept", args=[review.pk, nomination.pk])
+    url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
     prefix = f"accept{nomination.pk}-"
     response = alice_client.post(
         url,
@@ -167,7 +169,7 @@ def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob):
         prefix + "owner": bob.pk,
         prefix + "portfolio_bucket": "exploratory",
     }
-    url = reverse("radar:nomination_accept", args=[review.pk, nomination.pk])
+    url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
     html = alice_client.post(url, data, headers=HTMX).content.decode()
     decisions = _decisions_card(html)
     assert decisions.startswith('<section class="card" id="decisions" hx-swap-oob="true">')
@@ -183,7 +185,7 @@ def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob):
 def test_declining_with_htmx_also_updates_the_decisions_card(alice_client, bob):
     review = make_review()
     nomination = make_nomination(name="Technique X", proposed_by=bob)
-    url = reverse("radar:nomination_decline", args=[review.pk, nomination.pk])
+    url = reverse("review:nomination_decline", args=[review.pk, nomination.pk])
     field = f"decline{nomination.pk}-decision_reason"
     html = alice_client.post(url, {field: "Superseded by GQA"}, headers=HTMX).content.decode()
     assert html.lstrip().startswith(f'<div class="nomination" id="nomination-{nomination.pk}">')
@@ -195,7 +197,7 @@ def test_declining_with_htmx_also_updates_the_decisions_card(alice_client, bob):
 def test_refused_accept_with_htmx_leaves_the_decisions_card_alone(alice_client, bob):
     review = make_review()
     nomination = make_nomination(name="Ring attention", proposed_by=bob)
-    url = reverse("radar:nomination_accept", args=[review.pk, nomination.pk])
+    url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
     html = alice_client.post(url, {}, headers=HTMX).content.decode()
     assert 'id="decisions"' not in html
 
@@ -203,7 +205,7 @@ def test_refused_accept_with_htmx_leaves_the_decisions_card_alone(alice_client, 
 def test_accept_errors_show_inline_and_write_nothing(alice_client, bob):
     review = make_review()
     nomination = make_nomination(name="Ring attention", proposed_by=bob)
-    url = reverse("radar:nomination_accept", args=[review.pk, nomination.pk])
+    url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
     prefix = f"accept{nomination.pk}-"
     data = {prefix + "ring": "trial", prefix + "reason": "", prefix + "portfolio_bucket": "core"}
     html = alice_client.post(url, data, headers=HTMX).content.decode()
@@ -216,7 +218,7 @@ def test_accept_errors_show_inline_and_write_nothing(alice_client, bob):
 def test_review_declines_a_nomination_with_a_reason(alice_client, bob):
     review = make_review()
     nomination = make_nomination(name="Technique X", proposed_by=bob)
-    url = reverse("radar:nomination_decline", args=[review.pk, nomination.pk])
+    url = reverse("review:nomination_decline", args=[review.pk, nomination.pk])
     field = f"decline{nomination.pk}-decision_reason"
     empty = alice_client.post(url, {field: ""}, headers=HTMX).content.decode()
     assert "Say why the review declines it." in empty
@@ -230,28 +232,28 @@ def test_member_cannot_decide_nominations_or_move_in_a_review(bob_client, bob):
     review = make_review()
     nomination = make_nomination(name="Technique X", proposed_by=bob)
     technique = make_technique(name="GQA", ring="trial")
-    accept = reverse("radar:nomination_accept", args=[review.pk, nomination.pk])
+    accept = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
     assert bob_client.post(accept, {}).status_code == 403
-    move = reverse("radar:review_move", args=[review.pk])
+    move = reverse("review:review_move", args=[review.pk])
     assert bob_client.post(move, {"technique": technique.pk}).status_code == 403
     assert Nomination.objects.get().is_pending
 
 
 def test_lead_plans_a_review_and_bad_date_is_an_error(alice_client, alice, bob):
     response = alice_client.post(
-        reverse("radar:review_create"),
+        reverse("review:review_create"),
         {"held_on": "2030-01-15", "attendees": [alice.pk, bob.pk], "notes": "Deep dive: FA3"},
     )
     review = Review.objects.get()
     assert response["Location"] == review.get_absolute_url()
     assert set(review.attendees.all()) == {alice, bob}
-    again = alice_client.post(reverse("radar:review_create"), {"held_on": "2030-01-15"})
+    again = alice_client.post(reverse("review:review_create"), {"held_on": "2030-01-15"})
     assert again.status_code == 400
     assert "already exists" in again.content.decode()
 
 
 def test_member_cannot_plan_a_review(bob_client):
-    response = bob_client.post(reverse("radar:review_create"), {"held_on": "2030-01-15"})
+    response = bob_client.post(reverse("review:review_create"), {"held_on": "2030-01-15"})
     assert response.status_code == 403
 
 
@@ -263,7 +265,7 @@ def test_minutes_export_as_markdown(alice_client, alice, bob):
         Ring.HOLD, by=alice, reason="No gain", failed_constraint="Context < 8k", review=review
     )
     make_nomination(name="Technique X").decline(by=alice, reason="Not for us", review=review)
-    response = alice_client.get(reverse("radar:review_minutes", args=[review.pk]))
+    response = alice_client.get(reverse("review:review_minutes", args=[review.pk]))
     assert response["Content-Type"].startswith("text/markdown")
     text = response.content.decode()
     assert text.startswith("# Research review, 2030-01-15")

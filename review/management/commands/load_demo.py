@@ -3,8 +3,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core.roles import ADMIN, LEAD, MEMBER, sync_groups
+from experiments import demo as experiments_demo
 from experiments.models import Experiment
+from papers import demo as papers_demo
 from papers.models import Paper
+from radar import demo as radar_demo
 from radar.models import Technique
 
 DEMO_PASSWORD = "assay-demo"
@@ -67,10 +70,6 @@ class Command(BaseCommand):
                 )
                 user.groups.add(Group.objects.get(name=role))
                 users[username] = user
-            from experiments import demo as experiments_demo
-            from papers import demo as papers_demo
-            from radar import demo as radar_demo
-
             radar_demo.load(users, stdout=self.stdout)
             papers_demo.load(users, stdout=self.stdout)
             experiments_demo.load(users, stdout=self.stdout)

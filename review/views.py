@@ -1,4 +1,5 @@
-"""The monthly review: its self-building agenda, decisions taken in it, nominations, minutes."""
+"""The monthly review: its self-building agenda, decisions taken in it, nominations, minutes,
+and the portfolio split it checks."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -8,8 +9,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from ..agenda import build_agenda, minutes_markdown
-from ..forms import (
+from radar.forms import add_model_errors
+from radar.models import Nomination, Review
+
+from .agenda import build_agenda, minutes_markdown
+from .forms import (
     AcceptForm,
     DeclineForm,
     DeepDiveDecisionForm,
@@ -19,9 +23,8 @@ from ..forms import (
     ReassignForm,
     ReviewForm,
     ReviewMoveForm,
-    add_model_errors,
 )
-from ..models import Nomination, Review
+from .portfolio import portfolio_shares
 
 
 def _get_review_for_user(request, pk):
@@ -40,7 +43,7 @@ def _get_nomination_for_user(request, pk):
 
 @permission_required("radar.view_review", raise_exception=True)
 def review_list(request):
-    return TemplateResponse(request, "radar/review_list.html", _review_list_context())
+    return TemplateResponse(request, "review/review_list.html", _review_list_context())
 
 
 def _review_list_context(form=None):
@@ -62,7 +65,7 @@ def review_create(request):
         form.save_m2m()
         return redirect(review)
     return TemplateResponse(
-        request, "radar/review_list.html", _review_list_context(form), status=400
+        request, "review/review_list.html", _review_list_context(form), status=400
     )
 
 
@@ -116,7 +119,7 @@ def _review_context(
 @permission_required("radar.view_review", raise_exception=True)
 def review_detail(request, pk):
     review = _get_review_for_user(request, pk)
-    return TemplateResponse(request, "radar/review_detail.html", _review_context(request, review))
+    return TemplateResponse(request, "review/review_detail.html", _review_context(request, review))
 
 
 def _review_response(request, review, partial, context, *, ok):
@@ -124,7 +127,9 @@ def _review_response(request, review, partial, context, *, ok):
     success or the whole page with the errors (400) on failure."""
     if ok and not request.htmx:
         return redirect(review)
-    template = f"radar/review_detail.html#{partial}" if request.htmx else "radar/review_detail.html"
+    template = "review/review_detail.html"
+    if request.htmx:
+        template = f"{template}#{partial}"
     return TemplateResponse(request, template, context, status=200 if ok or request.htmx else 400)
 
 
@@ -282,7 +287,7 @@ def nomination_list(request):
     nominations = Nomination.objects.select_related(
         "quadrant", "proposed_by", "decided_by", "technique", "review"
     )
-    return TemplateResponse(request, "radar/nomination_list.html", {"nominations": nominations})
+    return TemplateResponse(request, "review/nomination_list.html", {"nominations": nominations})
 
 
 @permission_required("radar.add_nomination", raise_exception=True)
@@ -293,6 +298,11 @@ def nomination_create(request):
         nomination.proposed_by = request.user
         nomination.save()
         messages.success(request, f"{nomination.name} is nominated for the next review.")
-        return redirect("radar:nomination_list")
+        return redirect("review:nomination_list")
     status = 400 if request.method == "POST" else 200
-    return TemplateResponse(request, "radar/nomination_form.html", {"form": form}, status=status)
+    return TemplateResponse(request, "review/nomination_form.html", {"form": form}, status=status)
+
+
+@permission_required("radar.view_technique", raise_exception=True)
+def portfolio(request):
+    return TemplateResponse(request, "review/portfolio.html", {"rows": portfolio_shares()})

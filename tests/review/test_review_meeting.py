@@ -66,7 +66,7 @@ def test_agenda_lists_soft_kills_forecasts_due_and_overdue_actions(alice_client,
         in html
     )
     assert "Done already" not in html
-    minutes = alice_client.get(reverse("radar:review_minutes", args=[review.pk])).content.decode()
+    minutes = alice_client.get(reverse("review:review_minutes", args=[review.pk])).content.decode()
     assert "## Soft kill criteria tripped (to discuss)" in minutes
     assert "Beats dense at 1B params" in minutes and "Add production data to evals" in minutes
 
@@ -97,7 +97,7 @@ def test_agenda_lists_hard_kills_of_the_current_stage_only(alice_client):
 def test_lead_plans_a_deep_dive_and_records_its_decision_in_place(alice_client, bob):
     review = make_review()
     experiment = make_experiment(title="Speculative decoding on chat")
-    url = reverse("radar:deep_dive_add", args=[review.pk])
+    url = reverse("review:deep_dive_add", args=[review.pk])
     data = {"presenter": bob.pk, "experiment": experiment.pk,
             "recommendation": "Trial on the highest-volume endpoint"}  # fmt: skip
     html = alice_client.post(url, data, headers=HTMX).content.decode()
@@ -105,14 +105,14 @@ def test_lead_plans_a_deep_dive_and_records_its_decision_in_place(alice_client, 
     assert "Speculative decoding on chat" in html and "presented by bob" in html
     assert "Trial on the highest-volume endpoint" in html and "no decision yet" in html
     deep_dive = DeepDive.objects.get()
-    decide = reverse("radar:deep_dive_decide", args=[review.pk, deep_dive.pk])
+    decide = reverse("review:deep_dive_decide", args=[review.pk, deep_dive.pk])
     refused = alice_client.post(decide, {f"dive{deep_dive.pk}-decision": "  "}, headers=HTMX)
     assert "Every deep dive ends with a decision" in refused.content.decode()
     response = alice_client.post(decide, {f"dive{deep_dive.pk}-decision": "TRIAL for 4 weeks"})
     assert response.status_code == 302 and response["Location"] == review.get_absolute_url()
     page = alice_client.get(review.get_absolute_url()).content.decode()
     assert "TRIAL for 4 weeks" in _card(page, "deep-dives")
-    minutes = alice_client.get(reverse("radar:review_minutes", args=[review.pk])).content.decode()
+    minutes = alice_client.get(reverse("review:review_minutes", args=[review.pk])).content.decode()
     assert "presented by bob. Recommendation: Trial on the highest-volume endpoint. " in minutes
     assert "Decision: TRIAL for 4 weeks" in minutes
 
@@ -120,7 +120,7 @@ def test_lead_plans_a_deep_dive_and_records_its_decision_in_place(alice_client, 
 def test_deep_dive_needs_a_technique_or_an_experiment(alice_client, bob):
     review = make_review()
     response = alice_client.post(
-        reverse("radar:deep_dive_add", args=[review.pk]), {"presenter": bob.pk}
+        reverse("review:deep_dive_add", args=[review.pk]), {"presenter": bob.pk}
     )
     assert response.status_code == 400
     assert "Pick the technique or the experiment presented." in response.content.decode()
@@ -130,7 +130,7 @@ def test_deep_dive_needs_a_technique_or_an_experiment(alice_client, bob):
 def test_member_cannot_plan_a_deep_dive(bob_client, bob):
     review = make_review()
     technique = make_technique()
-    url = reverse("radar:deep_dive_add", args=[review.pk])
+    url = reverse("review:deep_dive_add", args=[review.pk])
     response = bob_client.post(url, {"presenter": bob.pk, "technique": technique.pk})
     assert response.status_code == 403
     assert not DeepDive.objects.exists()
@@ -143,7 +143,7 @@ def test_lead_changes_owner_and_next_action_in_place_without_moving(alice_client
     technique = make_technique(name="Mamba", ring="trial", owner=alice)
     moves_before = RingMove.objects.count()
     review = make_review()
-    url = reverse("radar:review_reassign", args=[review.pk])
+    url = reverse("review:review_reassign", args=[review.pk])
     data = {
         "technique": technique.pk,
         "owner": bob.pk,
@@ -172,7 +172,7 @@ def test_lead_changes_owner_and_next_action_in_place_without_moving(alice_client
 def test_reassign_keeps_what_is_left_empty_and_refuses_a_change_of_nothing(alice_client, alice):
     technique = make_technique(name="GQA", ring="trial", owner=alice)
     review = make_review()
-    url = reverse("radar:review_reassign", args=[review.pk])
+    url = reverse("review:review_reassign", args=[review.pk])
     response = alice_client.post(url, {"technique": technique.pk})
     assert response.status_code == 400
     assert "Nothing to change: give a new owner, next action or due date." in (
@@ -202,7 +202,7 @@ def test_reassign_that_breaks_a_ring_rule_is_refused_and_changes_nothing(alice, 
 def test_reassign_by_plain_post_redirects_to_the_review(alice_client, bob):
     technique = make_technique(name="LoRA", ring="assess", owner=bob)
     review = make_review()
-    url = reverse("radar:review_reassign", args=[review.pk])
+    url = reverse("review:review_reassign", args=[review.pk])
     data = {"technique": technique.pk, "owner": bob.pk, "next_action": "Read the QLoRA paper"}
     response = alice_client.post(url, data)
     assert response.status_code == 302 and response["Location"] == review.get_absolute_url()
@@ -212,7 +212,7 @@ def test_reassign_by_plain_post_redirects_to_the_review(alice_client, bob):
 def test_member_cannot_change_an_owner_in_the_review(bob_client, bob):
     technique = make_technique(name="LoRA", ring="assess", owner=bob)
     review = make_review()
-    url = reverse("radar:review_reassign", args=[review.pk])
+    url = reverse("review:review_reassign", args=[review.pk])
     data = {"technique": technique.pk, "owner": bob.pk, "next_action": "Read the QLoRA paper"}
     assert bob_client.post(url, data).status_code == 403
     assert not TechniqueChange.objects.exists()
@@ -226,7 +226,7 @@ def test_lead_edits_notes_and_attendees_after_the_meeting_and_it_is_recorded(
 ):
     review = make_review(held_on=_days(-10), notes="Draft")
     review.attendees.set([alice])
-    url = reverse("radar:review_minutes_edit", args=[review.pk])
+    url = reverse("review:review_minutes_edit", args=[review.pk])
     data = {"notes": "Decided: **TRIAL** spec decoding", "attendees": [alice.pk, bob.pk]}
     html = alice_client.post(url, data, headers=HTMX).content.decode()
     assert html.lstrip().startswith('<div id="minutes">')
@@ -245,7 +245,7 @@ def test_lead_edits_notes_and_attendees_after_the_meeting_and_it_is_recorded(
 
 def test_member_cannot_edit_the_minutes(bob_client, bob):
     review = make_review(notes="Kept")
-    url = reverse("radar:review_minutes_edit", args=[review.pk])
+    url = reverse("review:review_minutes_edit", args=[review.pk])
     assert bob_client.post(url, {"notes": "Changed"}).status_code == 403
     review.refresh_from_db()
     assert review.notes == "Kept" and not review.edits.exists()

@@ -1,9 +1,9 @@
 """Share of research effort per portfolio bucket against the target split."""
 
-from django.apps import apps
 from django.db.models import Count
 
-from .models import PORTFOLIO_TARGETS, PortfolioBucket, Technique
+from experiments.models import Experiment
+from radar.models import PORTFOLIO_TARGETS, PortfolioBucket, Technique
 
 
 def _shares(label, counts_by_bucket):
@@ -49,13 +49,9 @@ def _counts(queryset):
 
 
 def portfolio_shares():
-    """Rows for active techniques and (when experiments carry a bucket) active experiments:
-    per bucket the count, the share in percent, the target band and whether it is off."""
-    rows = [_shares("Active techniques", _counts(Technique.objects.active()))]
-    experiment = apps.get_model("experiments", "Experiment")
-    if "portfolio_bucket" in {field.name for field in experiment._meta.get_fields()}:
-        experiments = experiment.objects.all()
-        if hasattr(experiments, "active"):
-            experiments = experiments.active()
-        rows.append(_shares("Active experiments", _counts(experiments)))
-    return rows
+    """Rows for active techniques and active experiments: per bucket the count, the share in
+    percent, the target band and whether it is off."""
+    return [
+        _shares("Active techniques", _counts(Technique.objects.active())),
+        _shares("Active experiments", _counts(Experiment.objects.active())),
+    ]

@@ -1,0 +1,50 @@
+"""The experiments' part of the monthly review agenda."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from review.agenda import agenda_items, build_agenda
+from tests.factories import make_criterion, make_experiment, make_review, report_run
+
+pytestmark = pytest.mark.django_db
+
+TODAY = timezone.localdate()
+DAY = datetime.timedelta(days=1)
+
+
+def test_review_agenda_lists_what_needs_a_decision(alice):
+    due = make_experiment(title="Due soon")
+    due.set_timebox("discovery", starts_on=TODAY - 5 * DAY, deadline=TODAY + 10 * DAY)
+    expired = make_experiment(title="Overrun")
+    expired.set_timebox("discovery", starts_on=TODAY - 30 * DAY, deadline=TODAY - 2 * DAY)
+    killing = make_experiment(title="Regressing")
+    criterion = make_criterion(experiment=killing, kind="kill", severity="hard", comparator="lt")
+    report_run(experiment=killing, values={"accuracy": 0.1})
+    for experiment in (due, expired, killing):
+        experiment.evaluate()
+
+    agenda = agenda_items(TODAY - 30 * DAY, TODAY)
+
+    assert [item["experiment"] for item in agenda["gates_due"]] == [due]
+    assert "Should we invest more time in this?" in agenda["gates_due"][0]["summary"]
+    assert [item["experiment"] for item in agenda["timeboxes_expired"]] == [expired]
+    [tripped] = agenda["kill_criteria_tripped"]
+    assert tripped["experiment"] == killing and criterion.statement in tripped["summary"]
+    assert {item["experiment"] for item in agenda["flagged"]} == {expired, killing}
+
+
+def test_a_decision_against_the_evidence_is_on_the_agenda(alice):
+    experiment = make_experiment(title="MTP at 7B")
+    make_criterion(experiment=experiment, threshold=0.8)
+    report_run(experiment=experiment, values={"accuracy": 0.3})
+    experiment.decide_gate("yes", by=alice, override_reason="the 7B run decides, not the 1B")
+
+    items = agenda_items(TODAY - 30 * DAY, TODAY)
+    [item] = items["decisions_against_evidence"]
+    assert item["experiment"] == experiment and "the 7B run decides" in item["summary"]
+    agenda = build_agenda(make_review(held_on=TODAY))
+    section = next(s for s in agenda["experiments"] if s["key"] == "decisions_against_evidence")
+    assert section["title"] == "Decisions against evidence since the last review"
+    assert len(section["items"]) == 1
