@@ -440,13 +440,6 @@ class RingMove(models.Model):
     def is_entry(self):
         return not self.from_ring
 
-    @property
-    def direction(self):
-        """'new', 'in' (towards Adopt) or 'out'."""
-        if not self.from_ring:
-            return "new"
-        return "in" if RING_ORDER[self.to_ring] < RING_ORDER[self.from_ring] else "out"
-
     def rule_errors(self):
         errors = {}
         if self.to_ring not in Ring.values:

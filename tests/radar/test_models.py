@@ -29,7 +29,6 @@ def test_move_records_who_when_why_and_changes_ring(alice):
     technique.refresh_from_db()
     assert technique.ring == Ring.TRIAL
     assert (move.from_ring, move.to_ring, move.moved_by) == ("assess", "trial", alice)
-    assert move.direction == "in"
     assert list(technique.moves.values_list("to_ring", flat=True)) == ["assess", "trial"]
 
 
