@@ -9,7 +9,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from radar.forms import add_model_errors
+from core.forms import add_model_errors
+from core.htmx import form_response
 from radar.models import Nomination, Review
 
 from .agenda import build_agenda, minutes_markdown
@@ -25,6 +26,8 @@ from .forms import (
     ReviewMoveForm,
 )
 from .portfolio import portfolio_shares
+
+REVIEW_PAGE = "review/review_detail.html"
 
 
 def _get_review_for_user(request, pk):
@@ -119,18 +122,33 @@ def _review_context(
 @permission_required("radar.view_review", raise_exception=True)
 def review_detail(request, pk):
     review = _get_review_for_user(request, pk)
-    return TemplateResponse(request, "review/review_detail.html", _review_context(request, review))
+    return TemplateResponse(request, REVIEW_PAGE, _review_context(request, review))
 
 
-def _review_response(request, review, partial, context, *, ok):
-    """The review page after an action: the changed region for htmx, else a redirect on
-    success or the whole page with the errors (400) on failure."""
-    if ok and not request.htmx:
-        return redirect(review)
-    template = "review/review_detail.html"
-    if request.htmx:
-        template = f"{template}#{partial}"
-    return TemplateResponse(request, template, context, status=200 if ok or request.htmx else 400)
+def _submit(form, action):
+    """Whether the form is valid and `action()` (a model method) took it; a model's
+    ValidationError goes onto the form's fields."""
+    if not form.is_valid():
+        return False
+    try:
+        action()
+    except ValidationError as error:
+        add_model_errors(form, error)
+        return False
+    return True
+
+
+def _review_response(request, review, *, ok, partial, context):
+    """The review page after an action: for htmx the changed region, else a redirect on
+    success or the whole page with the errors (400). `context` is called only if needed."""
+    return form_response(
+        request,
+        ok=ok,
+        template=REVIEW_PAGE,
+        partial=partial,
+        context=context,
+        redirect_to=review,
+    )
 
 
 @require_POST
@@ -138,15 +156,16 @@ def _review_response(request, review, partial, context, *, ok):
 def review_move(request, pk):
     review = _get_review_for_user(request, pk)
     form = ReviewMoveForm(request.POST)
-    ok = False
-    if form.is_valid():
-        try:
-            form.move(form.cleaned_data["technique"], by=request.user, review=review)
-            ok = True
-        except ValidationError as error:
-            add_model_errors(form, error)
-    context = _review_context(request, review, move_form=None if ok else form)
-    return _review_response(request, review, "move_decided" if ok else "decisions", context, ok=ok)
+    ok = _submit(
+        form, lambda: form.move(form.cleaned_data["technique"], by=request.user, review=review)
+    )
+    return _review_response(
+        request,
+        review,
+        ok=ok,
+        partial="move_decided" if ok else "decisions",
+        context=lambda: _review_context(request, review, move_form=None if ok else form),
+    )
 
 
 @require_POST
@@ -155,21 +174,19 @@ def review_reassign(request, pk):
     """Change a technique's owner and next action in the review, without moving it."""
     review = _get_review_for_user(request, pk)
     form = ReassignForm(request.POST)
-    ok = False
-    if form.is_valid():
-        try:
-            change = form.reassign(by=request.user, review=review)
-        except ValidationError as error:
-            add_model_errors(form, error)
-        else:
-            if change is None:
-                form.add_error(
-                    None, "Nothing to change: give a new owner, next action or due date."
-                )
-            else:
-                ok = True
-    context = _review_context(request, review, reassign_form=None if ok else form)
-    return _review_response(request, review, "reassigned" if ok else "reassign", context, ok=ok)
+
+    def reassign():
+        if form.reassign(by=request.user, review=review) is None:
+            raise ValidationError("Nothing to change: give a new owner, next action or due date.")
+
+    ok = _submit(form, reassign)
+    return _review_response(
+        request,
+        review,
+        ok=ok,
+        partial="reassigned" if ok else "reassign",
+        context=lambda: _review_context(request, review, reassign_form=None if ok else form),
+    )
 
 
 @require_POST
@@ -178,16 +195,21 @@ def review_minutes_edit(request, pk):
     """Edit the notes and attendees, also after the meeting; each edit is kept."""
     review = _get_review_for_user(request, pk)
     form = MinutesForm(request.POST, review=review)
-    ok = form.is_valid()
-    if ok:
-        review.record_minutes(
+    ok = _submit(
+        form,
+        lambda: review.record_minutes(
             by=request.user,
             notes=form.cleaned_data["notes"],
             attendees=form.cleaned_data["attendees"],
-        )
-        review = _get_review_for_user(request, pk)
-    context = _review_context(request, review, minutes_form=None if ok else form)
-    return _review_response(request, review, "minutes", context, ok=ok)
+        ),
+    )
+
+    def minutes_context():
+        if ok:  # the region shows the minutes as recorded
+            return _review_context(request, _get_review_for_user(request, pk))
+        return _review_context(request, review, minutes_form=form)
+
+    return _review_response(request, review, ok=ok, partial="minutes", context=minutes_context)
 
 
 @require_POST
@@ -195,19 +217,21 @@ def review_minutes_edit(request, pk):
 def deep_dive_add(request, pk):
     review = _get_review_for_user(request, pk)
     form = DeepDiveForm(request.POST)
-    ok = False
-    if form.is_valid():
+
+    def add():
         deep_dive = form.save(commit=False)
         deep_dive.review = review
-        try:
-            deep_dive.full_clean()
-        except ValidationError as error:
-            add_model_errors(form, error)
-        else:
-            deep_dive.save()
-            ok = True
-    context = _review_context(request, review, deep_dive_form=None if ok else form)
-    return _review_response(request, review, "deep_dives", context, ok=ok)
+        deep_dive.full_clean()
+        deep_dive.save()
+
+    ok = _submit(form, add)
+    return _review_response(
+        request,
+        review,
+        ok=ok,
+        partial="deep_dives",
+        context=lambda: _review_context(request, review, deep_dive_form=None if ok else form),
+    )
 
 
 @require_POST
@@ -216,20 +240,22 @@ def deep_dive_decide(request, pk, deep_dive_pk):
     review = _get_review_for_user(request, pk)
     deep_dive = get_object_or_404(review.deep_dives, pk=deep_dive_pk)
     form = DeepDiveDecisionForm(request.POST, prefix=f"dive{deep_dive.pk}")
-    ok = False
-    if form.is_valid():
-        try:
-            deep_dive.decide(
-                by=request.user,
-                decision=form.cleaned_data["decision"],
-                recommendation=form.cleaned_data["recommendation"],
-            )
-            ok = True
-        except ValidationError as error:
-            add_model_errors(form, error)
+    ok = _submit(
+        form,
+        lambda: deep_dive.decide(
+            by=request.user,
+            decision=form.cleaned_data["decision"],
+            recommendation=form.cleaned_data["recommendation"],
+        ),
+    )
     forms = {} if ok else {deep_dive.pk: form}
-    context = _review_context(request, review, deep_dive_decision_forms=forms)
-    return _review_response(request, review, "deep_dives", context, ok=ok)
+    return _review_response(
+        request,
+        review,
+        ok=ok,
+        partial="deep_dives",
+        context=lambda: _review_context(request, review, deep_dive_decision_forms=forms),
+    )
 
 
 def _decide_nomination(request, pk, nomination_pk, *, bound, decide):
@@ -238,20 +264,23 @@ def _decide_nomination(request, pk, nomination_pk, *, bound, decide):
     nomination = _get_nomination_for_user(request, nomination_pk)
     forms = _nomination_forms(nomination, request.POST, bound=bound)
     form = forms[0] if bound == "accept" else forms[1]
-    ok = False
-    if form.is_valid():
-        try:
-            decide(nomination, form.cleaned_data, review)
-            ok = True
-        except ValidationError as error:
-            add_model_errors(form, error)
-    forms = _nomination_forms(nomination) if ok else forms
-    context = _review_context(request, review, nomination_forms={nomination.pk: forms})
-    nomination.accept_form, nomination.decline_form = forms
-    context["nomination"] = nomination
+    ok = _submit(form, lambda: decide(nomination, form.cleaned_data, review))
+
+    def nomination_context():
+        shown = _nomination_forms(nomination) if ok else forms
+        context = _review_context(request, review, nomination_forms={nomination.pk: shown})
+        nomination.accept_form, nomination.decline_form = shown
+        context["nomination"] = nomination
+        return context
+
     # A decision also changes the Decisions card, which htmx swaps out of band.
-    partial = "nomination_decided" if ok else "nomination"
-    return _review_response(request, review, partial, context, ok=ok)
+    return _review_response(
+        request,
+        review,
+        ok=ok,
+        partial="nomination_decided" if ok else "nomination",
+        context=nomination_context,
+    )
 
 
 @require_POST
