@@ -3,12 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-
-class ArtifactKind(models.TextChoices):
-    IMPLEMENTATION = "implementation", "Implementation notes"
-    DESIGN_DECISION = "design_decision", "Design decision record"
-    RUNBOOK = "runbook", "Runbook"
-
+from ..enums import ArtifactKind
 
 # What each artifact must cover ("Knowledge Transfer and Documentation" in the seed).
 ARTIFACT_PROMPTS = {
