@@ -59,12 +59,6 @@ class CriterionQuerySet(models.QuerySet):
     def current(self):
         return self.filter(superseded_by__isnull=True)
 
-    def superseded(self):
-        return self.filter(superseded_by__isnull=False)
-
-    def success(self):
-        return self.filter(kind=CriterionKind.SUCCESS)
-
     def kills(self):
         return self.filter(kind=CriterionKind.KILL)
 

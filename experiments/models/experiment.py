@@ -64,12 +64,6 @@ class ExperimentQuerySet(models.QuerySet):
     def with_status(self, status):
         return self.filter(status=status)
 
-    def owned_by(self, user):
-        return self.filter(owner=user)
-
-    def for_technique(self, technique):
-        return self.filter(technique=technique)
-
     def timebox_expired(self, on=None):
         """Active experiments whose current stage's time-box ended before `on` (default today)."""
         on = on or timezone.localdate()
@@ -201,10 +195,6 @@ class Experiment(models.Model):
     @property
     def gate_question(self):
         return GATE_QUESTIONS[Stage(self.stage)]
-
-    def criteria_frozen(self, stage=None):
-        """True once the stage's (default: the current stage's) first run has reported."""
-        return self.freezes.filter(stage=stage or self.stage).exists()
 
     def carry_runs_over(self, runs, *, by, reason):
         """Count runs of earlier stages towards the current stage's gate too, recorded.
@@ -387,10 +377,6 @@ class Experiment(models.Model):
                 self.record("postmortem", "Post-mortem written", by=by)
         return postmortem
 
-    def timebox_expired(self, on=None):
-        timebox = self.timebox()
-        return bool(self.is_active and timebox and timebox.is_over(on))
-
     # --- cost-benefit ---
 
     @property
@@ -413,14 +399,14 @@ class Experiment(models.Model):
 
     # --- evaluation (criteria on the evidence) ---
 
-    def evaluate(self, now=None):
+    def evaluate(self):
         """Re-evaluate every current criterion on the evidence and refresh the flags.
 
         The flags are the attention reasons, and NaN/Inf values in the metrics the current
         stage's criteria watch. Idempotent: running it twice on the same evidence stores the
         same results. Returns the list of flags.
         """
-        now = now or timezone.now()
+        now = timezone.now()
         criteria = list(self.criteria.current())
         evaluate_criteria(self, criteria, now=now)
         # A closed or passed experiment needs no attention: its criteria still get results.
@@ -490,12 +476,12 @@ class Experiment(models.Model):
 
     # --- evidence summaries ---
 
-    def counted_runs(self, stage=None):
-        """(counted, left_out) for the gate of a stage (default: the current one).
+    def counted_runs(self):
+        """(counted, left_out) for the current stage's gate.
 
         Finished runs of the stage (and those carried over), one per variant and seed.
         """
-        return self.runs.counting_for(stage or self.stage).counted(finished_only=True)
+        return self.runs.counting_for(self.stage).counted(finished_only=True)
 
     def run_values_by_metric(self, runs=None):
         """{metric: [(run, value)]} over `runs` (default: those counted for the current gate),
@@ -745,7 +731,7 @@ class Experiment(models.Model):
         """The round number the next decision on the current gate will get."""
         return self.gate_decisions.filter(stage=self.stage).count() + 1
 
-    def should_stop(self, now=None):
+    def should_stop(self):
         """(stop, reasons): the attention reasons, as sentences; any of them says stop.
 
         A stop is a kill: the client then ends the run as killed. So a passed or shipped
@@ -753,7 +739,7 @@ class Experiment(models.Model):
         evaluation, so it costs a couple of queries; evaluate() keeps it current whenever runs
         report.
         """
-        reasons = [str(reason) for reason in self.attention_reasons(now)]
+        reasons = [str(reason) for reason in self.attention_reasons()]
         return bool(reasons), reasons
 
 

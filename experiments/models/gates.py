@@ -85,11 +85,6 @@ class GateDecision(models.Model):
         return {Decision.YES: "ok", Decision.NO: "bad", Decision.NOT_YET: "warn"}[self.decision]
 
 
-class RadarMoveProposalQuerySet(models.QuerySet):
-    def pending(self):
-        return self.filter(status=RadarMoveStatus.PENDING)
-
-
 class RadarMoveProposal(models.Model):
     """A radar move an experiment's outcome suggests; a Lead confirms it with a reason."""
 
@@ -107,8 +102,6 @@ class RadarMoveProposal(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
-
-    objects = RadarMoveProposalQuerySet.as_manager()
 
     class Meta:
         ordering = ["-proposed_at"]

@@ -22,11 +22,6 @@ ARTIFACT_PROMPTS = {
 }
 
 
-class KnowledgeArtifactQuerySet(models.QuerySet):
-    def of_kind(self, kind):
-        return self.filter(kind=kind)
-
-
 class KnowledgeArtifact(models.Model):
     """One knowledge-transfer document an Integration YES requires, so that what was learned
     does not walk out of the door with the person who built it."""
@@ -46,8 +41,6 @@ class KnowledgeArtifact(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     updated_at = models.DateTimeField(default=timezone.now)
-
-    objects = KnowledgeArtifactQuerySet.as_manager()
 
     class Meta:
         ordering = ["kind"]

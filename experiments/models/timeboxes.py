@@ -42,6 +42,6 @@ class StageTimebox(models.Model):
         return (self.deadline - timezone.localdate()).days
 
     @classmethod
-    def typical(cls, stage, starts_on=None):
-        starts_on = starts_on or timezone.localdate()
+    def typical(cls, stage):
+        starts_on = timezone.localdate()
         return starts_on, starts_on + datetime.timedelta(days=TYPICAL_STAGE_DAYS[Stage(stage)])
