@@ -1,4 +1,5 @@
-"""What training jobs report: runs, their metric points, ingest batches and artifacts.
+"""What training jobs report: runs, their metric points, ingest batches and artifacts, and
+the reads of that evidence as Run and MetricSummary QuerySet methods and Run.series.
 
 NaN is stored as NULL: SQLite turns a REAL NaN into NULL on its own, so doing the same on
 PostgreSQL keeps both backends identical (MIN/MAX/AVG skip it alike). `NaNFloatField` turns
@@ -45,7 +46,8 @@ class NaNFloatField(models.FloatField):
 def json_safe(value):
     """`value` with non-finite floats as the strings "NaN", "Infinity", "-Infinity".
 
-    PostgreSQL's jsonb refuses NaN and Infinity, so params and summaries keep them as text.
+    PostgreSQL's jsonb refuses NaN and Infinity, so params, summaries and gate decisions'
+    evidence snapshots keep them as text (as_number reads them back).
     """
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
@@ -60,7 +62,8 @@ NON_FINITE_NAMES = {"nan": math.nan, "infinity": math.inf, "inf": math.inf}
 
 
 def as_number(value):
-    """A summary value as a float (undoing json_safe), or None when it is not a number."""
+    """A stored value as a float (undoing json_safe, and the "nan"/"inf" that snapshots
+    were written with before), or None when it is not a number."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
