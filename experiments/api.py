@@ -236,15 +236,11 @@ def _experiment_of(request, experiment_key, *, write, closed_ok=False):
 
 
 def _evaluate(experiment, *, debounce):
-    # The experiments side provides the task; until it exists there is nothing to evaluate.
-    task = getattr(tasks, "evaluate_experiment", None)
-    if task is None:
-        return
     if debounce and not cache.add(
         f"assay:evaluate:{experiment.pk}", True, EVALUATION_DEBOUNCE_SECONDS
     ):
         return
-    enqueue(task, experiment.pk)
+    enqueue(tasks.evaluate_experiment, experiment.pk)
 
 
 @router.post(
@@ -367,10 +363,8 @@ def experiment_should_stop(request, experiment_key: str):
     experiment, refusal = _experiment_of(request, experiment_key, write=False)
     if refusal:
         return refusal
-    # Provided by the experiments side; an experiment without it never says stop.
-    should_stop = getattr(experiment, "should_stop", None)
-    stop, reasons = should_stop() if should_stop else (False, [])
-    return {"stop": bool(stop), "reasons": [str(reason) for reason in reasons]}
+    stop, reasons = experiment.should_stop()
+    return {"stop": stop, "reasons": reasons}
 
 
 @router.get(

@@ -184,20 +184,19 @@ def _technique(name, owner):
 
 
 def _experiment(key, title, technique, *, owner, started, **fields):
-    experiment = Experiment.objects.create(
+    return Experiment.objects.create_recorded(
+        by=owner,
+        starts_on=started,
+        deadline=started + 14 * DAY,
         key=key,
         title=title,
         technique=_technique(technique, owner),
-        owner=owner,
         created_at=timezone.now() - (timezone.localdate() - started),
         engineer_weeks=Decimal(fields.pop("engineer_weeks")),
         compute_cost=Decimal(fields.pop("compute_cost")),
         expected_benefit_per_month=Decimal(fields.pop("expected_benefit_per_month")),
         **fields,
     )
-    experiment.set_timebox("discovery", starts_on=started, deadline=started + 14 * DAY)
-    experiment.record("created", f"Created by {owner}", by=owner)
-    return experiment
 
 
 def _criterion(experiment, kind, *, severity="", relative=False, **fields):

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .enums import ArtifactKind
 from .models import (
     ActionItem,
     Criterion,
@@ -18,7 +19,7 @@ from .models import (
 )
 from .models.criteria import DEFINITION_FIELDS
 from .models.experiment import RECORDED_FIELDS
-from .models.handover import ARTIFACT_PROMPTS, ArtifactKind, KnowledgeArtifact
+from .models.handover import ARTIFACT_PROMPTS, KnowledgeArtifact
 
 KEY_PATTERN = re.compile(r"^EXP-\d+$")
 
@@ -104,61 +105,40 @@ class ExperimentForm(forms.ModelForm):
     KEY_ATTEMPTS = 5
 
     def save_for(self, user):
-        """Save the experiment (owned by `user` when new) and its stage time-box.
+        """Save the experiment (created by `user` when new) and its stage time-box.
 
         On an existing experiment, recorded fields go through revise() and set_timebox()
         with the reason, so that the history keeps old -> new. Returns None, with an error on
         the key field, when a key typed by hand was taken by someone else between the form's
         check and the save.
         """
-        created = self.instance.pk is None
-        reason = self.cleaned_data.get("change_reason", "")
-        if created:
-            experiment = self.save(commit=False)
-            experiment.owner = user
-        else:
+        fields = {name: self.cleaned_data[name] for name in self._meta.fields}
+        timebox = {
+            "starts_on": self.cleaned_data["stage_starts_on"],
+            "deadline": self.cleaned_data["stage_deadline"],
+        }
+        if self.instance.pk is not None:
             # The ModelForm already wrote the new values on the instance: compare with the
             # stored row.
             experiment = Experiment.objects.get(pk=self.instance.pk)
+            reason = self.cleaned_data.get("change_reason", "")
+            with transaction.atomic():
+                del fields["key"]
+                experiment.revise(by=user, reason=reason, **fields)
+                experiment.set_timebox(experiment.stage, by=user, reason=reason, **timebox)
+            return experiment
         for attempt in range(1, self.KEY_ATTEMPTS + 1):
             try:
-                with transaction.atomic():
-                    return self._save(experiment, user, created=created, reason=reason)
+                return Experiment.objects.create_recorded(by=user, **timebox, **fields)
             except IntegrityError:
-                if not created or not Experiment.objects.filter(key=experiment.key).exists():
+                if not Experiment.objects.filter(key=fields["key"]).exists():
                     raise
                 if getattr(self, "key_chosen", False):
-                    self.add_error("key", f"{experiment.key} was just taken: choose another key.")
+                    self.add_error("key", f"{fields['key']} was just taken: choose another key.")
                     return None
                 if attempt == self.KEY_ATTEMPTS:
                     raise
-                experiment.key = Experiment.objects.next_key()
-
-    def _save(self, experiment, user, *, created, reason):
-        if created:
-            experiment.save()
-        else:
-            changes = {name: self.cleaned_data[name] for name in self._meta.fields if name != "key"}
-            experiment.revise(by=user, reason=reason, **changes)
-        experiment.set_timebox(
-            experiment.stage,
-            starts_on=self.cleaned_data["stage_starts_on"],
-            deadline=self.cleaned_data["stage_deadline"],
-            by=user,
-            reason=reason,
-        )
-        if created:
-            experiment.record("created", f"Created by {user}", by=user)
-        else:
-            plain = [
-                name
-                for name in self.changed_data
-                if name not in RECORDED_FIELDS
-                and name not in ("stage_starts_on", "stage_deadline", "change_reason")
-            ]
-            if plain:
-                experiment.record("edited", f"Edited: {', '.join(plain)}", by=user)
-        return experiment
+                fields["key"] = Experiment.objects.next_key()
 
 
 # What a person states when writing a criterion: its definition, less the experiment it is on.

@@ -1,17 +1,21 @@
+from ..enums import Decision, Stage, Status
 from .criteria import Criterion, StageFreeze, SupersedeProposal
 from .deep_dives import DeepDive
 from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run, RunCarryOver
-from .experiment import Experiment, ExperimentEvent, Stage, StageTimebox, Status
-from .gates import Decision, GateDecision, RadarMoveProposal
+from .experiment import AttentionReason, Experiment
+from .gates import GateDecision, RadarMoveProposal
 from .handover import KnowledgeArtifact
+from .history import ExperimentEvent
 from .postmortem import ActionItem, Failure, PostMortem
 from .predictions import Forecast, Prediction
+from .timeboxes import StageTimebox
 from .tokens import ApiToken, TokenRefused
 
 __all__ = [
     "ActionItem",
     "ApiToken",
     "Artifact",
+    "AttentionReason",
     "Criterion",
     "DeepDive",
     "Decision",

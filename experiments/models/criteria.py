@@ -6,7 +6,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from .experiment import Stage
+from ..enums import Aggregation, Comparator, CriterionKind, Result, Severity, Stage, SupersedeStatus
+from .evidence import MetricSummary
 
 BASELINE_VARIANT = "baseline"
 
@@ -16,39 +17,6 @@ def frozen_message(stage):
         f"The {Stage(stage).label} criteria are frozen since the first {Stage(stage).label} run "
         "reported; supersede the criterion with a reason instead."
     )
-
-
-class Kind(models.TextChoices):
-    SUCCESS = "success", "Success"
-    KILL = "kill", "Kill"
-
-
-class Severity(models.TextChoices):
-    HARD = "hard", "Hard (stop at once)"
-    SOFT = "soft", "Soft (discuss)"
-
-
-class Aggregation(models.TextChoices):
-    MEAN = "mean", "mean"
-    MEDIAN = "median", "median"
-    P5 = "p5", "worst-case 5th percentile"
-    P99 = "p99", "P99"
-    MAX = "max", "max"
-    LAST = "last", "last value"
-
-
-class Comparator(models.TextChoices):
-    LT = "lt", "<"
-    LE = "le", "≤"
-    GT = "gt", ">"
-    GE = "ge", "≥"
-
-
-class Result(models.TextChoices):
-    PENDING = "pending", "Pending"
-    HOLDS = "holds", "Holds"
-    DOES_NOT_HOLD = "does_not_hold", "Does not hold"
-    INSUFFICIENT = "insufficient", "Not enough evidence"
 
 
 # Percentiles of a handful of run summaries say little about the tail: they are taken over
@@ -91,26 +59,20 @@ class CriterionQuerySet(models.QuerySet):
     def current(self):
         return self.filter(superseded_by__isnull=True)
 
-    def superseded(self):
-        return self.filter(superseded_by__isnull=False)
-
-    def success(self):
-        return self.filter(kind=Kind.SUCCESS)
-
     def kills(self):
-        return self.filter(kind=Kind.KILL)
+        return self.filter(kind=CriterionKind.KILL)
 
     def of_stage(self, stage):
         return self.filter(stage=stage)
 
     def hard_kills(self):
-        return self.filter(kind=Kind.KILL, severity=Severity.HARD)
+        return self.filter(kind=CriterionKind.KILL, severity=Severity.HARD)
 
     def soft_kills(self):
         return self.filter(kind=Kind.KILL, severity=Severity.SOFT)
 
     def tripped(self):
-        return self.filter(kind=Kind.KILL, result=Result.HOLDS)
+        return self.filter(kind=CriterionKind.KILL, result=Result.HOLDS)
 
     def machine_checked(self):
         return self.exclude(metric="")
@@ -145,14 +107,6 @@ class StageFreeze(models.Model):
         return f"{self.experiment.key} {self.get_stage_display()} criteria frozen {self.frozen_at}"
 
     @classmethod
-    def freeze(cls, experiment, stage, *, at=None):
-        """Freeze the stage's criteria; returns True the first time, False if already frozen."""
-        _, created = cls.objects.get_or_create(
-            experiment=experiment, stage=stage, defaults={"frozen_at": at or timezone.now()}
-        )
-        return created
-
-    @classmethod
     def is_frozen(cls, experiment_id, stage):
         return cls.objects.filter(experiment_id=experiment_id, stage=stage).exists()
 
@@ -176,7 +130,7 @@ class Criterion(models.Model):
         blank=True,
         help_text="The stage whose gate this criterion decides.",
     )
-    kind = models.CharField(max_length=10, choices=Kind)
+    kind = models.CharField(max_length=10, choices=CriterionKind)
     severity = models.CharField(
         max_length=10, choices=Severity, blank=True, help_text="Kill criteria only."
     )
@@ -226,8 +180,10 @@ class Criterion(models.Model):
         verbose_name_plural = "criteria"
         constraints = [
             models.CheckConstraint(
-                condition=(models.Q(kind=Kind.KILL) & models.Q(severity__in=Severity.values))
-                | (models.Q(kind=Kind.SUCCESS) & models.Q(severity="")),
+                condition=(
+                    models.Q(kind=CriterionKind.KILL) & models.Q(severity__in=Severity.values)
+                )
+                | (models.Q(kind=CriterionKind.SUCCESS) & models.Q(severity="")),
                 name="criterion_severity_only_for_kill",
             ),
             models.CheckConstraint(
@@ -281,9 +237,9 @@ class Criterion(models.Model):
         errors = {}
         if not self.stage and self.experiment_id:
             self.stage = self.experiment.stage
-        if self.kind == Kind.KILL and not self.severity:
+        if self.kind == CriterionKind.KILL and not self.severity:
             errors["severity"] = "A kill criterion is hard (stop at once) or soft (discuss)."
-        if self.kind == Kind.SUCCESS and self.severity:
+        if self.kind == CriterionKind.SUCCESS and self.severity:
             errors["severity"] = "Only kill criteria have a severity."
         if self.metric:
             for name in ("aggregation", "comparator"):
@@ -411,7 +367,7 @@ class Criterion(models.Model):
     @property
     def trips_hard_kill(self):
         return (
-            self.kind == Kind.KILL
+            self.kind == CriterionKind.KILL
             and self.severity == Severity.HARD
             and self.result == Result.HOLDS
             and self.is_current
@@ -421,9 +377,9 @@ class Criterion(models.Model):
     def result_label(self):
         """The result in the criterion's own terms: met / not met, tripped / clear."""
         if self.result == Result.HOLDS:
-            return "tripped" if self.kind == Kind.KILL else "met"
+            return "tripped" if self.kind == CriterionKind.KILL else "met"
         if self.result == Result.DOES_NOT_HOLD:
-            return "clear" if self.kind == Kind.KILL else "not met"
+            return "clear" if self.kind == CriterionKind.KILL else "not met"
         return self.get_result_display().lower()
 
     @property
@@ -431,7 +387,7 @@ class Criterion(models.Model):
         """CSS badge class: good news ok, bad news bad, unknown warn."""
         if self.result in (Result.PENDING, Result.INSUFFICIENT):
             return "warn"
-        good = (self.kind == Kind.SUCCESS) == (self.result == Result.HOLDS)
+        good = (self.kind == CriterionKind.SUCCESS) == (self.result == Result.HOLDS)
         return "ok" if good else "bad"
 
     def describe(self):
@@ -519,12 +475,6 @@ def _describe_changes(changes):
     return ", ".join(f"{name} → {value}" for name, value in changes.items()) or "no change"
 
 
-class ProposalStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    DISMISSED = "dismissed", "Dismissed"
-
-
 class SupersedeProposal(models.Model):
     """An owner's proposed change to a frozen criterion; a Lead approves or dismisses it."""
 
@@ -537,7 +487,9 @@ class SupersedeProposal(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     proposed_at = models.DateTimeField(default=timezone.now)
-    status = models.CharField(max_length=10, choices=ProposalStatus, default=ProposalStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=SupersedeStatus, default=SupersedeStatus.PENDING
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -559,7 +511,7 @@ class SupersedeProposal(models.Model):
         if not by.has_perm("experiments.sign_gate"):
             raise PermissionDenied("Only a Lead can approve superseding a criterion.")
         with transaction.atomic():
-            self._claim(ProposalStatus.APPROVED, by=by)
+            self._claim(SupersedeStatus.APPROVED, by=by)
             return self.criterion.supersede(
                 by=by, reason=f"{self.reason} (proposed by {self.proposed_by})", **self.changes
             )
@@ -568,7 +520,7 @@ class SupersedeProposal(models.Model):
         if not by.has_perm("experiments.sign_gate"):
             raise PermissionDenied("Only a Lead can dismiss a proposed criterion change.")
         with transaction.atomic():
-            self._claim(ProposalStatus.DISMISSED, by=by, note=note)
+            self._claim(SupersedeStatus.DISMISSED, by=by, note=note)
             self.criterion.experiment.record(
                 "criterion",
                 f"Dismissed the proposal to supersede “{self.criterion.statement}”"
@@ -579,7 +531,7 @@ class SupersedeProposal(models.Model):
 
     def _claim(self, status, *, by, note=""):
         claimed = SupersedeProposal.objects.filter(
-            pk=self.pk, status=ProposalStatus.PENDING
+            pk=self.pk, status=SupersedeStatus.PENDING
         ).update(status=status, decided_by=by, decided_at=timezone.now(), decision_note=note)
         if not claimed:
             raise ValidationError("This proposal was already decided.")
@@ -607,30 +559,26 @@ def evaluate_criteria(experiment, criteria, *, now):
     while it runs. The evidence is read once per (stage, finished only) for all the metrics
     named, whatever the number of metrics, runs or points.
     """
-    from .. import evidence
-
     groups = {}
     for criterion in criteria:
         if criterion.is_machine_checked:
-            finished_only = criterion.kind == Kind.SUCCESS
+            finished_only = criterion.kind == CriterionKind.SUCCESS
             by_metric = groups.setdefault((criterion.stage, finished_only), {})
             by_metric.setdefault(criterion.metric, []).append(criterion)
     for (stage, finished_only), by_metric in groups.items():
-        runs, _ = evidence.counted_runs(experiment, stage=stage, finished_only=finished_only)
-        run_values = evidence.values_by_metric(experiment, list(by_metric), runs=runs)
+        runs, _ = experiment.runs.counting_for(stage).counted(finished_only=finished_only)
+        run_values = experiment.runs.values_by_metric(list(by_metric), among=runs)
         for metric, group in by_metric.items():
             _assess_group(group, run_values[metric], runs, metric, now)
 
 
 def _assess_group(group, run_values, runs, metric, now):
-    from .. import evidence
-
     values_by_variant = {}
     for run, value in run_values:
         values_by_variant.setdefault(run.variant, []).append((run.seed, run.pk, value))
     samples = None
     if any(criterion.is_percentile for criterion in group):
-        samples = evidence.sample_values(runs, metric)
+        samples = MetricSummary.objects.for_runs(runs).sample_values(metric)
     for criterion in group:
         result, observed, detail = criterion.assess(values_by_variant, samples)
         criterion.result, criterion.observed = result, observed

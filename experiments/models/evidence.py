@@ -1,4 +1,5 @@
-"""What training jobs report: runs, their metric points, ingest batches and artifacts.
+"""What training jobs report: runs, their metric points, ingest batches and artifacts, and
+the reads of that evidence as Run and MetricSummary QuerySet methods and Run.series.
 
 NaN is stored as NULL: SQLite turns a REAL NaN into NULL on its own, so doing the same on
 PostgreSQL keeps both backends identical (MIN/MAX/AVG skip it alike). `NaNFloatField` turns
@@ -17,7 +18,7 @@ from django.core.validators import RegexValidator
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from .experiment import Stage
+from ..enums import RunStatus, Stage
 
 
 class NaNFloatField(models.FloatField):
@@ -42,14 +43,11 @@ class NaNFloatField(models.FloatField):
         return math.nan if value is None else value
 
 
-def is_finite(value):
-    return value is not None and math.isfinite(value)
-
-
 def json_safe(value):
     """`value` with non-finite floats as the strings "NaN", "Infinity", "-Infinity".
 
-    PostgreSQL's jsonb refuses NaN and Infinity, so params and summaries keep them as text.
+    PostgreSQL's jsonb refuses NaN and Infinity, so params, summaries and gate decisions'
+    evidence snapshots keep them as text (as_number reads them back).
     """
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
@@ -64,7 +62,8 @@ NON_FINITE_NAMES = {"nan": math.nan, "infinity": math.inf, "inf": math.inf}
 
 
 def as_number(value):
-    """A summary value as a float (undoing json_safe), or None when it is not a number."""
+    """A stored value as a float (undoing json_safe, and the "nan"/"inf" that snapshots
+    were written with before), or None when it is not a number."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -117,6 +116,9 @@ class RunNotRunning(ValidationError):
 
 
 class RunQuerySet(models.QuerySet):
+    """Runs, and what they reported read in a fixed number of queries however many points
+    were logged: from the per-series summaries kept at ingest (MetricSummary)."""
+
     def for_experiment(self, experiment):
         return self.filter(experiment=experiment)
 
@@ -124,15 +126,101 @@ class RunQuerySet(models.QuerySet):
         """Runs whose evidence a stage's gate is decided on: its own, and runs carried over."""
         return self.filter(models.Q(stage=stage) | models.Q(carry_overs__stage=stage)).distinct()
 
+    def counted(self, *, finished_only=False):
+        """(counted, left_out): the runs whose values count, and [(run, why not)] for the others.
+
+        A run reported again with the same variant and seed replaces the earlier one: the
+        latest counts, so re-running a seed cannot double its weight. With `finished_only`
+        (the evidence a gate is decided on) running, failed and killed runs are left out.
+        """
+        runs = list(self)
+        left_out = []
+        if finished_only:
+            left_out += [
+                (run, f"{run.status}, not finished")
+                for run in runs
+                if run.status != RunStatus.FINISHED
+            ]
+            runs = [run for run in runs if run.status == RunStatus.FINISHED]
+        latest = {}
+        for run in sorted(runs, key=lambda run: (run.started_at, run.pk)):
+            if run.seed is None:
+                continue
+            earlier = latest.get((run.variant, run.seed))
+            if earlier is not None:
+                left_out.append((earlier, f"replaced by {run.name} (same variant and seed)"))
+            latest[(run.variant, run.seed)] = run
+        replaced = {run.pk for run, reason in left_out if reason.startswith("replaced")}
+        return [run for run in runs if run.pk not in replaced], left_out
+
+    def values_by_metric(self, metrics=None, *, among=None):
+        """{metric: [(run, value)]}, one pair per run that has the metric, metrics sorted by name.
+
+        The value is the run's summary metric when it finished with one, else the last value it
+        logged (by step) outside any bucket. Every metric these runs logged or summarised is
+        included (those only logged in buckets with no pairs), or only `metrics` when given;
+        the pairs are of the runs `among` when given (counted()), else of all these runs. A
+        fixed number of queries however many metrics there are: a page or a gate decision
+        must not cost a query per metric name.
+        """
+        runs = list(self) if among is None else among
+        summaries = MetricSummary.objects.for_runs(self)
+        if metrics is not None:
+            summaries = summaries.filter(key__in=metrics, bucket="")
+        names = set(metrics) if metrics is not None else set()
+        last_logged = defaultdict(dict)
+        for run_id, key, bucket, last_value in summaries.values_list(
+            "run_id", "key", "bucket", "last_value"
+        ):
+            if metrics is None:
+                names.add(key)
+            if bucket == "":
+                last_logged[key][run_id] = last_value
+        if metrics is None:
+            names.update(name for run in runs for name in run.summary)
+        values = {}
+        for metric in sorted(names):
+            logged = last_logged.get(metric, {})
+            pairs = []
+            for run in runs:
+                value = run.summary_value(metric) if run.is_finished else None
+                if value is None:
+                    value = logged.get(run.pk)
+                if value is not None:
+                    pairs.append((run, value))
+            values[metric] = pairs
+        return values
+
+    def bucket_values(self, metric):
+        """[(run, bucket, value)]: each run's last value of the metric in each bucket label."""
+        runs = {run.pk: run for run in self}
+        rows = (
+            MetricSummary.objects.for_runs(self)
+            .filter(key=metric)
+            .exclude(bucket="")
+            .order_by("run_id", "bucket")
+            .values_list("run_id", "bucket", "last_value")
+        )
+        return [(runs[run_id], bucket, value) for run_id, bucket, value in rows if run_id in runs]
+
+    def non_finite_metrics(self):
+        """Names of metrics with a NaN or infinite value, logged or in a run's summary."""
+        names = set(
+            MetricSummary.objects.for_runs(self)
+            .filter(has_non_finite=True)
+            .values_list("key", flat=True)
+            .distinct()
+        )
+        for run in self:
+            for metric in run.summary:
+                value = run.summary_value(metric)
+                if value is not None and not math.isfinite(value):
+                    names.add(metric)
+        return names
+
 
 class Run(models.Model):
     """One training job's run of an experiment, e.g. the candidate with seed 3."""
-
-    class Status(models.TextChoices):
-        RUNNING = "running"
-        FINISHED = "finished"
-        FAILED = "failed"
-        KILLED = "killed"
 
     experiment = models.ForeignKey(
         "experiments.Experiment", on_delete=models.CASCADE, related_name="runs"
@@ -148,7 +236,7 @@ class Run(models.Model):
     git_commit = models.CharField(max_length=64, blank=True)
     host = models.CharField(max_length=200, blank=True)
     gpu = models.CharField(max_length=200, blank=True, help_text="GPU description")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    status = models.CharField(max_length=20, choices=RunStatus, default=RunStatus.RUNNING)
     summary = models.JSONField(default=dict, blank=True, help_text="Final metrics")
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -179,9 +267,10 @@ class Run(models.Model):
         with transaction.atomic():
             super().save(*args, **kwargs)
             if creating:
-                from .criteria import StageFreeze
-
-                if StageFreeze.freeze(self.experiment, self.stage, at=self.started_at):
+                _, froze = self.experiment.freezes.get_or_create(
+                    stage=self.stage, defaults={"frozen_at": self.started_at}
+                )
+                if froze:
                     self.experiment.record(
                         "criterion",
                         f"{self.get_stage_display()} criteria frozen: its first run "
@@ -218,15 +307,15 @@ class Run(models.Model):
 
     @property
     def is_finished(self):
-        return self.status != self.Status.RUNNING
+        return self.status != RunStatus.RUNNING
 
-    def finish(self, *, status=Status.FINISHED, summary=None):
+    def finish(self, *, status=RunStatus.FINISHED, summary=None):
         """End the run with a status and its final metrics.
 
         Finishing again the same way (a retried call) changes nothing; finishing it another
         way, or with other metrics, is refused (RunNotRunning): the evidence is closed.
         """
-        if status not in self.Status.values or status == self.Status.RUNNING:
+        if status not in RunStatus.values or status == RunStatus.RUNNING:
             raise ValidationError({"status": f"cannot finish a run as {status!r}"})
         if self.is_finished:
             merged = {**self.summary, **json_safe(summary or {})}
@@ -257,7 +346,7 @@ class Run(models.Model):
             locked = Run.objects.select_for_update().get(pk=self.pk)
             if locked.is_finished:
                 raise RunNotRunning(locked, "status changes")
-            locked.status = self.Status.FAILED
+            locked.status = RunStatus.FAILED
             locked.finished_at = timezone.now()
             locked.save(update_fields=["status", "finished_at"])
             self.experiment.record(
@@ -271,6 +360,24 @@ class Run(models.Model):
 
     def summary_value(self, metric):
         return as_number(self.summary.get(metric))
+
+    def series(self, metric, max_points=500):
+        """[(step, value)] of the metric ordered by step, at most about max_points of them.
+
+        Long histories are thinned on the server: every k-th point in arrival order (taken
+        through the (run, key, bucket, seq) index), plus the last one. Two queries at most.
+        """
+        summary = self.metric_summaries.filter(key=metric, bucket="").first()
+        if summary is None or summary.count == 0:
+            return []
+        points = self.points.filter(key=metric, bucket="")
+        if summary.count > max_points:
+            stride = math.ceil(summary.count / max(max_points - 1, 1))
+            wanted = list(range(0, summary.count, stride))
+            if wanted[-1] != summary.count - 1:
+                wanted.append(summary.count - 1)
+            points = points.filter(seq__in=wanted)
+        return list(points.order_by("step", "seq").values_list("step", "value"))
 
     def log_points(self, points, *, idempotency_key):
         """Store one batch of points, all or nothing; a batch already stored is not stored again.
@@ -406,6 +513,41 @@ def _copy_float(value):
     return "Infinity" if value > 0 else "-Infinity"
 
 
+class MetricSummaryQuerySet(models.QuerySet):
+    def for_runs(self, runs):
+        """The summaries of `runs` (a queryset or a list of runs)."""
+        return self.filter(run__in=runs)
+
+    def names(self):
+        """The sorted distinct metric names."""
+        return sorted(self.values_list("key", flat=True).distinct())
+
+    def sample_values(self, metric):
+        """({run_id: [values]}, source) for a percentile over samples rather than run summaries.
+
+        Bucketed evaluations give each run's last value per bucket ("per-bucket"); a metric
+        logged as many points outside buckets gives every logged value ("per-sample"). None
+        when the runs logged neither, and a percentile can only be taken across the runs'
+        summaries.
+        """
+        summaries = self.filter(key=metric)
+        buckets = {}
+        for run_id, value in summaries.exclude(bucket="").values_list("run_id", "last_value"):
+            buckets.setdefault(run_id, []).append(value)
+        if buckets:
+            return buckets, "per-bucket"
+        unbucketed = summaries.filter(bucket="")
+        if unbucketed.filter(count__gt=1).exists():
+            samples = {}
+            points = MetricPoint.objects.filter(
+                run_id__in=unbucketed.values("run_id"), key=metric, bucket=""
+            )
+            for run_id, value in points.values_list("run_id", "value").iterator():
+                samples.setdefault(run_id, []).append(value)
+            return samples, "per-sample"
+        return None
+
+
 class MetricSummary(models.Model):
     """Per (run, key, bucket): kept up to date at ingest so reads never scan the points."""
 
@@ -417,6 +559,8 @@ class MetricSummary(models.Model):
     last_step = models.BigIntegerField(null=True)
     last_value = NaNFloatField()
     has_non_finite = models.BooleanField(default=False)
+
+    objects = MetricSummaryQuerySet.as_manager()
 
     class Meta:
         constraints = [

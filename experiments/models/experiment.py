@@ -1,42 +1,33 @@
-import datetime
-import math
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from radar.models import PortfolioBucket
 
-
-class Stage(models.TextChoices):
-    DISCOVERY = "discovery", "Discovery"
-    VALIDATION = "validation", "Validation"
-    INTEGRATION = "integration", "Integration"
-
-
-# The question each stage's gate answers, and the usual length of the stage (in days).
-GATE_QUESTIONS = {
-    Stage.DISCOVERY: "Should we invest more time in this?",
-    Stage.VALIDATION: "Should we build this for production?",
-    Stage.INTEGRATION: "Should we keep this in production?",
-}
-TYPICAL_STAGE_DAYS = {Stage.DISCOVERY: 14, Stage.VALIDATION: 28, Stage.INTEGRATION: 56}
-NEXT_STAGE = {Stage.DISCOVERY: Stage.VALIDATION, Stage.VALIDATION: Stage.INTEGRATION}
-
-
-class Status(models.TextChoices):
-    ACTIVE = "active", "Active"
-    PASSED = "passed", "Passed"
-    KILLED = "killed", "Killed"
-    ROLLED_BACK = "rolled_back", "Rolled back"
-    SHIPPED = "shipped", "Shipped"
-    # What deleting an experiment with a record does instead: kept, hidden from lists.
-    ARCHIVED = "archived", "Archived"
-
-
-CLOSED_STATUSES = (Status.KILLED, Status.ROLLED_BACK)
+from .. import memos, stats
+from ..enums import (
+    CLOSED_STATUSES,
+    GATE_QUESTIONS,
+    NEXT_STAGE,
+    WON_STATUSES,
+    AttentionKind,
+    CriterionKind,
+    Decision,
+    Result,
+    RunStatus,
+    Stage,
+    Status,
+)
+from .criteria import BASELINE_VARIANT, Criterion, evaluate_criteria
+from .evidence import RunCarryOver, json_safe
+from .gates import GateDecision, RadarMoveProposal
+from .postmortem import PostMortem
+from .timeboxes import StageTimebox
 
 # The cost-benefit figures: changing one needs a reason, kept old -> new in the history.
 RECORDED_COST_FIELDS = (
@@ -81,12 +72,6 @@ class ExperimentQuerySet(models.QuerySet):
     def with_status(self, status):
         return self.filter(status=status)
 
-    def owned_by(self, user):
-        return self.filter(owner=user)
-
-    def for_technique(self, technique):
-        return self.filter(technique=technique)
-
     def timebox_expired(self, on=None):
         """Active experiments whose current stage's time-box ended before `on` (default today)."""
         on = on or timezone.localdate()
@@ -99,6 +84,17 @@ class ExperimentQuerySet(models.QuerySet):
             timeboxes__deadline__gte=start,
             timeboxes__deadline__lte=end,
         )
+
+    def create_recorded(self, *, by, starts_on=None, deadline=None, **fields):
+        """Create an experiment, owned by `by` unless `owner` is given, with its stage's
+        time-box (the typical length by default), and record who created it."""
+        with transaction.atomic():
+            experiment = self.create(**{"owner": by, **fields})
+            if starts_on is None:
+                starts_on, deadline = StageTimebox.typical(experiment.stage)
+            experiment.set_timebox(experiment.stage, starts_on=starts_on, deadline=deadline)
+            experiment.record("created", f"Created by {by}", by=by)
+        return experiment
 
     def next_key(self):
         """The next free key, EXP-<highest number + 1>."""
@@ -185,8 +181,6 @@ class Experiment(models.Model):
         return f"{self.key} {self.title}"
 
     def get_absolute_url(self):
-        from django.urls import reverse
-
         return reverse("experiments:experiment_detail", args=[self.pk])
 
     # --- state ---
@@ -210,17 +204,11 @@ class Experiment(models.Model):
     def gate_question(self):
         return GATE_QUESTIONS[Stage(self.stage)]
 
-    def criteria_frozen(self, stage=None):
-        """True once the stage's (default: the current stage's) first run has reported."""
-        return self.freezes.filter(stage=stage or self.stage).exists()
-
     def carry_runs_over(self, runs, *, by, reason):
         """Count runs of earlier stages towards the current stage's gate too, recorded.
 
         Only a Lead may: it changes what the gate is decided on.
         """
-        from .evidence import RunCarryOver
-
         if not by.has_perm("experiments.sign_gate"):
             raise PermissionDenied("Only a Lead can carry runs over to another stage.")
         reason = (reason or "").strip()
@@ -333,13 +321,19 @@ class Experiment(models.Model):
     def revise(self, *, by, reason, **changes):
         """Change the hypothesis or cost-benefit figures, with a reason kept old -> new.
 
-        Other fields in `changes` are saved as they are. Returns the recorded fields.
+        Other fields in `changes` are saved as they are, their names kept in the history.
+        Returns the recorded fields.
         """
         recorded = {
             name: (getattr(self, name), value)
             for name, value in changes.items()
             if name in RECORDED_FIELDS and getattr(self, name) != value
         }
+        plain = [
+            name
+            for name, value in changes.items()
+            if name not in RECORDED_FIELDS and getattr(self, name) != value
+        ]
         reason = (reason or "").strip()
         if recorded and not reason:
             raise ValidationError(
@@ -359,11 +353,37 @@ class Experiment(models.Model):
                     old=str(old),
                     new=str(new),
                 )
+            if plain:
+                self.record("edited", f"Edited: {', '.join(plain)}", by=by)
         return list(recorded)
 
-    def timebox_expired(self, on=None):
-        timebox = self.timebox()
-        return bool(self.is_active and timebox and timebox.is_over(on))
+    def add_criterion(self, *, by, **fields):
+        """Add a success or kill criterion, refused once its stage is frozen, and record it."""
+        criterion = Criterion(experiment=self, created_by=by, **fields)
+        criterion.full_clean()
+        with transaction.atomic():
+            criterion.save()
+            self.record("criterion", f"Criterion added: “{criterion}”", by=by)
+        return criterion
+
+    def write_postmortem(self, *, by, **fields):
+        """Write or rewrite the post-mortem of a killed or rolled-back experiment.
+
+        Its first writer is its author; the first writing goes into the history.
+        """
+        postmortem = PostMortem.objects.filter(experiment=self).first()
+        created = postmortem is None
+        if created:
+            postmortem = PostMortem(experiment=self)
+        if postmortem.author_id is None:
+            postmortem.author = by
+        for name, value in fields.items():
+            setattr(postmortem, name, value)
+        with transaction.atomic():
+            postmortem.save()
+            if created:
+                self.record("postmortem", "Post-mortem written", by=by)
+        return postmortem
 
     # --- cost-benefit ---
 
@@ -387,43 +407,65 @@ class Experiment(models.Model):
 
     # --- evaluation (criteria on the evidence) ---
 
-    def evaluate(self, now=None):
+    def evaluate(self):
         """Re-evaluate every current criterion on the evidence and refresh the flags.
 
-        Idempotent: running it twice on the same evidence stores the same results. Returns
-        the list of flags.
+        The flags are the attention reasons, and NaN/Inf values in the metrics the current
+        stage's criteria watch. Idempotent: running it twice on the same evidence stores the
+        same results. Returns the list of flags.
         """
-        from .. import evidence
-        from .criteria import evaluate_criteria
-
-        now = now or timezone.now()
+        now = timezone.now()
         criteria = list(self.criteria.current())
         evaluate_criteria(self, criteria, now=now)
-        # Each stage's criteria are judged on its own runs; only the current stage's stop work.
-        flags = [
-            f"Hard kill criterion tripped: {criterion.statement}"
+        # A closed or passed experiment needs no attention: its criteria still get results.
+        flags = []
+        if self.is_active:
+            flags = [str(reason) for reason in self.attention_reasons(now, criteria=criteria)]
+            watched = {c.metric for c in criteria if c.metric and c.stage == self.stage}
+            flags += [
+                f"NaN/Inf values in watched metric {name}"
+                for name in sorted(self.runs.non_finite_metrics() & watched)
+            ]
+        self._store_flags(flags, now=now)
+        return flags
+
+    def attention_reasons(self, now=None, *, criteria=None):
+        """Why the experiment needs attention at `now` (default: now), each an AttentionReason.
+
+        A hard kill criterion of the current stage tripped (each stage's criteria are judged on
+        its own runs; only the current stage's stop work), the current stage's time-box over
+        while active, or the experiment not active. A passed or shipped experiment has none:
+        the bet won. Reads the stored criteria results (evaluate() refreshes them); `criteria`,
+        the current criteria already fetched (prefetched or just evaluated), saves the query.
+        """
+        if self.status in WON_STATUSES:
+            return []
+        if criteria is None:
+            criteria = self.criteria.current().of_stage(self.stage).hard_kills().tripped()
+        reasons = [
+            AttentionReason(
+                AttentionKind.HARD_KILL,
+                f"Hard kill criterion tripped: {criterion.statement}",
+                criterion=criterion,
+            )
             for criterion in criteria
             if criterion.trips_hard_kill and criterion.stage == self.stage
         ]
         timebox = self.timebox()
         if self.is_active and timebox and timebox.is_over(timezone.localdate(now)):
-            flags.append(
-                f"{self.get_stage_display()} time-box ended on {timebox.deadline:%Y-%m-%d}"
+            reasons.append(
+                AttentionReason(
+                    AttentionKind.TIMEBOX_OVER,
+                    f"{self.get_stage_display()} time-box ended on {timebox.deadline:%Y-%m-%d}",
+                )
             )
-        watched = {
-            criterion.metric
-            for criterion in criteria
-            if criterion.metric and criterion.stage == self.stage
-        }
-        flags += [
-            f"NaN/Inf values in watched metric {name}"
-            for name in sorted(evidence.non_finite_metrics(self) & watched)
-        ]
-        # A closed or passed experiment needs no attention: its criteria still get results.
         if not self.is_active:
-            flags = []
-        self._store_flags(flags, now=now)
-        return flags
+            reasons.append(
+                AttentionReason(
+                    AttentionKind.NOT_ACTIVE, f"Experiment is {self.get_status_display().lower()}"
+                )
+            )
+        return reasons
 
     def _store_flags(self, flags, *, now):
         was_flagged = bool(self.flags)
@@ -442,29 +484,22 @@ class Experiment(models.Model):
 
     # --- evidence summaries ---
 
-    def counted_runs(self, stage=None):
-        """(counted, left_out) for the gate of a stage (default: the current one).
+    def counted_runs(self):
+        """(counted, left_out) for the current stage's gate.
 
         Finished runs of the stage (and those carried over), one per variant and seed.
         """
-        from .. import evidence
+        return self.runs.counting_for(self.stage).counted(finished_only=True)
 
-        return evidence.counted_runs(self, stage=stage or self.stage, finished_only=True)
-
-    def run_values_by_metric(self, stage=None, runs=None):
-        """{metric: [(run, value)]} over the runs counted for a stage's gate, in a fixed number
-        of queries however many metrics there are."""
-        from .. import evidence
-
+    def run_values_by_metric(self, runs=None):
+        """{metric: [(run, value)]} over `runs` (default: those counted for the current gate),
+        in a fixed number of queries however many metrics there are."""
         if runs is None:
-            runs, _ = self.counted_runs(stage)
-        return evidence.values_by_metric(self, runs=runs)
+            runs, _ = self.counted_runs()
+        return self.runs.values_by_metric(among=runs)
 
     def comparisons(self, values_by_metric=None):
         """Baseline against each other variant, per metric, across seeds (stats.compare)."""
-        from .. import stats
-        from .criteria import BASELINE_VARIANT
-
         if values_by_metric is None:
             values_by_metric = self.run_values_by_metric()
         criteria = [c for c in self.criteria.current().of_stage(self.stage) if c.is_machine_checked]
@@ -493,8 +528,6 @@ class Experiment(models.Model):
 
     def evidence_snapshot(self):
         """Criteria results, statistics and flags as they stand: stored with gate decisions."""
-        from .. import memos
-
         counted, left_out = self.counted_runs()
         return {
             "taken_at": timezone.now().isoformat(),
@@ -508,12 +541,12 @@ class Experiment(models.Model):
                 criterion.snapshot() for criterion in self.criteria.current().of_stage(self.stage)
             ],
             "statistics": [
-                _json_safe(c.as_dict())
+                json_safe(c.as_dict())
                 for c in self.comparisons(self.run_values_by_metric(runs=counted))
             ],
             # Who, what, cost-benefit and the runs counted, for the decision memos
             # (experiments/memos.py).
-            "context": _json_safe(memos.snapshot_context(self, runs=counted)),
+            "context": json_safe(memos.snapshot_context(self, runs=counted)),
         }
 
     def gate_blockers(self):
@@ -521,9 +554,6 @@ class Experiment(models.Model):
 
         Reads the stored results: decide_gate re-evaluates first.
         """
-        from .criteria import Kind, Result
-        from .evidence import Run
-
         stage = Stage(self.stage)
         criteria = list(self.criteria.current().of_stage(stage))
         blockers = []
@@ -533,15 +563,15 @@ class Experiment(models.Model):
             )
         for criterion in criteria:
             detail = f" ({criterion.result_detail})" if criterion.result_detail else ""
-            if criterion.kind == Kind.SUCCESS and criterion.result == Result.DOES_NOT_HOLD:
+            if criterion.kind == CriterionKind.SUCCESS and criterion.result == Result.DOES_NOT_HOLD:
                 blockers.append(f"Success criterion not met: {criterion.statement}{detail}")
-            elif criterion.kind == Kind.SUCCESS and criterion.result != Result.HOLDS:
+            elif criterion.kind == CriterionKind.SUCCESS and criterion.result != Result.HOLDS:
                 blockers.append(f"Success criterion lacks evidence: {criterion.statement}{detail}")
             elif criterion.trips_hard_kill:
                 blockers.append(f"Hard kill criterion tripped: {criterion.statement}{detail}")
         running = list(
             self.runs.counting_for(stage)
-            .filter(status=Run.Status.RUNNING)
+            .filter(status=RunStatus.RUNNING)
             .values_list("name", flat=True)
         )
         if running:
@@ -576,8 +606,6 @@ class Experiment(models.Model):
         proposed); NO closes the experiment, keeps the learnings and proposes SKIP (HOLD after
         Integration); NOT YET needs conditions.
         """
-        from .gates import Decision, GateDecision, RadarMoveProposal
-
         if not by.has_perm("experiments.sign_gate"):
             raise PermissionDenied("Only a Lead can decide a gate.")
         conditions, notes, learnings = conditions.strip(), notes.strip(), learnings.strip()
@@ -602,7 +630,7 @@ class Experiment(models.Model):
             self._refuse_yes_if_blocked(fresh.gate_blockers())
         with transaction.atomic():
             locked = Experiment.objects.select_for_update().get(pk=self.pk)
-            current_round = locked.gate_decisions.filter(stage=locked.stage).count() + 1
+            current_round = locked.open_gate_round()
             if (stage and stage != locked.stage) or (round and round != current_round):
                 raise ValidationError(
                     "Someone decided this gate while you were looking at it; "
@@ -709,110 +737,28 @@ class Experiment(models.Model):
 
     def open_gate_round(self):
         """The round number the next decision on the current gate will get."""
-        return sum(1 for d in self.gate_decisions.all() if d.stage == self.stage) + 1
+        return self.gate_decisions.filter(stage=self.stage).count() + 1
 
-    def should_stop(self, now=None):
-        """(stop, reasons): a hard kill criterion tripped, or the stage's time-box is over.
+    def should_stop(self):
+        """(stop, reasons): the attention reasons, as sentences; any of them says stop.
 
         A stop is a kill: the client then ends the run as killed. So a passed or shipped
-        experiment never says stop (the bet won; its runs were not killed, even past a
-        time-box or a criterion a Lead overrode); a killed or rolled-back one always does.
-        Reads the stored evaluation, so it costs a couple of queries; evaluate() keeps it
-        current whenever runs report.
+        experiment never says stop; a killed or rolled-back one always does. Reads the stored
+        evaluation, so it costs a couple of queries; evaluate() keeps it current whenever runs
+        report.
         """
-        if self.status in (Status.PASSED, Status.SHIPPED):
-            return False, []
-        today = timezone.localdate(now or timezone.now())
-        reasons = [
-            f"Hard kill criterion tripped: {criterion.statement}"
-            for criterion in self.criteria.current().of_stage(self.stage).hard_kills().tripped()
-        ]
-        timebox = self.timebox()
-        if self.is_active and timebox and timebox.is_over(today):
-            reasons.append(
-                f"{self.get_stage_display()} time-box ended on {timebox.deadline:%Y-%m-%d}"
-            )
-        if self.status != Status.ACTIVE:
-            reasons.append(f"Experiment is {self.get_status_display().lower()}")
+        reasons = [str(reason) for reason in self.attention_reasons()]
         return bool(reasons), reasons
 
 
-def _json_safe(value):
-    """NaN and Inf are not JSON: store them as strings in snapshots."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value
+@dataclass(frozen=True)
+class AttentionReason:
+    """One reason an experiment needs attention; str() is the sentence flags and should-stop
+    show, `criterion` the tripped criterion of a HARD_KILL."""
 
-
-class StageTimebox(models.Model):
-    """How long a stage may take: "if we haven't achieved X in Y weeks, we stop"."""
-
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="timeboxes")
-    stage = models.CharField(max_length=20, choices=Stage)
-    starts_on = models.DateField()
-    deadline = models.DateField()
-
-    class Meta:
-        ordering = ["starts_on"]
-        constraints = [
-            models.UniqueConstraint(fields=["experiment", "stage"], name="one_timebox_per_stage"),
-            models.CheckConstraint(
-                condition=models.Q(deadline__gte=models.F("starts_on")),
-                name="timebox_deadline_after_start",
-            ),
-        ]
+    kind: AttentionKind
+    message: str
+    criterion: object = None
 
     def __str__(self):
-        return f"{self.get_stage_display()} {self.starts_on} – {self.deadline}"
-
-    def clean(self):
-        if self.starts_on and self.deadline and self.deadline < self.starts_on:
-            raise ValidationError({"deadline": "The deadline must not be before the start."})
-
-    def is_over(self, on=None):
-        return self.deadline < (on or timezone.localdate())
-
-    @property
-    def days_left(self):
-        return (self.deadline - timezone.localdate()).days
-
-    @classmethod
-    def typical(cls, stage, starts_on=None):
-        starts_on = starts_on or timezone.localdate()
-        return starts_on, starts_on + datetime.timedelta(days=TYPICAL_STAGE_DAYS[Stage(stage)])
-
-
-class ExperimentEvent(models.Model):
-    """One line of an experiment's history: gate decisions, criterion and status changes."""
-
-    class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        EDITED = "edited", "Edited"
-        STATUS = "status", "Status change"
-        STAGE = "stage", "Stage change"
-        GATE = "gate", "Gate decision"
-        CRITERION = "criterion", "Criterion change"
-        FLAG = "flag", "Flag"
-        RADAR = "radar", "Radar move"
-        POSTMORTEM = "postmortem", "Post-mortem"
-        PREDICTION = "prediction", "Prediction"
-
-    # PROTECT: the history outlives any attempt to delete its experiment (it is archived).
-    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=20, choices=Kind)
-    message = models.TextField()
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self):
-        return f"{self.experiment.key}: {self.message}"
+        return self.message

@@ -3,13 +3,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from .experiment import Stage
-
-
-class Decision(models.TextChoices):
-    YES = "yes", "Yes"
-    NO = "no", "No"
-    NOT_YET = "not_yet", "Not yet"
+from ..enums import Decision, RadarMoveStatus, Stage
 
 
 class GateDecisionQuerySet(models.QuerySet):
@@ -91,17 +85,6 @@ class GateDecision(models.Model):
         return {Decision.YES: "ok", Decision.NO: "bad", Decision.NOT_YET: "warn"}[self.decision]
 
 
-class ProposalStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    CONFIRMED = "confirmed", "Confirmed"
-    DISMISSED = "dismissed", "Dismissed"
-
-
-class RadarMoveProposalQuerySet(models.QuerySet):
-    def pending(self):
-        return self.filter(status=ProposalStatus.PENDING)
-
-
 class RadarMoveProposal(models.Model):
     """A radar move an experiment's outcome suggests; a Lead confirms it with a reason."""
 
@@ -110,15 +93,15 @@ class RadarMoveProposal(models.Model):
     )
     ring = models.CharField(max_length=20)
     rationale = models.TextField()
-    status = models.CharField(max_length=10, choices=ProposalStatus, default=ProposalStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=RadarMoveStatus, default=RadarMoveStatus.PENDING
+    )
     proposed_at = models.DateTimeField(default=timezone.now)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
-
-    objects = RadarMoveProposalQuerySet.as_manager()
 
     class Meta:
         ordering = ["-proposed_at"]
@@ -138,9 +121,9 @@ class RadarMoveProposal(models.Model):
         self._check_may_decide(by, reason)
         with transaction.atomic():
             claimed = RadarMoveProposal.objects.filter(
-                pk=self.pk, status=ProposalStatus.PENDING
+                pk=self.pk, status=RadarMoveStatus.PENDING
             ).update(
-                status=ProposalStatus.CONFIRMED,
+                status=RadarMoveStatus.CONFIRMED,
                 decided_by=by,
                 decided_at=timezone.now(),
                 reason=reason.strip(),
@@ -162,9 +145,9 @@ class RadarMoveProposal(models.Model):
     def dismiss(self, *, by, reason):
         self._check_may_decide(by, reason)
         claimed = RadarMoveProposal.objects.filter(
-            pk=self.pk, status=ProposalStatus.PENDING
+            pk=self.pk, status=RadarMoveStatus.PENDING
         ).update(
-            status=ProposalStatus.DISMISSED,
+            status=RadarMoveStatus.DISMISSED,
             decided_by=by,
             decided_at=timezone.now(),
             reason=reason.strip(),

@@ -3,12 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-
-class ArtifactKind(models.TextChoices):
-    IMPLEMENTATION = "implementation", "Implementation notes"
-    DESIGN_DECISION = "design_decision", "Design decision record"
-    RUNBOOK = "runbook", "Runbook"
-
+from ..enums import ArtifactKind
 
 # What each artifact must cover ("Knowledge Transfer and Documentation" in the seed).
 ARTIFACT_PROMPTS = {
@@ -25,11 +20,6 @@ ARTIFACT_PROMPTS = {
         "alerting guidance; rollback procedure."
     ),
 }
-
-
-class KnowledgeArtifactQuerySet(models.QuerySet):
-    def of_kind(self, kind):
-        return self.filter(kind=kind)
 
 
 class KnowledgeArtifact(models.Model):
@@ -51,8 +41,6 @@ class KnowledgeArtifact(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     updated_at = models.DateTimeField(default=timezone.now)
-
-    objects = KnowledgeArtifactQuerySet.as_manager()
 
     class Meta:
         ordering = ["kind"]

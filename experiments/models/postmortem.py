@@ -3,6 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from ..enums import FailureCategory
+
 
 class PostMortem(models.Model):
     """What a killed or rolled-back experiment taught us, and what changes because of it."""
@@ -35,13 +37,6 @@ class PostMortem(models.Model):
                 "Post-mortems are for killed or rolled-back experiments; this one is "
                 f"{self.experiment.get_status_display().lower()}."
             )
-
-
-class FailureCategory(models.TextChoices):
-    PAPER = "paper", "Paper evaluation"
-    PROTOTYPE = "prototype", "Prototype"
-    INTEGRATION = "integration", "Integration"
-    PROCESS = "process", "Process"
 
 
 class Failure(models.Model):

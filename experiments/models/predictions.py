@@ -5,9 +5,6 @@ from django.utils import timezone
 
 
 class PredictionQuerySet(models.QuerySet):
-    def resolved(self):
-        return self.filter(outcome__isnull=False)
-
     def open(self):
         return self.filter(outcome__isnull=True)
 

@@ -19,14 +19,12 @@ def criterion_add(request, pk):
     experiment = get_experiment_for_user(request, pk, edit=True)
     form = CriterionForm(request.POST or None, instance=Criterion(experiment=experiment))
     if request.method == "POST" and form.is_valid():
-        criterion = form.save(commit=False)
-        criterion.created_by = request.user
+        fields = {name: form.cleaned_data[name] for name in CRITERION_FIELDS}
         try:
-            criterion.save()
+            experiment.add_criterion(by=request.user, **fields)
         except ValidationError as frozen:
             form.add_error(None, frozen)
         else:
-            experiment.record("criterion", f"Criterion added: “{criterion}”", by=request.user)
             return redirect(experiment)
     context = {
         "experiment": experiment,

@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseStopPolling
 
-from .. import charts, evidence, memos, stats
+from .. import charts, memos, stats
 from ..forms import ExperimentForm, GateDecisionForm, KnowledgeArtifactForm
 from ..models import (
     Experiment,
@@ -179,7 +179,7 @@ def criteria_context(request, experiment, *, error=None):
 
 def gate_context(request, experiment, *, form=None, error=None):
     decisions = list(experiment.gate_decisions.select_related("decided_by"))
-    open_round = sum(1 for d in decisions if d.stage == experiment.stage) + 1
+    open_round = experiment.open_gate_round()
     return {
         "experiment": experiment,
         "gate_decisions": decisions,
@@ -239,7 +239,7 @@ def evidence_context(experiment, params):
     """Runs, curves, statistics, strata and the quality/cost scatter for the evidence region.
 
     The number of queries depends on the numbers of runs and metrics, never on how many
-    points were logged: evidence.series() returns a thinned series.
+    points were logged: Run.series() returns a thinned series.
     """
     runs = list(experiment.runs.all())
     running = any(not run.is_finished for run in runs)
@@ -248,22 +248,18 @@ def evidence_context(experiment, params):
     metrics = list(values_by_metric)
     watched = [c.metric for c in experiment.criteria.current().machine_checked()]
     # Curves and strata need logged points; some metrics exist only in run summaries.
-    logged = sorted(
-        MetricSummary.objects.filter(run__experiment=experiment)
-        .values_list("key", flat=True)
-        .distinct()
-    )
+    logged = MetricSummary.objects.for_runs(experiment.runs.all()).names()
     metric = _pick(params.get("metric"), logged, watched + list(QUALITY_HINTS))
     curves = None
     if metric:
         curves = charts.line_chart(
-            [(run.name, evidence.series(run, metric, max_points=CURVE_POINTS)) for run in runs]
+            [(run.name, run.series(metric, max_points=CURVE_POINTS)) for run in runs]
         )
     strata = []
     if metric:
         strata = stats.stratify(
             (bucket, run.variant, value)
-            for run, bucket, value in evidence.bucket_values(experiment, metric)
+            for run, bucket, value in experiment.runs.bucket_values(metric)
         )
     quality = _pick(params.get("quality"), metrics, QUALITY_HINTS)
     cost = _pick(params.get("cost"), [m for m in metrics if m != quality], COST_HINTS)

@@ -9,8 +9,8 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
 from .. import memos
+from ..enums import ArtifactKind
 from ..forms import KnowledgeArtifactForm
-from ..models.handover import ArtifactKind
 from .common import get_experiment_for_user
 from .experiments import PAGE, memo_context, page_context
 

@@ -29,12 +29,7 @@ def postmortem_detail(request, pk):
         if not can_edit:
             raise PermissionDenied("Only the experiment's owner or a Lead writes its post-mortem.")
         if form.is_valid():
-            written = form.save(commit=False)
-            created = written.pk is None
-            written.experiment, written.author = experiment, written.author or request.user
-            written.save()
-            if created:
-                experiment.record("postmortem", "Post-mortem written", by=request.user)
+            experiment.write_postmortem(by=request.user, **form.cleaned_data)
             return redirect("experiments:postmortem_detail", pk=experiment.pk)
     context = _context(request, experiment, postmortem, form=form, can_edit=can_edit)
     return TemplateResponse(

@@ -6,9 +6,9 @@ import math
 import pytest
 from django.core.cache import cache
 
-from experiments import evidence
+from core.models import DeferredTask
 from experiments.models import Artifact, IngestBatch, MetricPoint, Run
-from tests.factories import make_experiment, make_run, make_token
+from tests.factories import make_criterion, make_experiment, make_run, make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -110,9 +110,9 @@ def test_log_batch_then_finish(api, experiment):
     )
     assert finished.status_code == 200
     assert finished.json()["status"] == "finished"
-    assert evidence.run_values(experiment, "accuracy")[0][1] == 0.91
+    assert experiment.runs.values_by_metric(["accuracy"])["accuracy"][0][1] == 0.91
     # Without a summary value the run's last logged value stands for it.
-    assert evidence.run_values(experiment, "loss")[0][1] == 4.0
+    assert experiment.runs.values_by_metric(["loss"])["loss"][0][1] == 4.0
     assert Run.objects.get().finished_at is not None
 
 
@@ -172,9 +172,9 @@ def test_nan_and_infinity_are_accepted_stored_and_flagged(api, experiment, encod
     response = api.post(f"/EXP-12/runs/{run['id']}/metrics", body, raw=True)
 
     assert response.status_code == 201, response.content
-    values = [value for _, value in evidence.series(Run.objects.get(), "loss")]
+    values = [value for _, value in Run.objects.get().series("loss")]
     assert math.isnan(values[0]) and values[1] == math.inf
-    assert evidence.non_finite_metrics(experiment) == {"loss", "grad_norm"}
+    assert experiment.runs.non_finite_metrics() == {"loss", "grad_norm"}
 
 
 def test_nan_summary_is_stored_and_flagged(api, experiment):
@@ -184,7 +184,7 @@ def test_nan_summary_is_stored_and_flagged(api, experiment):
     )
     assert response.status_code == 200
     assert response.json()["summary"] == {"loss": "NaN"}
-    assert evidence.non_finite_metrics(experiment) == {"loss"}
+    assert experiment.runs.non_finite_metrics() == {"loss"}
 
 
 def test_oversized_batch_is_refused_naming_the_field_and_writes_nothing(api, settings):
@@ -358,40 +358,37 @@ def test_should_stop_says_no_for_a_quiet_experiment(api):
     assert response.json()["stop"] is False
 
 
-def test_should_stop_reports_the_experiment_verdict(api, experiment, monkeypatch):
-    from experiments.models import Experiment
-
-    monkeypatch.setattr(
-        Experiment,
-        "should_stop",
-        lambda self: (True, ["hard kill criterion tripped: accuracy"]),
-        raising=False,
-    )
+def test_should_stop_reports_the_experiment_verdict(
+    api, experiment, django_capture_on_commit_callbacks
+):
+    kill = {"kind": "kill", "aggregation": "last", "comparator": "gt", "threshold": 5.0}
+    make_criterion(experiment=experiment, metric="loss", **kill)
+    run = create_run(api)
+    diverged = {"idempotency_key": "b1", "points": [{"key": "loss", "step": 0, "value": 9.0}]}
+    with django_capture_on_commit_callbacks(execute=True):  # the evaluation the batch queues
+        api.post(f"/EXP-12/runs/{run['id']}/metrics", diverged)
     response = api.get("/EXP-12/should-stop")
-    assert response.json() == {"stop": True, "reasons": ["hard kill criterion tripped: accuracy"]}
+    assert response.json() == {
+        "stop": True,
+        "reasons": ["Hard kill criterion tripped: last value loss of candidate > 5"],
+    }
 
 
 def test_batches_and_finish_queue_an_evaluation(
-    api, experiment, monkeypatch, django_capture_on_commit_callbacks
+    api, experiment, django_capture_on_commit_callbacks
 ):
-    from experiments import api as experiments_api
-
-    evaluated = []
-
-    class FakeTask:
-        name = "experiments.tasks.evaluate_experiment"
-
-        def apply(self, args, throw):
-            evaluated.append(args[0])
-
-    monkeypatch.setattr(experiments_api.tasks, "evaluate_experiment", FakeTask(), raising=False)
     run = create_run(api)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         api.post(f"/EXP-12/runs/{run['id']}/metrics", batch("b1"))
         api.post(f"/EXP-12/runs/{run['id']}/metrics", batch("b2"))  # within the debounce window
         api.post(f"/EXP-12/runs/{run['id']}/finish", {"status": "finished"})
 
-    assert evaluated == [experiment.pk, experiment.pk]
+    queued = DeferredTask.objects.values_list("task_name", "args")
+    assert list(queued) == [("experiments.tasks.evaluate_experiment", [experiment.pk])] * 2
+    for callback in callbacks:
+        callback()
+    experiment.refresh_from_db()
+    assert experiment.evaluated_at is not None
 
 
 def test_run_of_another_experiment_is_not_found(api):

@@ -10,7 +10,6 @@ import assay_client
 import pytest
 from django.db import connection
 
-from experiments import evidence
 from experiments.models import Artifact, MetricPoint, Run
 from tests.factories import make_experiment, make_token
 from tests.services import (
@@ -75,8 +74,8 @@ def test_run_reports_points_artifacts_and_finish(reporting):
     )  # fmt: skip
     assert stored.params == {"r": 16} and stored.gpu == "1x A100" and stored.host
     assert MetricPoint.objects.filter(run=stored).count() == 2400
-    assert evidence.run_values(reporting, "accuracy") == [(stored, 0.93)]
-    assert evidence.series(stored, "loss", max_points=10)[-1] == (1199, 1 / 1200)
+    assert reporting.runs.values_by_metric(["accuracy"])["accuracy"] == [(stored, 0.93)]
+    assert stored.series("loss", max_points=10)[-1] == (1199, 1 / 1200)
     assert Artifact.objects.get().uri == "s3://b/ckpt/step-1199.pt"
 
 
@@ -97,9 +96,9 @@ def test_nan_from_the_client_is_stored_and_flagged(reporting):
         run.log({"loss": math.nan}, step=1)
         run.log({"loss": math.inf}, step=2)
 
-    values = [value for _, value in evidence.series(Run.objects.get(), "loss")]
+    values = [value for _, value in Run.objects.get().series("loss")]
     assert values[0] == 1.0 and math.isnan(values[1]) and values[2] == math.inf
-    assert evidence.non_finite_metrics(reporting) == {"loss"}
+    assert reporting.runs.non_finite_metrics() == {"loss"}
 
 
 def test_should_stop_is_false_while_nothing_tripped(reporting):

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from experiments.models import Criterion, GateDecision, RadarMoveProposal
+from experiments.models import Criterion, GateDecision
 from tests.factories import (
     give_supporting_evidence,
     make_criterion,
@@ -171,7 +171,7 @@ def test_no_proposes_the_matching_radar_move_for_a_lead_to_confirm(alice, stage,
     technique = make_technique(ring="trial")
     experiment = make_experiment(technique=technique, stage=stage)
     experiment.decide_gate("no", by=alice, learnings="gains vanished at scale")
-    proposal = RadarMoveProposal.objects.pending().get(experiment=experiment)
+    proposal = experiment.radar_proposals.get(status="pending")
     assert proposal.ring == ring and "gains vanished at scale" in proposal.rationale
     technique.refresh_from_db()
     assert technique.ring == "trial"  # nothing moves until a Lead confirms

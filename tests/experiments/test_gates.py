@@ -105,7 +105,7 @@ def test_integration_yes_passes_and_proposes_adopt_which_a_lead_confirms(alice):
     give_supporting_evidence(experiment)
     experiment.decide_gate("yes", by=alice)
     assert experiment.status == "passed"
-    proposal = RadarMoveProposal.objects.pending().get(experiment=experiment)
+    proposal = experiment.radar_proposals.get(status="pending")
     assert proposal.ring == "adopt"
     with pytest.raises(ValidationError):
         proposal.confirm(by=alice, reason="")

@@ -1,4 +1,4 @@
-"""Storing reported points and reading them back through experiments.evidence."""
+"""Storing reported points and reading them back through the Run QuerySet and Run.series."""
 
 import math
 
@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from experiments import evidence
 from experiments.models import Artifact, MetricPoint, Run
 from tests.factories import make_experiment, make_run
 
@@ -29,7 +28,7 @@ def test_batch_is_stored_once_per_idempotency_key():
     assert (created, created_again) == (True, False)
     assert again.pk == batch.pk
     assert MetricPoint.objects.filter(run=run).count() == 3
-    assert evidence.series(run, "loss") == [(0, 3.0), (1, 2.0), (2, 1.0)]
+    assert run.series("loss") == [(0, 3.0), (1, 2.0), (2, 1.0)]
 
 
 def test_names_with_tabs_backslashes_and_newlines_round_trip():
@@ -40,8 +39,8 @@ def test_names_with_tabs_backslashes_and_newlines_round_trip():
         [{"key": key, "value": 0.25, "step": 1, "bucket": "long\tinputs", "wall_time": 1.5}],
         idempotency_key="b1",
     )
-    assert evidence.metric_names(experiment) == [key]
-    assert evidence.bucket_values(experiment, key) == [(run, "long\tinputs", 0.25)]
+    assert list(experiment.runs.values_by_metric()) == [key]
+    assert experiment.runs.bucket_values(key) == [(run, "long\tinputs", 0.25)]
     assert MetricPoint.objects.get().wall_time == 1.5
 
 
@@ -64,11 +63,11 @@ def test_nan_and_infinity_are_stored_faithfully_and_flagged():
         idempotency_key="b1",
     )
 
-    stored = [value for _, value in evidence.series(run, "loss")]
+    stored = [value for _, value in run.series("loss")]
     assert stored[0] == 1.0
     assert math.isnan(stored[1])
     assert stored[2:] == [math.inf, -math.inf]
-    assert evidence.non_finite_metrics(experiment) == {"loss"}
+    assert experiment.runs.non_finite_metrics() == {"loss"}
 
 
 def test_non_finite_summary_metric_is_flagged():
@@ -78,7 +77,7 @@ def test_non_finite_summary_metric_is_flagged():
 
     run.refresh_from_db()
     assert run.summary_value("perplexity") == math.inf
-    assert evidence.non_finite_metrics(experiment) == {"perplexity"}
+    assert experiment.runs.non_finite_metrics() == {"perplexity"}
 
 
 def test_run_values_prefer_the_summary_of_a_finished_run():
@@ -92,7 +91,8 @@ def test_run_values_prefer_the_summary_of_a_finished_run():
     # A late retry of an early batch must not replace the last value by step.
     running.log_points(points("accuracy", [0.05], start=0), idempotency_key="late")
 
-    values = {run.pk: value for run, value in evidence.run_values(experiment, "accuracy")}
+    pairs = experiment.runs.values_by_metric(["accuracy"])["accuracy"]
+    values = {run.pk: value for run, value in pairs}
 
     assert values == {finished.pk: 0.95, running.pk: 0.3}
     assert silent.pk not in values
@@ -109,13 +109,13 @@ def test_bucket_values_and_metric_names():
     )
     run.finish(summary={"latency_ms": 12.0})
 
-    assert evidence.bucket_values(experiment, "accuracy") == [
+    assert experiment.runs.bucket_values("accuracy") == [
         (run, "long", 0.4),
         (run, "short", 0.8),
     ]
-    assert evidence.metric_names(experiment) == ["accuracy", "latency_ms", "loss"]
+    assert list(experiment.runs.values_by_metric()) == ["accuracy", "latency_ms", "loss"]
     # Bucketed points are strata, not the run's overall value.
-    assert evidence.run_values(experiment, "accuracy") == []
+    assert experiment.runs.values_by_metric(["accuracy"])["accuracy"] == []
 
 
 def test_series_is_downsampled_with_a_constant_number_of_queries():
@@ -129,9 +129,9 @@ def test_series_is_downsampled_with_a_constant_number_of_queries():
         )
 
     with CaptureQueriesContext(connection) as short_queries:
-        evidence.series(short, "loss", max_points=50)
+        short.series("loss", max_points=50)
     with CaptureQueriesContext(connection) as long_queries:
-        thinned = evidence.series(long, "loss", max_points=50)
+        thinned = long.series("loss", max_points=50)
 
     assert len(short_queries) == len(long_queries) == 2
     assert 40 <= len(thinned) <= 51
@@ -143,13 +143,14 @@ def test_series_is_downsampled_with_a_constant_number_of_queries():
 def test_helpers_run_a_constant_number_of_queries():
     def query_counts(experiment):
         counts = []
-        for helper in (evidence.run_values, evidence.bucket_values):
+        for helper in (
+            lambda runs: runs.values_by_metric(["loss"]),
+            lambda runs: runs.bucket_values("loss"),
+            lambda runs: runs.values_by_metric(),
+            lambda runs: runs.non_finite_metrics(),
+        ):
             with CaptureQueriesContext(connection) as queries:
-                helper(experiment, "loss")
-            counts.append(len(queries))
-        for helper in (evidence.metric_names, evidence.non_finite_metrics):
-            with CaptureQueriesContext(connection) as queries:
-                helper(experiment)
+                helper(experiment.runs.all())
             counts.append(len(queries))
         return counts
 

@@ -2,6 +2,7 @@
 and the knowledge-transfer sections an Integration YES requires."""
 
 import datetime
+import math
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,14 @@ from django.utils import timezone
 
 from experiments.memos import memo_document, memos
 from experiments.models import GateDecision, KnowledgeArtifact
-from tests.factories import make_criterion, make_experiment, make_review, make_technique, report_run
+from tests.factories import (
+    make_criterion,
+    make_experiment,
+    make_review,
+    make_run,
+    make_technique,
+    report_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -303,3 +311,20 @@ def test_a_yes_overriding_the_evidence_is_flagged_in_every_memo(alice):
         assert "**Decided against the evidence.**" in text, kind
         assert "Partner team needs it in Q3" in text, kind
         assert "Success criterion not met: mean accuracy of candidate ≥ 0.8" in text, kind
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy and scipy on the overflow
+def test_a_snapshot_spells_non_finite_numbers_as_run_summaries_do_and_reads_old_ones(alice):
+    experiment = make_experiment()
+    for variant in ("baseline", "candidate"):
+        for seed, value in ((1, 1e308), (2, 1.7e308)):  # their mean overflows to infinity
+            run = make_run(experiment=experiment, variant=variant, seed=seed)
+            run.finish(summary={"tokens": value, "perplexity": math.inf})
+    decision = experiment.decide_gate("not_yet", by=alice, conditions="Fewer tokens")
+
+    [statistics] = [c for c in decision.snapshot["statistics"] if c["metric"] == "tokens"]
+    assert statistics["baseline"]["mean"] == run.summary["perplexity"] == "Infinity"
+    # Snapshots stored before spelled it "inf": their memos read the same.
+    engineering = memos(decision)["engineering"]
+    statistics["baseline"]["mean"] = "inf"
+    assert memos(decision)["engineering"] == engineering

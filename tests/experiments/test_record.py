@@ -9,7 +9,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import make_experiment
+from experiments.models import Experiment
+from tests.factories import make_experiment, make_run, make_technique
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -90,3 +91,39 @@ def test_superseding_needs_a_lead_and_a_member_owner_proposes(alice, bob):
         proposal.dismiss(by=alice)
     messages = list(experiment.events.values_list("message", flat=True))
     assert any(m.startswith("Proposed superseding") and "threshold → 0.75" in m for m in messages)
+
+
+def test_creating_adding_a_criterion_and_writing_a_post_mortem_record_themselves(alice, bob):
+    technique = make_technique()
+    experiment = Experiment.objects.create_recorded(
+        by=bob, key="EXP-70", title="LoRA r16", technique=technique, hypothesis="Cheaper"
+    )
+    assert experiment.owner == bob
+    assert experiment.timebox().deadline == TODAY + 14 * DAY  # the typical Discovery length
+    criterion = experiment.add_criterion(
+        by=bob, kind="success", metric="accuracy", aggregation="mean", comparator="ge",
+        threshold=0.8,
+    )  # fmt: skip
+    assert criterion.created_by == bob
+    experiment.set_status("killed", by=alice, reason="Too slow")
+    experiment.write_postmortem(by=bob, root_cause="Memory bound", lessons="Profile first")
+    experiment.write_postmortem(by=alice, root_cause="Memory bound", lessons="Profile earlier")
+
+    assert experiment.postmortem.author == bob  # its first writer
+    history = experiment.events.order_by("created_at", "id")
+    assert [(event.kind, event.message, event.actor) for event in history] == [
+        ("created", "Created by bob", bob),
+        ("criterion", "Criterion added: “mean accuracy of candidate ≥ 0.8”", bob),
+        ("status", "Status Active → Killed: Too slow", alice),
+        ("postmortem", "Post-mortem written", bob),
+    ]
+
+
+def test_a_criterion_is_not_added_to_a_frozen_stage_nor_recorded(bob):
+    experiment = make_experiment()
+    make_run(experiment=experiment)  # the stage's first run freezes its criteria
+
+    with pytest.raises(ValidationError, match="frozen"):
+        experiment.add_criterion(by=bob, kind="success", statement="Reviewers like it")
+    assert not experiment.criteria.exists()
+    assert not experiment.events.filter(kind="criterion", actor=bob).exists()

@@ -9,8 +9,13 @@ tests/experiments/test_models.py::test_closed_experiment_says_stop).
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.db.models import Prefetch
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from experiments.enums import AttentionKind
+from experiments.models import Criterion, Experiment
 from tests.factories import make_criterion, make_experiment, make_token, report_run
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +54,25 @@ def test_a_passed_experiment_never_tells_its_jobs_to_stop(client, status):
 
     assert experiment.should_stop() == (False, [])
     assert should_stop_through_the_api(client, experiment) == {"stop": False, "reasons": []}
+
+
+def test_flags_should_stop_and_the_agenda_read_the_same_attention_reasons():
+    experiment = experiment_with_every_stop_reason("active")
+    [kill] = experiment.criteria.all()
+
+    reasons = experiment.attention_reasons()
+
+    assert [(reason.kind, reason.criterion) for reason in reasons] == [
+        (AttentionKind.HARD_KILL, kill),
+        (AttentionKind.TIMEBOX_OVER, None),
+    ]
+    assert experiment.flags == [str(reason) for reason in reasons] == experiment.should_stop()[1]
+    # The agenda reads them for many experiments at once, from prefetched rows.
+    prefetched = Experiment.objects.prefetch_related(
+        "timeboxes", Prefetch("criteria", queryset=Criterion.objects.current())
+    ).get(pk=experiment.pk)
+    the_day_before = timezone.now() - timedelta(days=1)
+    with CaptureQueriesContext(connection) as queries:
+        earlier = prefetched.attention_reasons(the_day_before, criteria=prefetched.criteria.all())
+    assert [reason.kind for reason in earlier] == [AttentionKind.HARD_KILL]
+    assert len(queries) == 0
