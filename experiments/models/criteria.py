@@ -69,7 +69,7 @@ class CriterionQuerySet(models.QuerySet):
         return self.filter(kind=CriterionKind.KILL, severity=Severity.HARD)
 
     def soft_kills(self):
-        return self.filter(kind=Kind.KILL, severity=Severity.SOFT)
+        return self.filter(kind=CriterionKind.KILL, severity=Severity.SOFT)
 
     def tripped(self):
         return self.filter(kind=CriterionKind.KILL, result=Result.HOLDS)
