@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from core.forms import add_model_errors  # noqa: F401  (radar/views/reviews.py imports it from here)
 from core.uploads import check_upload_size
 from experiments.models import DeepDive
 
@@ -17,15 +18,6 @@ class LinksField(forms.CharField):
 
     def prepare_value(self, value):
         return "\n".join(value) if isinstance(value, list) else value
-
-
-def add_model_errors(form, error):
-    """Attach a model's ValidationError to the form's fields; the rest to the whole form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, field_errors in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, field_errors)
 
 
 def _people():
