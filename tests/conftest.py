@@ -23,6 +23,12 @@ def _fast_and_isolated(settings, tmp_path):
 
 
 @pytest.fixture
+def htmx():
+    """The header htmx sends with each request: `client.get(url, headers=htmx)`."""
+    return {"HX-Request": "true"}
+
+
+@pytest.fixture
 def alice(db):
     """A Lead: moves radar items and signs gates."""
     return factories.make_user(username="alice", role="Lead")
