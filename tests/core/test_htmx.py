@@ -71,8 +71,9 @@ def test_for_htmx_passes_other_responses_and_named_partials_through():
     assert already(make_request(htmx=True)).template_name == "page.html#card"
 
 
-def test_for_htmx_keeps_the_view_name():
+def test_for_htmx_keeps_the_view_name_and_says_which_partial():
     assert page_view.__name__ == "page_view"
+    assert page_view.htmx_partial == "card"
 
 
 def answer(request, *, ok, **kwargs):
