@@ -1,6 +1,8 @@
 import re
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
 from core.uploads import check_upload_size
@@ -313,8 +315,17 @@ class QuestionLinkForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="BibTeX (.bib), CSL-JSON (.json) or an arXiv Atom feed (.xml)")
+    file = forms.FileField()
     dry_run = forms.BooleanField(required=False, label="Dry run (report only, save nothing)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = filesizeformat(settings.ASSAY_MAX_UPLOAD_BYTES)
+        self.fields[
+            "file"
+        ].help_text = (
+            f"BibTeX (.bib), CSL-JSON (.json) or an arXiv Atom feed (.xml); at most {limit}"
+        )
 
     def clean_file(self):
         upload = check_upload_size(self.cleaned_data["file"])
