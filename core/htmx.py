@@ -38,8 +38,8 @@ def for_htmx(*, use_partial):
         def wrapped(request, *args, **kwargs):
             response = view(request, *args, **kwargs)
             if request.htmx and isinstance(response, TemplateResponse):
-                if response.is_rendered:
-                    raise ValueError(f"{view.__name__} rendered its response before for_htmx.")
+                if response.is_rendered or not isinstance(response.template_name, str):
+                    raise ValueError(f"{view.__name__}: for_htmx needs one unrendered template.")
                 if "#" not in response.template_name:
                     response.template_name = partial_template(response.template_name, use_partial)
             return response
