@@ -14,9 +14,6 @@ from tests.factories import make_paper
 from tests.papers import search_support
 from tests.services import PYTHON, ROOT, service_env
 
-fake_models = search_support.fake_models
-on_commit = search_support.on_commit
-
 
 @pytest.fixture
 def slow_loading_model(db, fake_models, on_commit, monkeypatch):

@@ -5,10 +5,6 @@ from django.urls import reverse
 
 from tests.factories import make_paper, make_question, make_technique
 from tests.htmx_views import HtmxView, check_plain_and_htmx, htmx_url_names
-from tests.papers import search_support
-
-fake_models = search_support.fake_models
-on_commit = search_support.on_commit
 
 pytestmark = pytest.mark.django_db
 

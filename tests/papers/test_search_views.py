@@ -9,10 +9,6 @@ from django.urls import reverse
 
 from papers.models import IndexState, QuestionLink
 from tests.factories import make_paper, make_question
-from tests.papers import search_support
-
-fake_models = search_support.fake_models
-on_commit = search_support.on_commit
 
 
 @pytest.fixture
