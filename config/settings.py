@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # Django's widget templates, for FORM_RENDERER's template engine
     "django_htmx",
     "template_partials",
     "ninja",
@@ -141,6 +142,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Every form renders through one pair of project templates (templates/forms/).
+FORM_RENDERER = "core.forms.FormRenderer"
 
 DATABASES = {
     "default": environ.Env.db_url_config(

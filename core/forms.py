@@ -1,6 +1,15 @@
 """Model validation shown on forms: the rules live on the model, their messages by the fields."""
 
 from django.core.exceptions import ValidationError
+from django.forms.renderers import TemplatesSetting
+
+
+class FormRenderer(TemplatesSetting):
+    """`{{ form }}` and `{{ field.as_field_group }}` render with the project's templates:
+    label, widget, errors and help next to each field, the same on every page."""
+
+    form_template_name = "forms/form.html"
+    field_template_name = "forms/field.html"
 
 
 def add_model_errors(form, error: ValidationError):

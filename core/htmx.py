@@ -29,7 +29,8 @@ def for_htmx(*, use_partial):
 
     The view returns a TemplateResponse for the page (`page.html`); for an htmx request it is
     rendered as `page.html#use_partial` with the same context and status. Other responses
-    (redirects, files, a template that already names a partial) pass through unchanged.
+    (redirects, files, a template that already names a partial) pass through unchanged. The
+    view carries `htmx_partial`, so that tests can list every view that answers htmx.
     """
 
     def decorator(view):
@@ -37,12 +38,13 @@ def for_htmx(*, use_partial):
         def wrapped(request, *args, **kwargs):
             response = view(request, *args, **kwargs)
             if request.htmx and isinstance(response, TemplateResponse):
-                if response.is_rendered:
-                    raise ValueError(f"{view.__name__} rendered its response before for_htmx.")
+                if response.is_rendered or not isinstance(response.template_name, str):
+                    raise ValueError(f"{view.__name__}: for_htmx needs one unrendered template.")
                 if "#" not in response.template_name:
                     response.template_name = partial_template(response.template_name, use_partial)
             return response
 
+        wrapped.htmx_partial = use_partial
         return wrapped
 
     return decorator

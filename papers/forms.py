@@ -1,15 +1,19 @@
 import re
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
 from core.uploads import check_upload_size
 from experiments.models import Experiment
-from radar.models import Technique
+from radar.models import Ring, Technique
 
 from . import dedupe
+from .embeddings import configured_models, default_model_name
 from .identifiers import arxiv_id_from_doi, normalise_arxiv_id, normalise_doi, normalise_title
 from .models import Paper, PaperNote, QuestionLink, ReadingState, ResearchQuestion, Tag
+from .search import MAX_K, MODES
 
 
 class PaperFilterForm(forms.Form):
@@ -311,8 +315,17 @@ class QuestionLinkForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="BibTeX (.bib), CSL-JSON (.json) or an arXiv Atom feed (.xml)")
+    file = forms.FileField()
     dry_run = forms.BooleanField(required=False, label="Dry run (report only, save nothing)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = filesizeformat(settings.ASSAY_MAX_UPLOAD_BYTES)
+        self.fields[
+            "file"
+        ].help_text = (
+            f"BibTeX (.bib), CSL-JSON (.json) or an arXiv Atom feed (.xml); at most {limit}"
+        )
 
     def clean_file(self):
         upload = check_upload_size(self.cleaned_data["file"])
@@ -333,3 +346,54 @@ class MergeForm(forms.Form):
         if cleaned.get("keep") and cleaned.get("keep") == cleaned.get("merge"):
             raise forms.ValidationError("Choose two different papers to merge.")
         return cleaned
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=1000, label="Search")
+    mode = forms.ChoiceField(choices=[(m, m.title()) for m in MODES], initial="hybrid")
+    model = forms.ChoiceField(label="Embedding model")
+    compare = forms.ChoiceField(label="Compare with", required=False)
+    k = forms.IntegerField(min_value=1, max_value=MAX_K, initial=10, label="Results")
+    year_from = forms.IntegerField(min_value=1000, max_value=2100, required=False)
+    year_to = forms.IntegerField(min_value=1000, max_value=2100, required=False)
+    tag = forms.CharField(required=False, max_length=100)
+    ring = forms.ChoiceField(required=False, choices=[("", "any ring"), *Ring.choices])
+    mine = forms.BooleanField(required=False, label="Has my note")
+    min_relevance = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Relevance at least",
+        choices=[("", "any"), *((n, str(n)) for n in range(1, 6))],
+    )
+
+    def __init__(self, data, **kwargs):
+        # Missing fields take their initial value, so /search/?q=x is a complete request.
+        data = data.copy()
+        for name in ("mode", "k"):
+            data.setdefault(name, self.base_fields[name].initial)
+        data.setdefault("model", default_model_name())
+        super().__init__(data, **kwargs)
+        names = [(name, name) for name in configured_models()]
+        self.fields["model"].choices = names
+        self.fields["compare"].choices = [("", "no comparison"), *names]
+
+    def filters(self, user):
+        data = self.cleaned_data
+        return {
+            "year_from": data["year_from"],
+            "year_to": data["year_to"],
+            "tag": data["tag"],
+            "ring": data["ring"],
+            "has_note_by": user if data["mine"] else None,
+            "min_relevance": data["min_relevance"],
+        }
+
+
+class NearDuplicatesForm(forms.Form):
+    model = forms.ChoiceField(required=False)
+    threshold = forms.FloatField(min_value=0.5, max_value=1.0, initial=0.95, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [(name, name) for name in configured_models()]

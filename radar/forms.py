@@ -18,15 +18,6 @@ class LinksField(forms.CharField):
         return "\n".join(value) if isinstance(value, list) else value
 
 
-def add_model_errors(form, error):
-    """Attach a model's ValidationError to the form's fields; the rest to the whole form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, field_errors in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, field_errors)
-
-
 def people_with_a_role():
     """Active users in a role group: who may own, present or attend."""
     return get_user_model().objects.filter(is_active=True, groups__isnull=False).distinct()

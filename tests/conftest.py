@@ -6,6 +6,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from tests import factories  # noqa: E402
+from tests.papers.search_support import fake_models, on_commit  # noqa: E402, F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +21,12 @@ def _fast_and_isolated(settings, tmp_path):
 
     cache.clear()
     settings.ASSAY_INDEX_DIR = tmp_path / "indexes"
+
+
+@pytest.fixture
+def htmx():
+    """The header htmx sends with each request: `client.get(url, headers=htmx)`."""
+    return {"HX-Request": "true"}
 
 
 @pytest.fixture

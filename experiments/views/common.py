@@ -17,8 +17,3 @@ def get_experiment_for_user(request, pk, *, edit=False):
     if edit and not experiment.editable_by(request.user):
         raise PermissionDenied("Only the experiment's owner or a Lead can change it.")
     return experiment
-
-
-def template_for(request, page, partial):
-    """The whole page, or only the named partial region when htmx asks for it."""
-    return f"{page}#{partial}" if request.htmx else page

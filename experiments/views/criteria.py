@@ -9,6 +9,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from core.htmx import form_response
+
 from ..forms import CRITERION_FIELDS, CheckForm, CriterionForm, SupersedeForm
 from ..models import Criterion, SupersedeProposal
 from .common import get_experiment_for_user
@@ -109,9 +111,14 @@ def criterion_check(request, pk, criterion_id):
             error = " ".join(invalid.messages)
     else:
         error = "Choose whether the criterion holds."
-    if request.htmx:
-        context = criteria_context(request, experiment, error=error)
-        return TemplateResponse(request, f"{PAGE}#criteria", context)
-    if error:
+    # A plain POST goes back to the page either way, with the error as a message.
+    if error and not request.htmx:
         messages.error(request, error)
-    return redirect(experiment)
+    return form_response(
+        request,
+        ok=True,
+        template=PAGE,
+        partial="criteria",
+        context=lambda: criteria_context(request, experiment, error=error),
+        redirect_to=experiment,
+    )

@@ -10,6 +10,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseStopPolling
 
+from core.htmx import for_htmx
+
 from .. import charts, memos, stats
 from ..forms import ExperimentForm, GateDecisionForm, KnowledgeArtifactForm
 from ..models import (
@@ -22,7 +24,7 @@ from ..models import (
 )
 from ..models.criteria import BASELINE_VARIANT
 from ..models.handover import handover_sections, is_required
-from .common import get_experiment_for_user, template_for
+from .common import get_experiment_for_user
 
 PAGE = "experiments/experiment_detail.html"
 CURVE_POINTS = 300
@@ -33,6 +35,7 @@ COST_HINTS = ("latency", "gpu_hours", "gpu-hours", "cost", "seconds", "time", "m
 
 
 @permission_required("experiments.view_experiment", raise_exception=True)
+@for_htmx(use_partial="results")
 def experiment_list(request):
     experiments = Experiment.objects.select_related("technique", "owner").order_by("-created_at")
     filters = {key: request.GET.get(key, "") for key in ("status", "stage", "q", "flagged")}
@@ -52,9 +55,7 @@ def experiment_list(request):
         "statuses": Status.choices,
         "stages": Stage.choices,
     }
-    return TemplateResponse(
-        request, template_for(request, "experiments/experiment_list.html", "results"), context
-    )
+    return TemplateResponse(request, "experiments/experiment_list.html", context)
 
 
 @permission_required("experiments.view_experiment", raise_exception=True)

@@ -4,8 +4,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
+
+from core.forms import add_field_errors
+from core.htmx import form_response
 
 from ..forms import CarryOverForm, GateDecisionForm, ProposalDecisionForm
 from .common import get_experiment_for_user
@@ -32,12 +34,9 @@ def gate_decide(request, pk):
                 override_reason=data["override_reason"],
             )
         except ValidationError as invalid:
-            error = _attach(form, invalid)
+            error = add_field_errors(form, invalid)
         else:
-            if request.htmx:
-                return _decided(request, experiment)
-            messages.success(request, f"Recorded: {decision}.")
-            return redirect(experiment)
+            return _decided(request, experiment, f"Recorded: {decision}.")
     return _rerender(request, experiment, form=form, error=error)
 
 
@@ -55,10 +54,8 @@ def proposal_decide(request, pk, proposal_id):
         except ValidationError as invalid:
             error = " ".join(invalid.messages)
         else:
-            if request.htmx:
-                return _decided(request, experiment)
-            messages.success(request, f"Radar move {proposal.get_status_display().lower()}.")
-            return redirect(experiment)
+            message = f"Radar move {proposal.get_status_display().lower()}."
+            return _decided(request, experiment, message)
     else:
         error = "Choose confirm or dismiss and give the reason."
     return _rerender(request, experiment, error=error)
@@ -85,25 +82,27 @@ def runs_carry_over(request, pk):
     return _rerender(request, experiment, error=error)
 
 
-def _decided(request, experiment):
-    # The stage, status and history changed too: they come along as out-of-band swaps.
-    context = gate_decided_context(request, experiment)
-    return TemplateResponse(request, f"{PAGE}#gate_decided", context)
-
-
-def _attach(form, invalid):
-    """Field errors onto the form; a conflict or a closed gate comes back as one message."""
-    if hasattr(invalid, "error_dict"):
-        for field, errors in invalid.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-        return None
-    return " ".join(invalid.messages)
+def _decided(request, experiment, message):
+    # The stage, status and history changed too: for htmx they come along as out-of-band swaps.
+    return form_response(
+        request,
+        ok=True,
+        template=PAGE,
+        partial="gate_decided",
+        context=lambda: gate_decided_context(request, experiment),
+        redirect_to=experiment,
+        success_message=message,
+    )
 
 
 def _rerender(request, experiment, *, form=None, error=None):
-    # htmx swaps only 2xx responses, so the region with its errors comes back as 200.
-    if request.htmx:
-        context = gate_context(request, experiment, form=form, error=error)
-        return TemplateResponse(request, f"{PAGE}#gate", context)
-    context = page_context(request, experiment, gate_form=form, gate_error=error)
-    return TemplateResponse(request, PAGE, context, status=409 if error else 400)
+    """The gate region with its errors; a conflict or a closed gate (`error`) is a 409."""
+    return form_response(
+        request,
+        ok=False,
+        template=PAGE,
+        partial="gate",
+        context=lambda: gate_context(request, experiment, form=form, error=error),
+        page_context=lambda: page_context(request, experiment, gate_form=form, gate_error=error),
+        invalid_status=409 if error else 400,
+    )

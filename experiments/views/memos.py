@@ -4,9 +4,11 @@ sections an Integration YES opens."""
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
+from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
+
+from core.forms import add_field_errors
+from core.htmx import form_response
 
 from .. import memos
 from ..enums import ArtifactKind
@@ -43,23 +45,25 @@ def handover_write(request, pk, kind):
         try:
             form.write(experiment, by=request.user)
         except ValidationError as invalid:
-            if hasattr(invalid, "error_dict"):
-                for field, errors in invalid.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                error = " ".join(invalid.messages)
+            error = add_field_errors(form, invalid)
         else:
-            if not request.htmx:
-                return redirect(experiment)
             form = None
-    context = {
-        "experiment": experiment,
-        "can_edit": True,
-        "handover_error": error,
-        **memo_context(experiment, forms={kind: form} if form else None),
-    }
-    if request.htmx:
-        # htmx swaps only 2xx responses: the section with its errors comes back as 200.
-        return TemplateResponse(request, "experiments/_handover.html", context)
-    page = {**page_context(request, experiment), **context}
-    return TemplateResponse(request, PAGE, page, status=409 if error else 400)
+
+    def handover_context():
+        return {
+            "experiment": experiment,
+            "can_edit": True,
+            "handover_error": error,
+            **memo_context(experiment, forms={kind: form} if form else None),
+        }
+
+    return form_response(
+        request,
+        ok=form is None,
+        template=PAGE,
+        partial="handover",
+        context=handover_context,
+        page_context=lambda: {**page_context(request, experiment), **handover_context()},
+        redirect_to=experiment,
+        invalid_status=409 if error else 400,
+    )

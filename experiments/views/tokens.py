@@ -2,12 +2,17 @@
 
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.views.decorators.http import require_POST
+
+from core.htmx import for_htmx, form_response
 
 from ..models import ApiToken, Experiment
 from ..models.tokens import expiry_from_date
+
+PAGE = "experiments/token_list.html"
 
 
 def _get_experiment_for_user(request, pk, *, manage=False):
@@ -20,10 +25,12 @@ def _get_experiment_for_user(request, pk, *, manage=False):
     return experiment
 
 
-def _render(
-    request, experiment, *, new_key=None, new_token=None, status=200, error=None, form=None
-):
-    context = {
+def _render(request, experiment, *, status=200, **context):
+    return TemplateResponse(request, PAGE, _context(request, experiment, **context), status=status)
+
+
+def _context(request, experiment, *, new_key=None, new_token=None, error=None, form=None):
+    return {
         "error": error,
         "form": form or {},
         "experiment": experiment,
@@ -32,18 +39,16 @@ def _render(
         "new_key": new_key,
         "new_token": new_token,
     }
-    template = "experiments/token_list.html"
-    if request.htmx:
-        template += "#tokens"
-    return TemplateResponse(request, template, context, status=status)
 
 
 @permission_required("experiments.view_experiment", raise_exception=True)
+@for_htmx(use_partial="tokens")
 def token_list(request, pk):
     return _render(request, _get_experiment_for_user(request, pk))
 
 
 @require_POST
+@for_htmx(use_partial="tokens")
 def token_create(request, pk):
     experiment = _get_experiment_for_user(request, pk, manage=True)
     try:
@@ -65,6 +70,11 @@ def token_create(request, pk):
 def token_revoke(request, pk, token_id):
     experiment = _get_experiment_for_user(request, pk, manage=True)
     get_object_or_404(experiment.api_tokens, pk=token_id).revoke()
-    if request.htmx:
-        return _render(request, experiment)
-    return redirect("experiments:token_list", pk=experiment.pk)
+    return form_response(
+        request,
+        ok=True,
+        template=PAGE,
+        partial="tokens",
+        context=lambda: _context(request, experiment),
+        redirect_to=reverse("experiments:token_list", args=[experiment.pk]),
+    )

@@ -1,6 +1,5 @@
 """Import upload with its per-record report, and export download."""
 
-from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
@@ -33,7 +32,6 @@ def paper_import(request):
         "form": form,
         "report": report,
         "exporters": EXPORTERS,
-        "max_upload_bytes": settings.ASSAY_MAX_UPLOAD_BYTES,
     }
     return TemplateResponse(request, "papers/paper_import.html", context, status=status)
 

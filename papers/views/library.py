@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from core.htmx import for_htmx, form_response
+
 from ..forms import MergeForm, PaperFilterForm, PaperForm, PaperLinkForm, ReadingStateForm
 from ..models import Paper, ReadingState, ResearchQuestion
 
@@ -23,11 +25,8 @@ def get_paper_for_user(request, pk):
     return get_object_or_404(Paper, pk=pk)
 
 
-def partial(request, template, name):
-    return f"{template}#{name}" if request.htmx else template
-
-
 @permission_required("papers.view_paper", raise_exception=True)
+@for_htmx(use_partial="results")
 def paper_list(request):
     form = PaperFilterForm(request.GET)
     papers = form.filter(Paper.objects.prefetch_related("tags")).distinct()
@@ -35,7 +34,7 @@ def paper_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
-    return TemplateResponse(request, partial(request, "papers/paper_list.html", "results"), context)
+    return TemplateResponse(request, "papers/paper_list.html", context)
 
 
 def _reading_context(request, paper, form=None):
@@ -49,12 +48,13 @@ def _reading_context(request, paper, form=None):
 
 @permission_required("papers.view_paper", raise_exception=True)
 def paper_detail(request, pk):
-    return _paper_page(request, get_paper_for_user(request, pk))
+    context = _paper_context(request, get_paper_for_user(request, pk))
+    return TemplateResponse(request, "papers/paper_detail.html", context)
 
 
-def _paper_page(request, paper, reading_form=None, link_form=None, status=200):
+def _paper_context(request, paper, reading_form=None, link_form=None):
     notes = paper.notes.select_related("author")
-    context = {
+    return {
         **_reading_context(request, paper, reading_form),
         **_links_context(request, paper, link_form),
         "my_note": notes.by(request.user).first(),
@@ -63,7 +63,6 @@ def _paper_page(request, paper, reading_form=None, link_form=None, status=200):
         "question_links": paper.question_links.select_related("question"),
         "tags": paper.tags.all(),
     }
-    return TemplateResponse(request, "papers/paper_detail.html", context, status=status)
 
 
 def _links_context(request, paper, form=None):
@@ -154,12 +153,15 @@ def paper_unlink(request, pk):
 def _links_response(request, paper, form):
     """The links card for htmx (errors shown in it); else back to the paper, or the page with
     the errors (400)."""
-    if request.htmx:
-        context = _links_context(request, paper, form)
-        return TemplateResponse(request, "papers/paper_detail.html#links", context)
-    if form is None:
-        return redirect(paper)
-    return _paper_page(request, paper, link_form=form, status=400)
+    return form_response(
+        request,
+        ok=form is None,
+        template="papers/paper_detail.html",
+        partial="links",
+        context=lambda: _links_context(request, paper, form),
+        page_context=lambda: _paper_context(request, paper, link_form=form),
+        redirect_to=paper,
+    )
 
 
 @require_POST
@@ -174,13 +176,16 @@ def paper_reading_state(request, pk):
             state=form.cleaned_data["state"],
             dropped_reason=form.cleaned_data["dropped_reason"],
         )
-        if not request.htmx:
-            return redirect(paper)
-        form = None
-    elif not request.htmx:
-        return _paper_page(request, paper, reading_form=form, status=400)
-    context = _reading_context(request, paper, form)
-    return TemplateResponse(request, "papers/paper_detail.html#reading_state", context)
+    ok = not form.errors
+    return form_response(
+        request,
+        ok=ok,
+        template="papers/paper_detail.html",
+        partial="reading_state",
+        context=lambda: _reading_context(request, paper, None if ok else form),
+        page_context=lambda: _paper_context(request, paper, reading_form=form),
+        redirect_to=paper,
+    )
 
 
 @permission_required("papers.view_paper", raise_exception=True)

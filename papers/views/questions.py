@@ -6,9 +6,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from core.htmx import form_response
+
 from ..forms import ConclusionForm, QuestionLinkForm, ResearchQuestionForm
 from ..models import ResearchQuestion
-from .library import partial
 
 PAGE = "papers/question_detail.html"
 
@@ -66,12 +67,8 @@ def question_link(request, pk):
             passage=form.cleaned_data["passage"],
             by=request.user,
         )
-        if not request.htmx:
-            return redirect(question)
         form = None
-    status = 400 if form is not None and not request.htmx else 200
-    context = _question_context(question, link_form=form)
-    return TemplateResponse(request, partial(request, PAGE, "evidence"), context, status=status)
+    return _question_response(request, question, "evidence", link_form=form)
 
 
 @require_POST
@@ -79,9 +76,7 @@ def question_link(request, pk):
 def question_unlink(request, pk, link_pk):
     question = _get_question_for_user(request, pk)
     get_object_or_404(question.links, pk=link_pk).delete()
-    if not request.htmx:
-        return redirect(question)
-    return TemplateResponse(request, f"{PAGE}#evidence", _question_context(question))
+    return _question_response(request, question, "evidence")
 
 
 @require_POST
@@ -94,9 +89,18 @@ def question_conclusion(request, pk):
         question.revise_conclusion(
             form.cleaned_data["conclusion"], by=request.user, status=form.cleaned_data["status"]
         )
-        if not request.htmx:
-            return redirect(question)
         form = None
-    status = 400 if form is not None and not request.htmx else 200
-    context = _question_context(question, conclusion_form=form)
-    return TemplateResponse(request, partial(request, PAGE, "conclusion"), context, status=status)
+    return _question_response(request, question, "conclusion", conclusion_form=form)
+
+
+def _question_response(request, question, partial, **forms):
+    """Back to the question, or the card `partial` re-rendered; a form left in `forms` has
+    errors to show."""
+    return form_response(
+        request,
+        ok=all(form is None for form in forms.values()),
+        template=PAGE,
+        partial=partial,
+        context=lambda: _question_context(question, **forms),
+        redirect_to=question,
+    )

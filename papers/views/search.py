@@ -1,7 +1,6 @@
 """Search pages and fragments: search-as-you-type, similar papers, question candidates,
 near-duplicates and the status of the vector indexes."""
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import get_object_or_404, redirect
@@ -10,13 +9,12 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from radar.models import Ring
+from core.htmx import for_htmx
 
-from ..embeddings import ModelWarmingUp, UnknownModel, configured_models, default_model_name
+from ..embeddings import ModelWarmingUp, UnknownModel, configured_models
+from ..forms import NearDuplicatesForm, SearchForm
 from ..models import IndexState, Paper, ResearchQuestion
 from ..search import (
-    MAX_K,
-    MODES,
     SearchError,
     candidates_for_question,
     near_duplicates,
@@ -24,48 +22,6 @@ from ..search import (
     similar_papers,
 )
 from ..tasks import request_rebuild
-
-
-class SearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=1000, label="Search")
-    mode = forms.ChoiceField(choices=[(m, m.title()) for m in MODES], initial="hybrid")
-    model = forms.ChoiceField(label="Embedding model")
-    compare = forms.ChoiceField(label="Compare with", required=False)
-    k = forms.IntegerField(min_value=1, max_value=MAX_K, initial=10, label="Results")
-    year_from = forms.IntegerField(min_value=1000, max_value=2100, required=False)
-    year_to = forms.IntegerField(min_value=1000, max_value=2100, required=False)
-    tag = forms.CharField(required=False, max_length=100)
-    ring = forms.ChoiceField(required=False, choices=[("", "any ring"), *Ring.choices])
-    mine = forms.BooleanField(required=False, label="Has my note")
-    min_relevance = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        empty_value=None,
-        label="Relevance at least",
-        choices=[("", "any"), *((n, str(n)) for n in range(1, 6))],
-    )
-
-    def __init__(self, data, **kwargs):
-        # Missing fields take their initial value, so /search/?q=x is a complete request.
-        data = data.copy()
-        for name in ("mode", "k"):
-            data.setdefault(name, self.base_fields[name].initial)
-        data.setdefault("model", default_model_name())
-        super().__init__(data, **kwargs)
-        names = [(name, name) for name in configured_models()]
-        self.fields["model"].choices = names
-        self.fields["compare"].choices = [("", "no comparison"), *names]
-
-    def filters(self, user):
-        data = self.cleaned_data
-        return {
-            "year_from": data["year_from"],
-            "year_to": data["year_to"],
-            "tag": data["tag"],
-            "ring": data["ring"],
-            "has_note_by": user if data["mine"] else None,
-            "min_relevance": data["min_relevance"],
-        }
 
 
 def _run_search(form, user):
@@ -97,6 +53,7 @@ def _run_search(form, user):
 
 
 @permission_required("papers.view_paper", raise_exception=True)
+@for_htmx(use_partial="results")
 def paper_search(request):
     form = SearchForm(request.GET)
     columns, error, warming_up = _run_search(form, request.user)
@@ -107,10 +64,9 @@ def paper_search(request):
         "warming_up": warming_up,
         "query": request.GET.get("q"),
     }
-    template = "papers/search.html#results" if request.htmx else "papers/search.html"
-    if not request.htmx:
+    if not request.htmx:  # the index states sit outside the results region
         context["states"] = _states()
-    return TemplateResponse(request, template, context)
+    return TemplateResponse(request, "papers/search.html", context)
 
 
 def _states():
@@ -165,15 +121,6 @@ def question_candidates(request, pk):
         results, error = [], str(error_)
     context = {"question": question, "results": results, "error": error}
     return TemplateResponse(request, "papers/_candidates.html", context)
-
-
-class NearDuplicatesForm(forms.Form):
-    model = forms.ChoiceField(required=False)
-    threshold = forms.FloatField(min_value=0.5, max_value=1.0, initial=0.95, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [(name, name) for name in configured_models()]
 
 
 @permission_required("papers.view_paper", raise_exception=True)

@@ -4,13 +4,16 @@ import datetime
 
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.forms import add_model_errors
+from core.htmx import for_htmx, form_response
+
 from ..drawing import draw, movement
-from ..forms import MoveForm, RadarFilterForm, add_model_errors
+from ..forms import MoveForm, RadarFilterForm
 from ..models import Nomination, Quadrant, Review, Technique
 
 
@@ -22,11 +25,8 @@ def _get_technique_for_user(request, slug):
     )
 
 
-def _partial(request, template, name):
-    return f"{template}#{name}" if request.htmx else template
-
-
 @permission_required("radar.view_technique", raise_exception=True)
+@for_htmx(use_partial="radar-body")
 def radar(request):
     form = RadarFilterForm(request.GET)
     form.is_valid()
@@ -64,7 +64,7 @@ def radar(request):
         "drawing": draw(entries, Quadrant.objects.all()),
         "filtered": any(form.value(name) for name in ("owner", "quadrant", "ring", "tag", "stale")),
     }
-    return TemplateResponse(request, _partial(request, "radar/radar.html", "radar-body"), context)
+    return TemplateResponse(request, "radar/radar.html", context)
 
 
 @permission_required("radar.view_technique", raise_exception=True)
@@ -102,15 +102,20 @@ def technique_move(request, slug):
             moved = True
         except ValidationError as error:
             add_model_errors(form, error)
-    if moved and not request.htmx:
-        return redirect(technique)
-    if moved:
-        technique = _get_technique_for_user(request, slug)
-    context = _technique_context(request, technique, None if moved else form)
-    template = _partial(request, "radar/technique_detail.html", "moves")
-    # A plain POST with errors re-renders the page; htmx only swaps 2xx responses.
-    status = 400 if not moved and not request.htmx else 200
-    return TemplateResponse(request, template, context, status=status)
+
+    def moves_context():
+        if moved:  # the card shows the technique as the move left it
+            return _technique_context(request, _get_technique_for_user(request, slug))
+        return _technique_context(request, technique, form)
+
+    return form_response(
+        request,
+        ok=moved,
+        template="radar/technique_detail.html",
+        partial="moves",
+        context=moves_context,
+        redirect_to=technique,
+    )
 
 
 @permission_required("radar.view_technique", raise_exception=True)

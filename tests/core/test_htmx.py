@@ -71,8 +71,18 @@ def test_for_htmx_passes_other_responses_and_named_partials_through():
     assert already(make_request(htmx=True)).template_name == "page.html#card"
 
 
-def test_for_htmx_keeps_the_view_name():
+def test_for_htmx_refuses_what_it_cannot_narrow():
+    @for_htmx(use_partial="card")
+    def two_templates(request):
+        return TemplateResponse(request, ["page.html", "other.html"], {})
+
+    with pytest.raises(ValueError, match="two_templates"):
+        two_templates(make_request(htmx=True))
+
+
+def test_for_htmx_keeps_the_view_name_and_says_which_partial():
     assert page_view.__name__ == "page_view"
+    assert page_view.htmx_partial == "card"
 
 
 def answer(request, *, ok, **kwargs):

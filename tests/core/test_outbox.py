@@ -18,9 +18,6 @@ from core import tasks
 from core.models import DeferredTask
 from papers.models import Paper
 from tests.factories import make_paper
-from tests.papers import search_support
-
-fake_models = search_support.fake_models
 
 calls = []
 failures_left = {"count": 0}

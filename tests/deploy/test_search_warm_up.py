@@ -14,9 +14,6 @@ from tests.factories import make_paper
 from tests.papers import search_support
 from tests.services import PYTHON, ROOT, service_env
 
-fake_models = search_support.fake_models
-on_commit = search_support.on_commit
-
 
 @pytest.fixture
 def slow_loading_model(db, fake_models, on_commit, monkeypatch):
@@ -61,16 +58,18 @@ def test_the_api_says_warming_up_with_retry_after_then_answers(bob_client, slow_
     assert response.json()[0]["title"] == "Attention is all you need"
 
 
-def test_the_page_shows_warming_up_and_polls_until_results_come(bob_client, slow_loading_model):
+def test_the_page_shows_warming_up_and_polls_until_results_come(
+    bob_client, slow_loading_model, htmx
+):
     embedder, loaded = slow_loading_model
-    response = bob_client.get(reverse("papers:search"), {"q": "attention"}, HTTP_HX_REQUEST="true")
+    response = bob_client.get(reverse("papers:search"), {"q": "attention"}, headers=htmx)
     html = response.content.decode()
     assert response.status_code == 200
     assert "Search is warming up" in html and 'hx-trigger="every 2s"' in html
 
     loaded.set()
     _wait_until_loaded(embedder)
-    response = bob_client.get(reverse("papers:search"), {"q": "attention"}, HTTP_HX_REQUEST="true")
+    response = bob_client.get(reverse("papers:search"), {"q": "attention"}, headers=htmx)
     html = response.content.decode()
     assert "<mark>Attention</mark> is all you need" in html and "every 2s" not in html
 

@@ -15,7 +15,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def _refusal(experiment, by, **fields):
@@ -180,14 +179,14 @@ def test_no_proposes_the_matching_radar_move_for_a_lead_to_confirm(alice, stage,
     assert technique.ring == ring
 
 
-def test_the_page_refuses_yes_with_the_reasons_and_takes_an_override(alice_client):
+def test_the_page_refuses_yes_with_the_reasons_and_takes_an_override(alice_client, htmx):
     experiment = make_experiment()
     url = reverse("experiments:gate_decide", args=[experiment.pk])
     fields = {"decision": "yes", "stage": "discovery", "round": 1}
     refused = alice_client.post(url, fields)
     assert refused.status_code == 409
     assert "The Discovery stage has no criteria" in refused.content.decode()
-    in_place = alice_client.post(url, fields, **HTMX)
+    in_place = alice_client.post(url, fields, headers=htmx)
     assert in_place.status_code == 200 and "YES is refused" in in_place.content.decode()
     assert not GateDecision.objects.exists()
     passed = alice_client.post(url, {**fields, "override_reason": "a spike, criteria next"})

@@ -22,8 +22,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
 
 def _speculative_decoding():
     experiment = make_experiment(
@@ -191,11 +189,11 @@ def test_memo_download_of_another_experiments_decision_is_404(alice, alice_clien
     assert alice_client.get(url).status_code == 404
 
 
-def test_htmx_gate_decision_brings_its_memos_along(alice_client):
+def test_htmx_gate_decision_brings_its_memos_along(alice_client, htmx):
     experiment = _speculative_decoding()
     url = reverse("experiments:gate_decide", args=[experiment.pk])
     data = {"decision": "yes", "stage": "discovery", "round": 1}
-    html = alice_client.post(url, data, **HTMX).content.decode()
+    html = alice_client.post(url, data, headers=htmx).content.decode()
     assert '<section class="card" id="decision-memos" hx-swap-oob="true">' in html
     assert "Our assessment: <strong>TRIAL</strong>" in html
 
@@ -247,7 +245,7 @@ def test_owner_writes_a_section_by_plain_post_and_it_is_in_the_history(alice, bo
     assert experiment.events.filter(message="Runbook written", actor=bob).exists()
 
 
-def test_design_decision_record_needs_alternatives_and_a_revisit_date(alice, alice_client):
+def test_design_decision_record_needs_alternatives_and_a_revisit_date(alice, alice_client, htmx):
     experiment = _passed_integration(alice)
     url = _write_url(experiment, "design_decision")
     response = alice_client.post(url, {"design_decision-body": "Chosen for latency"})
@@ -262,7 +260,7 @@ def test_design_decision_record_needs_alternatives_and_a_revisit_date(alice, ali
         "design_decision-alternatives": "Medusa heads; quantised draft",
         "design_decision-revisit_on": revisit.isoformat(),
     }
-    html = alice_client.post(url, data, **HTMX).content.decode()
+    html = alice_client.post(url, data, headers=htmx).content.decode()
     assert html.lstrip().startswith('<section class="card" id="knowledge-transfer">')
     assert "Medusa heads; quantised draft" in html and f"Revisit on {revisit:%Y-%m-%d}" in html
 

@@ -280,12 +280,12 @@ def test_owner_member_creates_a_token_and_sees_it_once(bob_client, bob):
     assert key not in listing.content.decode()
 
 
-def test_create_with_htmx_renders_the_tokens_region(alice_client):
+def test_create_with_htmx_renders_the_tokens_region(alice_client, htmx):
     experiment = make_experiment()
     response = alice_client.post(
         reverse("experiments:token_create", args=[experiment.pk]),
         {"name": "ci", "read_only": "on"},
-        HTTP_HX_REQUEST="true",
+        headers=htmx,
     )
     body = response.content.decode()
     assert response.status_code == 201
@@ -307,12 +307,12 @@ def test_lead_revokes_a_token_plain_post_redirects(alice_client):
     assert not token.is_active
 
 
-def test_revoke_with_htmx_renders_the_region(alice_client):
+def test_revoke_with_htmx_renders_the_region(alice_client, htmx):
     experiment = make_experiment()
     token, _ = make_token(experiment=experiment)
     response = alice_client.post(
         reverse("experiments:token_revoke", args=[experiment.pk, token.pk]),
-        HTTP_HX_REQUEST="true",
+        headers=htmx,
     )
     assert response.status_code == 200
     assert "revoked" in response.content.decode()

@@ -18,7 +18,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 TODAY = timezone.localdate()
 
 
@@ -44,7 +43,7 @@ def test_pages_refuse_a_user_without_a_role(charlie_client):
     assert charlie_client.get(_detail(experiment)).status_code == 403
 
 
-def test_list_filters_by_status_stage_and_flag(bob_client):
+def test_list_filters_by_status_stage_and_flag(bob_client, htmx):
     flagged = make_experiment(title="Overran")
     flagged.set_timebox("discovery", starts_on=TODAY - 30 * datetime.timedelta(days=1),
                         deadline=TODAY - datetime.timedelta(days=1))  # fmt: skip
@@ -56,7 +55,7 @@ def test_list_filters_by_status_stage_and_flag(bob_client):
     assert "Overran" in page and "Later stage" in page
     only_flagged = bob_client.get(url, {"flagged": "1"}).content.decode()
     assert "Overran" in only_flagged and "Later stage" not in only_flagged
-    validation = bob_client.get(url, {"stage": "validation"}, **HTMX)
+    validation = bob_client.get(url, {"stage": "validation"}, headers=htmx)
     assert "Later stage" in validation.content.decode()
     assert "<html" not in validation.content.decode()  # only the results region
 
@@ -158,7 +157,7 @@ def test_statistics_say_there_is_nothing_to_compare_when_only_the_baseline_count
     assert "no metric has counted (finished) runs of both baseline and another variant" in page
 
 
-def test_evidence_region_of_an_active_experiment_polls_before_any_run_reports(bob_client):
+def test_evidence_region_of_an_active_experiment_polls_before_any_run_reports(bob_client, htmx):
     experiment = make_experiment()
     page = bob_client.get(_detail(experiment)).content.decode()
     assert 'hx-trigger="every 5s"' in page
@@ -166,11 +165,11 @@ def test_evidence_region_of_an_active_experiment_polls_before_any_run_reports(bo
 
     report_run(experiment=experiment, points={"loss": [1.0, 0.9]})
     url = reverse("experiments:experiment_evidence", args=[experiment.pk])
-    polled = bob_client.get(url, **HTMX).content.decode()
+    polled = bob_client.get(url, headers=htmx).content.decode()
     assert "live" in polled and "<html" not in polled
 
 
-def test_polling_brings_the_criteria_card_along_only_when_results_changed(bob_client):
+def test_polling_brings_the_criteria_card_along_only_when_results_changed(bob_client, htmx):
     experiment = make_experiment()
     make_criterion(experiment=experiment, threshold=0.85, min_seeds=3)
     page = bob_client.get(_detail(experiment)).content.decode()
@@ -178,42 +177,42 @@ def test_polling_brings_the_criteria_card_along_only_when_results_changed(bob_cl
     shown = re.search(r'criteria_shown=(\w+)"', page).group(1)
     url = reverse("experiments:experiment_evidence", args=[experiment.pk])
 
-    unchanged = bob_client.get(url, {"criteria_shown": shown}, **HTMX).content.decode()
+    unchanged = bob_client.get(url, {"criteria_shown": shown}, headers=htmx).content.decode()
     assert 'id="criteria"' not in unchanged
 
     _with_evidence(experiment)
-    polled = bob_client.get(url, {"criteria_shown": shown}, **HTMX).content.decode()
+    polled = bob_client.get(url, {"criteria_shown": shown}, headers=htmx).content.decode()
     assert 'id="criteria" hx-swap-oob="true"' in polled and ">met<" in polled
     # The next poll carries the new state, and the page's own parameters, once each.
     next_url = re.search(r'hx-get="([^"]+)"', polled).group(1).replace("&amp;", "&")
     assert next_url.count("criteria_shown=") == 1 and shown not in next_url
-    assert 'id="criteria"' not in bob_client.get(next_url, **HTMX).content.decode()
+    assert 'id="criteria"' not in bob_client.get(next_url, headers=htmx).content.decode()
 
 
-def test_evidence_region_stops_polling_once_the_experiment_is_closed(bob_client):
+def test_evidence_region_stops_polling_once_the_experiment_is_closed(bob_client, htmx):
     experiment = make_experiment()
     run = report_run(experiment=experiment, points={"loss": [1.0, 0.9]})
     url = reverse("experiments:experiment_evidence", args=[experiment.pk])
-    assert bob_client.get(url, **HTMX).status_code == 200
+    assert bob_client.get(url, headers=htmx).status_code == 200
 
     run.finish(summary={"loss": 0.9})
-    still_active = bob_client.get(url, **HTMX)
+    still_active = bob_client.get(url, headers=htmx)
     assert still_active.status_code == 200  # an active experiment waits for more runs
     assert "finished" in still_active.content.decode()
 
     Experiment.objects.filter(pk=experiment.pk).update(status="killed")
-    last = bob_client.get(url, **HTMX)
+    last = bob_client.get(url, headers=htmx)
     assert last.status_code == 286  # htmx: swap this one and stop polling
     assert 'hx-trigger="every 5s"' not in last.content.decode()
 
 
-def test_lead_decides_a_gate_in_place_with_htmx(alice_client):
+def test_lead_decides_a_gate_in_place_with_htmx(alice_client, htmx):
     experiment = make_experiment()
     give_supporting_evidence(experiment)
     response = alice_client.post(
         reverse("experiments:gate_decide", args=[experiment.pk]),
         {"decision": "yes", "stage": "discovery", "round": 1, "notes": "works"},
-        **HTMX,
+        headers=htmx,
     )
     assert response.status_code == 200
     body = response.content.decode()
@@ -234,31 +233,32 @@ def test_lead_decides_a_gate_with_a_plain_post(alice_client):
     assert "no gain on our data" in page and "Killed" in page
 
 
-def test_member_sees_the_gate_but_cannot_decide(bob_client):
+def test_member_sees_the_gate_but_cannot_decide(bob_client, htmx):
     experiment = make_experiment()
     page = bob_client.get(_detail(experiment)).content.decode()
     assert "Should we invest more time in this?" in page
     assert "Only a Lead decides gates" in page
     assert 'value="yes" disabled' in page
     url = reverse("experiments:gate_decide", args=[experiment.pk])
-    for headers in ({}, HTMX):
+    for headers in ({}, htmx):
         response = bob_client.post(url, {"decision": "yes", "stage": "discovery", "round": 1},
-                                   **headers)  # fmt: skip
+                                   headers=headers)  # fmt: skip
         assert response.status_code == 403
     assert not GateDecision.objects.exists()
     experiment.refresh_from_db()
     assert experiment.stage == "discovery"
 
 
-def test_not_yet_without_conditions_is_refused_with_the_reason(alice_client):
+def test_not_yet_without_conditions_is_refused_with_the_reason(alice_client, htmx):
     experiment = make_experiment()
     url = reverse("experiments:gate_decide", args=[experiment.pk])
     data = {"decision": "not_yet", "stage": "discovery", "round": 1}
     plain = alice_client.post(url, data)
     assert plain.status_code == 400
     assert "NOT YET needs the conditions" in plain.content.decode()
-    htmx = alice_client.post(url, data, **HTMX)
-    assert htmx.status_code == 200 and "NOT YET needs the conditions" in htmx.content.decode()
+    in_place = alice_client.post(url, data, headers=htmx)
+    assert in_place.status_code == 200
+    assert "NOT YET needs the conditions" in in_place.content.decode()
     assert not GateDecision.objects.exists()
 
 
@@ -311,13 +311,13 @@ def test_criteria_are_frozen_on_the_page_once_runs_report(bob_client, bob):
     assert "changes by &lt; -3%" in page and "(proposed by bob)" in page
 
 
-def test_qualitative_criterion_checked_with_and_without_htmx(bob_client, bob):
+def test_qualitative_criterion_checked_with_and_without_htmx(bob_client, bob, htmx):
     experiment = make_experiment(owner=bob)
     criterion = make_criterion(
         experiment=experiment, metric="", statement="Works with our tokenizer"
     )
     url = reverse("experiments:criterion_check", args=[experiment.pk, criterion.pk])
-    response = bob_client.post(url, {"holds": "no", "note": "breaks on emoji"}, **HTMX)
+    response = bob_client.post(url, {"holds": "no", "note": "breaks on emoji"}, headers=htmx)
     assert response.status_code == 200 and 'id="criteria"' in response.content.decode()
     assert "not met" in response.content.decode()
     assert bob_client.post(url, {"holds": "yes"}).status_code == 302
@@ -325,7 +325,7 @@ def test_qualitative_criterion_checked_with_and_without_htmx(bob_client, bob):
     assert criterion.result_label == "met" and criterion.checked_by == bob
 
 
-def test_integration_pass_shows_the_proposal_a_lead_confirms(alice, bob_client):
+def test_integration_pass_shows_the_proposal_a_lead_confirms(alice, bob_client, htmx):
     alice_client = Client()
     alice_client.force_login(alice)
     technique = make_technique(ring="trial")
@@ -337,7 +337,7 @@ def test_integration_pass_shows_the_proposal_a_lead_confirms(alice, bob_client):
     assert "Waiting for a Lead" in bob_client.get(_detail(experiment)).content.decode()
     url = reverse("experiments:proposal_decide", args=[experiment.pk, proposal.pk])
     assert bob_client.post(url, {"action": "confirm", "reason": "go"}).status_code == 403
-    response = alice_client.post(url, {"action": "confirm", "reason": "A/B positive"}, **HTMX)
+    response = alice_client.post(url, {"action": "confirm", "reason": "A/B positive"}, headers=htmx)
     assert response.status_code == 200 and "Confirmed" in response.content.decode()
     technique.refresh_from_db()
     assert technique.ring == "adopt"
@@ -374,12 +374,12 @@ def _region(body, region_id):
     return body[body.rindex("<", 0, start) : following if following != -1 else len(body)]
 
 
-def test_htmx_gate_decision_also_updates_the_header_and_history(alice_client):
+def test_htmx_gate_decision_also_updates_the_header_and_history(alice_client, htmx):
     experiment = make_experiment()
     response = alice_client.post(
         reverse("experiments:gate_decide", args=[experiment.pk]),
         {"decision": "no", "stage": "discovery", "round": 1, "learnings": "no gain on our data"},
-        **HTMX,
+        headers=htmx,
     )
     assert response.status_code == 200
     body = response.content.decode()
@@ -398,31 +398,31 @@ def test_htmx_gate_decision_also_updates_the_header_and_history(alice_client):
     assert "hx-swap-oob" not in page
 
 
-def test_htmx_yes_shows_the_new_stage_in_the_header(alice_client):
+def test_htmx_yes_shows_the_new_stage_in_the_header(alice_client, htmx):
     experiment = make_experiment()
     give_supporting_evidence(experiment)
     response = alice_client.post(
         reverse("experiments:gate_decide", args=[experiment.pk]),
         {"decision": "yes", "stage": "discovery", "round": 1},
-        **HTMX,
+        headers=htmx,
     )
     header = _region(response.content.decode(), "experiment-header")
     assert "Validation" in header and "Discovery" not in header
 
 
-def test_htmx_refused_decision_swaps_only_the_gate(alice_client):
+def test_htmx_refused_decision_swaps_only_the_gate(alice_client, htmx):
     experiment = make_experiment()
     response = alice_client.post(
         reverse("experiments:gate_decide", args=[experiment.pk]),
         {"decision": "not_yet", "stage": "discovery", "round": 1},
-        **HTMX,
+        headers=htmx,
     )
     body = response.content.decode()
     assert "NOT YET needs the conditions" in body
     assert "hx-swap-oob" not in body
 
 
-def test_htmx_proposal_decision_updates_the_history(alice_client):
+def test_htmx_proposal_decision_updates_the_history(alice_client, htmx):
     technique = make_technique(ring="trial")
     experiment = make_experiment(technique=technique, stage="integration")
     give_supporting_evidence(experiment)
@@ -430,7 +430,9 @@ def test_htmx_proposal_decision_updates_the_history(alice_client):
                       {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
     proposal = experiment.radar_proposals.get()
     url = reverse("experiments:proposal_decide", args=[experiment.pk, proposal.pk])
-    response = alice_client.post(url, {"action": "dismiss", "reason": "Not yet in prod"}, **HTMX)
+    response = alice_client.post(
+        url, {"action": "dismiss", "reason": "Not yet in prod"}, headers=htmx
+    )
     history = _region(response.content.decode(), "history")
     assert 'hx-swap-oob="true"' in history and "dismissed: Not yet in prod" in history
 

@@ -1,4 +1,5 @@
-"""Shared by the search tests: a fast deterministic embedder and settings that use it."""
+"""Shared by the search tests: a fast deterministic embedder and settings that use it (its
+fixtures are registered for every test in tests/conftest.py)."""
 
 import hashlib
 import re

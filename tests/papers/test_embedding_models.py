@@ -12,9 +12,6 @@ from papers.search import search
 from tests.factories import make_paper
 from tests.papers import search_support
 
-fake_models = search_support.fake_models
-on_commit = search_support.on_commit
-
 
 def test_settings_name_builtin_models_and_local_paths(settings):
     settings.ASSAY_EMBEDDING_MODELS = ["minilm", "wordllama", " mine = /models/mine "]

@@ -11,10 +11,6 @@ from papers.models import IndexState, Paper, PaperEmbedding, SearchDocument
 from papers.search import search
 from papers.tasks import reconcile_indexes, reindex_model
 from tests.factories import make_paper
-from tests.papers import search_support
-
-fake_models = search_support.fake_models
-on_commit = search_support.on_commit
 
 
 def titles(results):

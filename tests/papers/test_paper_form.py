@@ -14,8 +14,6 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
 
 def _data(**overrides):
     data = {
@@ -207,13 +205,13 @@ def test_paper_page_links_its_experiments(bob_client):
     assert f'<a href="{detail}">{experiment.key} FA2 on the 7B</a>' in page
 
 
-def test_member_links_a_technique_and_an_experiment_in_place(bob_client):
+def test_member_links_a_technique_and_an_experiment_in_place(bob_client, htmx):
     paper = factories.make_paper(title="FlashAttention")
     technique = factories.make_technique(name="IO-aware attention")
     experiment = factories.make_experiment(title="FA2 on the 7B")
     url = reverse("papers:paper_link", args=[paper.pk])
     response = bob_client.post(
-        url, {"technique": technique.pk, "experiment": experiment.pk}, **HTMX
+        url, {"technique": technique.pk, "experiment": experiment.pk}, headers=htmx
     )
     assert response.status_code == 200
     body = response.content.decode()
@@ -236,25 +234,25 @@ def test_linking_with_a_plain_post_redirects_to_the_paper(bob_client):
     assert list(paper.experiments.all()) == [experiment]
 
 
-def test_linking_nothing_is_an_error_with_and_without_htmx(bob_client):
+def test_linking_nothing_is_an_error_with_and_without_htmx(bob_client, htmx):
     paper = factories.make_paper(title="FlashAttention")
     url = reverse("papers:paper_link", args=[paper.pk])
-    htmx = bob_client.post(url, {"technique": ""}, **HTMX)
-    assert htmx.status_code == 200
-    assert "Choose a technique or an experiment." in htmx.content.decode()
+    in_place = bob_client.post(url, {"technique": ""}, headers=htmx)
+    assert in_place.status_code == 200
+    assert "Choose a technique or an experiment." in in_place.content.decode()
     plain = bob_client.post(url, {"technique": "999999"})
     assert plain.status_code == 400
     assert "Select a valid choice" in plain.content.decode()
 
 
-def test_member_unlinks_with_and_without_htmx(bob_client):
+def test_member_unlinks_with_and_without_htmx(bob_client, htmx):
     paper = factories.make_paper(title="FlashAttention")
     technique = factories.make_technique(name="IO-aware attention")
     experiment = factories.make_experiment()
     paper.techniques.add(technique)
     paper.experiments.add(experiment)
     url = reverse("papers:paper_unlink", args=[paper.pk])
-    body = bob_client.post(url, {"technique": technique.pk}, **HTMX).content.decode()
+    body = bob_client.post(url, {"technique": technique.pk}, headers=htmx).content.decode()
     assert 'id="paper-links"' in body and "IO-aware attention</a>" not in body
     assert not paper.techniques.exists()
     response = bob_client.post(url, {"experiment": experiment.pk})

@@ -7,8 +7,6 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
 
 def _client_for(user):
     """A second logged-in client (the *_client fixtures share one Client)."""
@@ -36,23 +34,25 @@ def test_linking_a_paper_by_arxiv_id_with_plain_post(bob_client):
     assert (link.paper, link.stance, link.passage) == (paper, "supports", "Table 1")
 
 
-def test_linking_in_place_with_htmx_returns_the_evidence_region(bob_client):
+def test_linking_in_place_with_htmx_returns_the_evidence_region(bob_client, htmx):
     question = factories.make_question()
     paper = factories.make_paper(title="Switch Transformer")
     url = reverse("papers:question_link", args=[question.pk])
-    response = bob_client.post(url, {"paper": f"#{paper.pk}", "stance": "contradicts"}, **HTMX)
+    response = bob_client.post(
+        url, {"paper": f"#{paper.pk}", "stance": "contradicts"}, headers=htmx
+    )
     body = response.content.decode()
     assert body.lstrip().startswith('<section class="card" id="evidence">')
     assert "Switch Transformer" in body and "Contradicts" in body
 
 
-def test_linking_an_unknown_paper_says_so(bob_client):
+def test_linking_an_unknown_paper_says_so(bob_client, htmx):
     question = factories.make_question()
     url = reverse("papers:question_link", args=[question.pk])
     plain = bob_client.post(url, {"paper": "10.9999/nothing", "stance": "supports"})
     assert plain.status_code == 400
     assert "No paper matches “10.9999/nothing”." in plain.content.decode()
-    in_place = bob_client.post(url, {"paper": "#999", "stance": "supports"}, **HTMX)
+    in_place = bob_client.post(url, {"paper": "#999", "stance": "supports"}, headers=htmx)
     assert "No paper matches “#999”." in in_place.content.decode()
     assert not QuestionLink.objects.exists()
 
@@ -66,14 +66,14 @@ def test_linking_the_same_paper_again_updates_the_stance(bob_client):
     assert list(QuestionLink.objects.values_list("stance", "passage")) == [("background", "Sec. 2")]
 
 
-def test_conclusion_edits_are_kept_as_visible_history(alice_client, bob):
+def test_conclusion_edits_are_kept_as_visible_history(alice_client, bob, htmx):
     question = factories.make_question(question="Is speculative decoding worth it?")
     url = reverse("papers:question_conclusion", args=[question.pk])
     _client_for(bob).post(
         url, {"status": "partly_answered", "conclusion": "Only for **long** outputs."}
     )
     response = alice_client.post(
-        url, {"status": "answered", "conclusion": "Yes, 2x on our traffic."}, **HTMX
+        url, {"status": "answered", "conclusion": "Yes, 2x on our traffic."}, headers=htmx
     )
     body = response.content.decode()
     assert body.lstrip().startswith('<section class="card" id="conclusion">')
@@ -113,11 +113,11 @@ def test_question_page_shows_links_history_and_loads_candidates(bob_client, bob)
     assert reverse("papers:question_candidates", args=[question.pk]) in body
 
 
-def test_removing_a_link_member_refused_lead_in_place(alice_client, bob):
+def test_removing_a_link_member_refused_lead_in_place(alice_client, bob, htmx):
     question = factories.make_question()
     link = question.link_paper(factories.make_paper(), stance="background")
     url = reverse("papers:question_unlink", args=[question.pk, link.pk])
     assert _client_for(bob).post(url).status_code == 403  # Members do not delete evidence
-    response = alice_client.post(url, **HTMX)
+    response = alice_client.post(url, headers=htmx)
     assert 'id="evidence"' in response.content.decode()
     assert not QuestionLink.objects.exists()

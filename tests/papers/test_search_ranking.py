@@ -13,10 +13,6 @@ from papers.search import (
     similar_papers,
 )
 from tests.factories import make_note, make_paper, make_question, make_technique
-from tests.papers import search_support
-
-fake_models = search_support.fake_models
-on_commit = search_support.on_commit
 
 
 def titles(results):

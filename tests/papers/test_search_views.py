@@ -9,11 +9,6 @@ from django.urls import reverse
 
 from papers.models import IndexState, QuestionLink
 from tests.factories import make_paper, make_question
-from tests.papers import search_support
-
-fake_models = search_support.fake_models
-on_commit = search_support.on_commit
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
@@ -36,23 +31,23 @@ def test_search_page_renders_results_with_highlights(bob_client, papers):
     assert "Convolutional" not in html
 
 
-def test_htmx_request_gets_only_the_results_fragment(bob_client, papers):
-    response = bob_client.get(reverse("papers:search"), {"q": "attention"}, **HTMX)
+def test_htmx_request_gets_only_the_results_fragment(bob_client, papers, htmx):
+    response = bob_client.get(reverse("papers:search"), {"q": "attention"}, headers=htmx)
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html and "<form" not in html
     assert html.count('class="search-result"') == 2
 
 
-def test_filters_and_modes_from_the_query_string(bob_client, papers):
+def test_filters_and_modes_from_the_query_string(bob_client, papers, htmx):
     params = {"q": "attention", "year_to": "2018", "mode": "keyword", "k": "5"}
-    html = bob_client.get(reverse("papers:search"), params, **HTMX).content.decode()
+    html = bob_client.get(reverse("papers:search"), params, headers=htmx).content.decode()
     assert html.count('class="search-result"') == 1 and "all you need" in html
 
 
-def test_compare_mode_shows_one_column_per_model(bob_client, papers):
+def test_compare_mode_shows_one_column_per_model(bob_client, papers, htmx):
     params = {"q": "attention", "model": "bow", "compare": "words"}
-    html = bob_client.get(reverse("papers:search"), params, **HTMX).content.decode()
+    html = bob_client.get(reverse("papers:search"), params, headers=htmx).content.decode()
     assert html.count('class="search-column"') == 2
     assert "<h2>bow</h2>" in html and "<h2>words</h2>" in html
 
@@ -67,9 +62,9 @@ def test_compare_mode_shows_one_column_per_model(bob_client, papers):
         ({"q": "x", "year_from": "2020", "year_to": "2010"}, "year_from is after year_to."),
     ],
 )
-def test_bad_input_shows_a_message_not_an_error_page(bob_client, papers, params, message):
-    for extra in ({}, HTMX):
-        response = bob_client.get(reverse("papers:search"), params, **extra)
+def test_bad_input_shows_a_message_not_an_error_page(bob_client, papers, params, message, htmx):
+    for headers in ({}, htmx):
+        response = bob_client.get(reverse("papers:search"), params, headers=headers)
         assert response.status_code == 200
         assert message in response.content.decode()
 
@@ -106,22 +101,22 @@ def test_near_duplicates_page_links_to_the_merge(bob_client, fake_models, on_com
     assert response.status_code == 200 and "less than or equal to 1.0" in response.content.decode()
 
 
-def test_index_status_polls_while_running_and_stops_when_done(bob_client, papers):
+def test_index_status_polls_while_running_and_stops_when_done(bob_client, papers, htmx):
     IndexState.objects.filter(model="bow").update(
         status="running", progress_done=30, progress_total=120
     )
-    response = bob_client.get(reverse("papers:index_status"), **HTMX)
+    response = bob_client.get(reverse("papers:index_status"), headers=htmx)
     html = response.content.decode()
     assert response.status_code == 200
     assert 'hx-trigger="every 1s"' in html and 'aria-valuenow="25"' in html
     IndexState.objects.filter(model="bow").update(status="done")
-    response = bob_client.get(reverse("papers:index_status"), **HTMX)
+    response = bob_client.get(reverse("papers:index_status"), headers=htmx)
     assert response.status_code == 286  # htmx stops polling
     assert "every 1s" not in response.content.decode()
     assert "Up to date" in response.content.decode()
 
 
-def test_rebuild_is_for_leads(client, alice, bob, papers, on_commit):
+def test_rebuild_is_for_leads(client, alice, bob, papers, on_commit, htmx):
     url = reverse("papers:index_rebuild")
     client.force_login(bob)
     assert "Rebuild" not in client.get(reverse("papers:search")).content.decode()
@@ -136,7 +131,7 @@ def test_rebuild_is_for_leads(client, alice, bob, papers, on_commit):
     assert (state.version, state.status, state.count) == (2, "done", 3)
     response = alice_client.post(url, {"model": "nope"}, follow=True)
     assert "Unknown embedding model" in response.content.decode()
-    response = alice_client.post(url, {"model": "words"}, **HTMX)
+    response = alice_client.post(url, {"model": "words"}, headers=htmx)
     assert response.status_code in (200, 286) and 'id="index-status"' in response.content.decode()
 
 

@@ -8,8 +8,6 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
 
 def _client_for(user):
     """A second logged-in client (the *_client fixtures share one Client)."""
@@ -38,10 +36,10 @@ def test_paper_list_filters_by_year_tag_and_technique_and_paginates(bob_client):
     assert "Filler 29" in bob_client.get(url, {"year": 2019, "page": 2}).content.decode()
 
 
-def test_paper_list_htmx_returns_only_the_results_region(bob_client):
+def test_paper_list_htmx_returns_only_the_results_region(bob_client, htmx):
     factories.make_paper(title="Mamba", year=2023)
     full = bob_client.get(reverse("papers:paper_list"))
-    fragment = bob_client.get(reverse("papers:paper_list"), **HTMX)
+    fragment = bob_client.get(reverse("papers:paper_list"), headers=htmx)
     assert "<html" in full.content.decode()
     body = fragment.content.decode()
     assert "<html" not in body and 'id="paper-results"' in body and "Mamba" in body
@@ -151,23 +149,23 @@ def test_reading_state_plain_post_redirects(bob_client, bob):
     assert ReadingState.objects.get(user=bob, paper=paper).state == "pass_1"
 
 
-def test_reading_state_htmx_post_returns_the_control_in_place(bob_client, bob):
+def test_reading_state_htmx_post_returns_the_control_in_place(bob_client, bob, htmx):
     paper = factories.make_paper()
     url = reverse("papers:paper_reading_state", args=[paper.pk])
-    response = bob_client.post(url, {"state": "pass_2"}, **HTMX)
+    response = bob_client.post(url, {"state": "pass_2"}, headers=htmx)
     body = response.content.decode()
     assert response.status_code == 200
     assert body.lstrip().startswith('<section class="card" id="reading-state">')
     assert "Pass 2" in body and "<html" not in body
 
 
-def test_dropping_a_paper_needs_a_reason(bob_client, bob):
+def test_dropping_a_paper_needs_a_reason(bob_client, bob, htmx):
     paper = factories.make_paper()
     url = reverse("papers:paper_reading_state", args=[paper.pk])
     plain = bob_client.post(url, {"state": "dropped"})
     assert plain.status_code == 400
     assert "Say why you dropped the paper." in plain.content.decode()
-    in_place = bob_client.post(url, {"state": "dropped"}, **HTMX)
+    in_place = bob_client.post(url, {"state": "dropped"}, headers=htmx)
     assert "Say why you dropped the paper." in in_place.content.decode()
     assert not ReadingState.objects.exists()
     bob_client.post(url, {"state": "dropped", "dropped_reason": "Toy datasets only"})

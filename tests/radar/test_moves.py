@@ -11,19 +11,17 @@ from tests.factories import make_technique
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HX-Request": "true"}
-
 
 def _move_url(technique):
     return reverse("radar:technique_move", args=[technique.slug])
 
 
-def test_lead_moves_a_blip_in_place_with_htmx(alice_client):
+def test_lead_moves_a_blip_in_place_with_htmx(alice_client, htmx):
     technique = make_technique(name="GQA", ring="assess")
     response = alice_client.post(
         _move_url(technique),
         {"to_ring": "adopt", "reason": "Standard in every model we serve"},
-        headers=HTMX,
+        headers=htmx,
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -42,10 +40,10 @@ def test_lead_moves_a_blip_with_a_plain_post_and_is_redirected(alice_client):
     assert Technique.objects.get(pk=technique.pk).ring == Ring.ADOPT
 
 
-def test_move_errors_show_inline_and_nothing_changes(alice_client):
+def test_move_errors_show_inline_and_nothing_changes(alice_client, htmx):
     technique = make_technique(name="DPO", ring="adopt")
     response = alice_client.post(
-        _move_url(technique), {"to_ring": "trial", "reason": ""}, headers=HTMX
+        _move_url(technique), {"to_ring": "trial", "reason": ""}, headers=htmx
     )
     assert response.status_code == 200
     html = response.content.decode()

@@ -144,9 +144,9 @@ def test_bad_filter_values_are_reported_not_fatal(alice_client):
     assert 'data-slug="anything"' in html
 
 
-def test_radar_filters_over_htmx_return_only_the_body(alice_client):
+def test_radar_filters_over_htmx_return_only_the_body(alice_client, htmx):
     make_technique(name="Anything")
-    response = alice_client.get(RADAR, {"ring": "adopt"}, headers={"HX-Request": "true"})
+    response = alice_client.get(RADAR, {"ring": "adopt"}, headers=htmx)
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="radar-body">')
     assert "<html" not in html

@@ -145,12 +145,12 @@ def test_technique_description_name_and_move_reason(alice_client, alice, dana):
     _page(alice_client, reverse("radar:home_panel"), "dashboard radar panel")
 
 
-def test_move_reason_sent_in_place_with_htmx(alice_client, dana):
+def test_move_reason_sent_in_place_with_htmx(alice_client, dana, htmx):
     technique = factories.make_technique(name="LoRA", ring="assess", owner=dana)
     response = alice_client.post(
         reverse("radar:technique_move", kwargs={"slug": technique.slug}),
         {"to_ring": "hold", "reason": PAYLOAD_TEXT, "failed_constraint": "<script>alert('XSS')"},
-        HTTP_HX_REQUEST="true",
+        headers=htmx,
     )
     assert response.status_code == 200
     assert_no_script(response.content.decode(), "htmx move response")

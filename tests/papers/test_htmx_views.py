@@ -1,0 +1,111 @@
+"""Every papers view that answers htmx, asked with and without HX-Request."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import make_paper, make_question, make_technique
+from tests.htmx_views import HtmxView, check_plain_and_htmx, htmx_url_names
+
+pytestmark = pytest.mark.django_db
+
+LINKS = '<section class="card" id="paper-links">'
+EVIDENCE = '<section class="card" id="evidence">'
+
+
+def _paper_link(user):
+    paper, technique = make_paper(), make_technique()
+    return "post", reverse("papers:paper_link", args=[paper.pk]), {"technique": technique.pk}
+
+
+def _paper_unlink(user):
+    paper, technique = make_paper(), make_technique()
+    paper.techniques.add(technique)
+    return "post", reverse("papers:paper_unlink", args=[paper.pk]), {"technique": technique.pk}
+
+
+def _reading_state(user):
+    paper = make_paper()
+    return "post", reverse("papers:paper_reading_state", args=[paper.pk]), {"state": "pass_1"}
+
+
+def _question_link(user):
+    question, paper = make_question(), make_paper()
+    url = reverse("papers:question_link", args=[question.pk])
+    return "post", url, {"paper": f"#{paper.pk}", "stance": "supports"}
+
+
+def _question_unlink(user):
+    question, paper = make_question(), make_paper()
+    link = question.link_paper(paper, stance="supports")
+    return "post", reverse("papers:question_unlink", args=[question.pk, link.pk]), {}
+
+
+def _question_conclusion(user):
+    question = make_question()
+    url = reverse("papers:question_conclusion", args=[question.pk])
+    return "post", url, {"status": "answered", "conclusion": "Yes, past 8k tokens."}
+
+
+def _similar(user):
+    return "get", reverse("papers:similar", args=[make_paper(title="Ring attention").pk]), {}
+
+
+def _candidates(user):
+    return "get", reverse("papers:question_candidates", args=[make_question().pk]), {}
+
+
+VIEWS = {
+    "papers:paper_list": HtmxView(
+        request=lambda user: ("get", reverse("papers:paper_list"), {}),
+        region='<section id="paper-results" class="card">',
+    ),
+    "papers:search": HtmxView(
+        request=lambda user: ("get", reverse("papers:search"), {"q": "attention"}),
+        region='<div class="grid">',
+    ),
+    "papers:paper_link": HtmxView(request=_paper_link, region=LINKS, plain="redirect"),
+    "papers:paper_unlink": HtmxView(request=_paper_unlink, region=LINKS, plain="redirect"),
+    "papers:paper_reading_state": HtmxView(
+        request=_reading_state, region='<section class="card" id="reading-state">', plain="redirect"
+    ),
+    "papers:question_link": HtmxView(request=_question_link, region=EVIDENCE, plain="redirect"),
+    "papers:question_unlink": HtmxView(request=_question_unlink, region=EVIDENCE, plain="redirect"),
+    "papers:question_conclusion": HtmxView(
+        request=_question_conclusion,
+        region='<section class="card" id="conclusion">',
+        plain="redirect",
+    ),
+    "papers:index_rebuild": HtmxView(
+        request=lambda user: ("post", reverse("papers:index_rebuild"), {"model": "bow"}),
+        region='<div id="index-status"',
+        plain="redirect",  # htmx: the status goes on polling, since the rebuild waits for commit
+    ),
+    "papers:index_status": HtmxView(
+        request=lambda user: ("get", reverse("papers:index_status"), {}),
+        region='<div id="index-status"',
+        plain="fragment",
+        htmx_status=286,
+    ),
+    "papers:similar": HtmxView(
+        request=_similar, region='<section class="similar-papers">', plain="fragment"
+    ),
+    "papers:question_candidates": HtmxView(
+        request=_candidates, region='<section class="question-candidates">', plain="fragment"
+    ),
+    "papers:home_panel": HtmxView(
+        request=lambda user: ("get", reverse("papers:home_panel"), {}),
+        region='<h2><a href="/papers/">Papers</a></h2>',
+        plain="fragment",
+    ),
+}
+
+
+def test_the_table_lists_every_papers_view_that_answers_htmx():
+    assert htmx_url_names("papers") == set(VIEWS)
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_each_view_answers_plain_and_htmx(name, client, alice, htmx, fake_models, on_commit):
+    with on_commit():
+        make_paper(title="Attention is all you need")
+    check_plain_and_htmx(client, alice, htmx, VIEWS[name])
