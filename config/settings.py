@@ -240,6 +240,10 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# API pages (ninja's limit/offset pagination): 50 items unless ?limit= says, at most 500.
+NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_MAX_LIMIT = 500
+
 # Celery: with REDIS_URL unset tasks run in-process; core.tasks catches, logs and retries failures.
 REDIS_URL = _str("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
