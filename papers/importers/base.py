@@ -6,13 +6,16 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from papers import dedupe
 from papers.identifiers import clean_title
 from papers.models import Paper, Tag
 
-_latex = LatexNodes2Text(math_mode="verbatim", keep_braced_groups=False)
+_context = get_default_latex_context_db()
+# pylatexenc reads \textasciicircum as the modifier letter ˆ; it is the ASCII caret.
+_context.add_context_category("assay", macros=[MacroTextSpec("textasciicircum", "^")], prepend=True)
+_latex = LatexNodes2Text(latex_context=_context, math_mode="verbatim", keep_braced_groups=False)
 
 
 def decode_latex(text):
