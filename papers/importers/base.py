@@ -82,6 +82,9 @@ class PaperRecord:
             raise RecordRejected(_describe(error)) from error
         # save() normalises; do it now so dedupe compares the stored forms.
         paper.normalise()
+        # An arXiv id with neither DOI nor venue is a preprint, whatever type the file gave.
+        if paper.arxiv_id and not paper.doi and not paper.venue:
+            paper.entry_type = Paper.EntryType.PREPRINT
         return paper
 
 
