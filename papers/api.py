@@ -9,9 +9,11 @@ from typing import Annotated, Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, FilterLookup, FilterSchema, Query, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import django_auth
 from pydantic import BeforeValidator
 
@@ -87,17 +89,16 @@ class PaperDetailOut(PaperOut):
         return paper.notes.select_related("author")
 
 
-class PaperPage(Schema):
-    count: int
-    items: list[PaperOut]
+class PaperFilters(FilterSchema):
+    year: Annotated[int | None, FilterLookup("year"), Field(ge=1000, le=2100)] = None
+    tag: str | None = Field(None, description="Tag name (any case)")
+    technique: Annotated[
+        int | None, FilterLookup("techniques__pk"), Field(description="radar technique id")
+    ] = None
 
-
-class PaperFilters(Schema):
-    year: int | None = Field(None, ge=1000, le=2100)
-    tag: str | None = None
-    technique: int | None = Field(None, description="radar technique id")
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    def filter_tag(self, name):
+        # An empty ?tag= means any tag, as on the papers page.
+        return Q(tags__name__iexact=name) if name else Q()
 
 
 class NoteIn(Schema):
@@ -127,20 +128,14 @@ def _require(request, permission):
         raise PermissionDenied(f"You need the {permission} permission.")
 
 
-@router.get("/", response={200: PaperPage, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut})
+@router.get("/", response={200: list[PaperOut], 401: ErrorOut, 403: ErrorOut, 422: ErrorOut})
+@paginate(LimitOffsetPagination)
 def list_papers(request, filters: Query[PaperFilters]):
-    """Papers, newest first, filtered by year, tag and radar technique."""
+    """Papers, newest first, filtered by year, tag and radar technique; `limit` (50 unless
+    given, at most 500) from `offset`, with the `count` of all that match."""
     _require(request, "papers.view_paper")
-    papers = Paper.objects.prefetch_related("tags")
-    if filters.year:
-        papers = papers.in_year(filters.year)
-    if filters.tag:
-        papers = papers.tagged(filters.tag)
-    if filters.technique:
-        papers = papers.about_technique(filters.technique)
-    papers = papers.distinct()
-    page = papers[filters.offset : filters.offset + filters.limit]
-    return {"count": papers.count(), "items": list(page)}
+    # distinct: a paper with two matching tags or techniques is still one item.
+    return filters.filter(Paper.objects.prefetch_related("tags")).distinct()
 
 
 @router.get(

@@ -71,6 +71,23 @@ def find_matches(candidate):
     ]
 
 
+# What each way of being the same paper is called where a user is told about a match.
+MATCH_RULES = {
+    "arxiv_id": "the same arXiv id",
+    "doi": "the same DOI",
+    None: "the same title, an author in common and a close year",
+}
+
+
+def matched_by(candidate, match):
+    """The identifier field ("arxiv_id", "doi") `match` shares with `candidate`, or None when
+    it is the same paper by the title rule; MATCH_RULES names each."""
+    for field in ("arxiv_id", "doi"):
+        if getattr(candidate, field) and getattr(match, field) == getattr(candidate, field):
+            return field
+    return None
+
+
 def find_duplicate_groups():
     """Groups of saved papers that are one paper by the title rule, oldest paper first.
 

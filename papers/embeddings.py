@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import cachetools
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -108,7 +109,9 @@ class Embedder:
         self.name = spec.name
         self._backend = None
         self._lock = threading.Lock()
-        self._queries = {}
+        # Recent queries' vectors (typing repeats them), least recently used evicted first.
+        self._queries = cachetools.LRUCache(maxsize=QUERY_CACHE_SIZE)
+        self._queries_lock = threading.Lock()
         self.warming_up = False
 
     def _load(self):
@@ -149,17 +152,11 @@ class Embedder:
         vectors = backend.encode(texts, batch_size or settings.ASSAY_EMBEDDING_BATCH_SIZE)
         return normalise(vectors)
 
+    @cachetools.cachedmethod(lambda self: self._queries, lock=lambda self: self._queries_lock)
     def encode_query(self, text):
-        """One query's vector; recent queries are remembered (typing repeats them)."""
-        with self._lock:
-            vector = self._queries.get(text)
-        if vector is None:
-            vector = self.encode([text])[0]
-            vector.setflags(write=False)
-            with self._lock:
-                self._queries[text] = vector
-                while len(self._queries) > QUERY_CACHE_SIZE:
-                    self._queries.pop(next(iter(self._queries)))
+        """One query's vector (read-only: callers share it); recent queries are remembered."""
+        vector = self.encode([text])[0]
+        vector.setflags(write=False)
         return vector
 
 

@@ -2,7 +2,17 @@
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
+
+import bibtexparser
+from bibtexparser.model import Entry, Field
+from bibtexparser.writer import BibtexFormat
+from pylatexenc.latexencode import (
+    RULE_DICT,
+    UnicodeToLatexConversionRule,
+    UnicodeToLatexEncoder,
+)
 
 from .identifiers import fold, surname
 from .importers.csl_json import CSL_TYPES
@@ -20,19 +30,29 @@ BIBTEX_TYPES = {
 }
 _MATH = re.compile(r"(\$[^$]*\$)")
 _VALID_KEY = re.compile(r"^[A-Za-z0-9_:./+\-]+$")
+# Where pylatexenc's LaTeX reads back as another character: a straight double quote (it writes
+# '', a closing quote) and the Unicode hyphen (it writes -) stay themselves.
+_AS_WRITTEN = {ord('"'): '{"}', 0x2010: "\u2010"}
+# Every replacement braced: BibTeX's name splitting would otherwise read \~a as a tie and \'E
+# as a lower-case "von" part.
+_latex = UnicodeToLatexEncoder(
+    conversion_rules=[UnicodeToLatexConversionRule(RULE_DICT, _AS_WRITTEN), "defaults"],
+    replacement_latex_protection="braces-all",
+    unknown_char_warning=False,
+)
+_BIBTEX_FORMAT = BibtexFormat()
+_BIBTEX_FORMAT.indent = "  "
+_BIBTEX_FORMAT.block_separator = "\n"
 
 
 def _latex_escape(text):
     """Plain text as BibTeX that decodes back to the same text; $...$ math stays as written."""
-    pieces = []
-    for index, piece in enumerate(_MATH.split(text or "")):
-        if index % 2 == 0:
-            piece = piece.replace("\\", "\x00")
-            piece = re.sub(r"([&%#_{}])", r"\\\1", piece)
-            piece = piece.replace("~", r"\textasciitilde{}").replace("^", r"\^{}")
-            piece = piece.replace("\x00", r"\textbackslash{}")
-        pieces.append(piece)
-    return "".join(pieces)
+    # Hand-written split: pylatexenc encodes text, and math is kept verbatim on import too.
+    # Composed first (NFC): pylatexenc writes a letter and its combining accent as one.
+    pieces = _MATH.split(unicodedata.normalize("NFC", text or ""))
+    return "".join(
+        piece if index % 2 else _latex.unicode_to_latex(piece) for index, piece in enumerate(pieces)
+    )
 
 
 def _keys(papers):
@@ -61,10 +81,12 @@ def _bibtex_entry(paper, key):
         for name in paper.authors
     )
     fields = [
+        # Braced twice: BibTeX styles keep the title's capitals as written.
         ("title", f"{{{_latex_escape(paper.title)}}}"),
         ("author", authors),
         ("year", str(paper.year or "")),
         (venue_field, _latex_escape(paper.venue)),
+        # Verbatim fields: only what the BibTeX reader would take for markup is escaped.
         ("doi", paper.doi.replace("_", r"\_")),
         ("eprint", paper.arxiv_id),
         ("archiveprefix", "arXiv" if paper.arxiv_id else ""),
@@ -72,14 +94,14 @@ def _bibtex_entry(paper, key):
         ("abstract", _latex_escape(paper.abstract)),
         ("keywords", _latex_escape(", ".join(tag.name for tag in paper.tags.all()))),
     ]
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
-    return f"@{entry_type}{{{key},\n{body}\n}}\n"
+    return Entry(entry_type, key, [Field(name, value) for name, value in fields if value])
 
 
 def export_bibtex(papers):
     papers = list(papers.prefetch_related("tags"))
     keys = _keys(papers)
-    return "\n".join(_bibtex_entry(paper, keys[paper.pk]) for paper in papers)
+    library = bibtexparser.Library([_bibtex_entry(paper, keys[paper.pk]) for paper in papers])
+    return bibtexparser.write_string(library, bibtex_format=_BIBTEX_FORMAT)
 
 
 def _csl_name(name):

@@ -11,7 +11,7 @@ from radar.models import Ring, Technique
 
 from . import dedupe
 from .embeddings import configured_models, default_model_name
-from .identifiers import arxiv_id_from_doi, normalise_arxiv_id, normalise_doi, normalise_title
+from .identifiers import arxiv_id_from_doi, normalise_arxiv_id, normalise_doi
 from .models import Paper, PaperNote, QuestionLink, ReadingState, ResearchQuestion, Tag
 from .search import MAX_K, MODES
 
@@ -134,25 +134,20 @@ class PaperForm(forms.ModelForm):
     def _refuse_duplicate(self, cleaned):
         candidate = Paper(
             pk=self.instance.pk,
-            title=" ".join(cleaned.get("title", "").split()),
+            title=cleaned.get("title", ""),
             authors=cleaned.get("authors", []),
             year=cleaned.get("year"),
             venue=cleaned.get("venue", ""),
             arxiv_id=cleaned.get("arxiv_id", ""),
             doi=cleaned.get("doi", ""),
         )
-        candidate.title_key = normalise_title(candidate.title)[:500]
+        candidate.normalise()
         for match in dedupe.find_matches(candidate):
             # An identifier clash is that field's error (which also spares it the model's bare
             # unique-constraint message); the title rule weighs the whole record.
-            if candidate.arxiv_id and match.arxiv_id == candidate.arxiv_id:
-                field, rule = "arxiv_id", "the same arXiv id"
-            elif candidate.doi and match.doi == candidate.doi:
-                field, rule = "doi", "the same DOI"
-            else:
-                field, rule = None, "the same title, an author in common and a close year"
+            field = dedupe.matched_by(candidate, match)
             if field is None or field not in self.errors:
-                self.add_error(field, _already_there(match, rule))
+                self.add_error(field, _already_there(match, dedupe.MATCH_RULES[field]))
 
     def save(self, commit=True):
         paper = super().save(commit=commit)

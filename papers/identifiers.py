@@ -89,9 +89,18 @@ def fold(text):
     return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text).split())
 
 
+# The length of Paper.title_key, the column that holds normalise_title().
+TITLE_KEY_LENGTH = 500
+
+
+def clean_title(title):
+    """The title as stored: runs of white space (line breaks of a wrapped title) as one space."""
+    return " ".join((title or "").split())
+
+
 def normalise_title(title):
     """The title as compared by dedupe: folded, braces and punctuation ignored."""
-    return fold(title)
+    return fold(title)[:TITLE_KEY_LENGTH]
 
 
 def surname(author):

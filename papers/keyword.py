@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from .models import Paper
-from .models.search import SearchDocument, content_hash, document_fields, search_prefetches
+from .models.search import SEARCH_PREFETCHES, SearchDocument, content_hash, document_fields
 
 FTS_TABLE = "papers_search_fts"
 # Text search configuration on PostgreSQL; SQLite's FTS5 uses the porter stemmer to match it.
@@ -155,7 +155,7 @@ def refresh_documents(paper_ids=None):
     Only documents whose text changed are rewritten. Documents of deleted papers go with
     them (cascade). Returns how many were written.
     """
-    papers = Paper.objects.order_by("pk").prefetch_related(*search_prefetches())
+    papers = Paper.objects.order_by("pk").prefetch_related(*SEARCH_PREFETCHES)
     documents = SearchDocument.objects.all()
     if paper_ids is not None:
         papers = papers.filter(pk__in=paper_ids)

@@ -6,13 +6,16 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from papers import dedupe
-from papers.identifiers import normalise_title, split_identifiers
+from papers.identifiers import clean_title
 from papers.models import Paper, Tag
 
-_latex = LatexNodes2Text(math_mode="verbatim", keep_braced_groups=False)
+_context = get_default_latex_context_db()
+# pylatexenc reads \textasciicircum as the modifier letter ˆ; it is the ASCII caret.
+_context.add_context_category("assay", macros=[MacroTextSpec("textasciicircum", "^")], prepend=True)
+_latex = LatexNodes2Text(latex_context=_context, math_mode="verbatim", keep_braced_groups=False)
 
 
 def decode_latex(text):
@@ -62,7 +65,7 @@ class PaperRecord:
     def to_paper(self):
         """An unsaved Paper with normalised identifiers, validated; raises RecordRejected."""
         paper = Paper(
-            title=" ".join(self.title.split()),
+            title=clean_title(self.title),
             authors=[" ".join(a.split()) for a in self.authors if a.strip()],
             year=self.year,
             venue=" ".join(self.venue.split())[:500],
@@ -78,8 +81,10 @@ class PaperRecord:
         except ValidationError as error:
             raise RecordRejected(_describe(error)) from error
         # save() normalises; do it now so dedupe compares the stored forms.
-        paper.doi, paper.arxiv_id = split_identifiers(paper.doi, paper.arxiv_id)
-        paper.title_key = normalise_title(paper.title)[:500]
+        paper.normalise()
+        # An arXiv id with neither DOI nor venue is a preprint, whatever type the file gave.
+        if paper.arxiv_id and not paper.doi and not paper.venue:
+            paper.entry_type = Paper.EntryType.PREPRINT
         return paper
 
 
@@ -124,10 +129,6 @@ class ImportReport:
     def counts(self):
         counts = Counter(outcome.status for outcome in self.outcomes)
         return {status: counts.get(status, 0) for status in _STATUSES}
-
-    @property
-    def rejected(self):
-        return [o for o in self.outcomes if o.status == RecordOutcome.REJECTED]
 
     def summary_line(self):
         c = self.counts

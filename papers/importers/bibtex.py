@@ -250,9 +250,6 @@ def _record(entry, line, strings, entries):
     arxiv_id = _arxiv_id(fields, venue, url) or normalise_arxiv_id(doi_field)
     if _ARXIV_VENUE.match(venue):
         venue = ""
-    kind = ENTRY_TYPES.get(entry_type, Paper.EntryType.MISC)
-    if arxiv_id and not doi and not venue:
-        kind = Paper.EntryType.PREPRINT
     keywords = re.split(r"[,;]", decode_latex(fields.get("keywords", "")))
     return PaperRecord(
         line=line,
@@ -266,7 +263,7 @@ def _record(entry, line, strings, entries):
         doi=doi,
         url=url,
         bibtex_key=entry.key,
-        entry_type=kind,
+        entry_type=ENTRY_TYPES.get(entry_type, Paper.EntryType.MISC),
         tags=[k for k in keywords if k.strip()],
     )
 

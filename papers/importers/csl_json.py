@@ -168,9 +168,6 @@ def _record(item, line, label):
     venue = _text(item.get("container-title"))
     if venue.lower() == "arxiv":
         venue = ""
-    kind = ENTRY_TYPES.get(item.get("type"), Paper.EntryType.MISC)
-    if arxiv_id and not doi and not venue:
-        kind = Paper.EntryType.PREPRINT
     keywords = item.get("keyword") or ""
     return PaperRecord(
         line=line,
@@ -184,6 +181,6 @@ def _record(item, line, label):
         doi=doi,
         url=url,
         bibtex_key=_text(item.get("citation-key")),
-        entry_type=kind,
+        entry_type=ENTRY_TYPES.get(item.get("type"), Paper.EntryType.MISC),
         tags=[k for k in re.split(r"[,;]", str(keywords)) if k.strip()],
     )

@@ -58,7 +58,6 @@ class PaperNote(models.Model):
         ("robustness", "Robustness"),
         ("maintainability", "Maintainability"),
     ]
-    MARKDOWN_FIELDS = ("key_insight", "results", "limitations", "implementation")
 
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(

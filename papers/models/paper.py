@@ -5,7 +5,14 @@ from django.db.models import Count, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 
-from papers.identifiers import arxiv_id_from_doi, normalise_title, split_identifiers, surname
+from papers.identifiers import (
+    TITLE_KEY_LENGTH,
+    arxiv_id_from_doi,
+    clean_title,
+    normalise_title,
+    split_identifiers,
+    surname,
+)
 
 # arXiv preprints usually come out as a conference or journal paper within a year or two; a
 # preprint matched by title to a published version may be this much older than it.
@@ -85,7 +92,9 @@ class Paper(models.Model):
     bibtex_key = models.CharField("BibTeX key", max_length=200, blank=True)
     entry_type = models.CharField(max_length=20, choices=EntryType, default=EntryType.MISC)
     # The title as dedupe compares it; kept in a column so matching is one indexed lookup.
-    title_key = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    title_key = models.CharField(
+        max_length=TITLE_KEY_LENGTH, blank=True, db_index=True, editable=False
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="papers")
     techniques = models.ManyToManyField("radar.Technique", blank=True, related_name="papers")
     experiments = models.ManyToManyField(
@@ -111,18 +120,26 @@ class Paper(models.Model):
         return self.title
 
     def save(self, *args, **kwargs):
+        self.normalise()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("papers:paper_detail", args=[self.pk])
+
+    def normalise(self):
+        """Put identifiers and title in the forms stored and compared by dedupe.
+
+        save() calls it; the importers and the paper form call it on an unsaved candidate so
+        that dedupe compares what would be stored.
+        """
         doi, arxiv_id = split_identifiers(self.doi, self.arxiv_id)
         # A value that is no identifier stays as typed (clean() reports it) instead of vanishing.
         if doi or not self.doi or arxiv_id_from_doi(self.doi):
             self.doi = doi
         if arxiv_id or not self.arxiv_id:
             self.arxiv_id = arxiv_id
-        self.title = " ".join(self.title.split())
-        self.title_key = normalise_title(self.title)[:500]
-        super().save(*args, **kwargs)
-
-    def get_absolute_url(self):
-        return reverse("papers:paper_detail", args=[self.pk])
+        self.title = clean_title(self.title)
+        self.title_key = normalise_title(self.title)
 
     def clean(self):
         errors = {}

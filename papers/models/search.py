@@ -258,21 +258,14 @@ def _prose_values(obj):
     return values
 
 
-def _related(paper, name):
-    """paper.<name>.all() where the relation exists (the papers app grows it), else []."""
-    manager = getattr(paper, name, None)
-    return list(manager.all()) if manager is not None and hasattr(manager, "all") else []
-
-
 def document_fields(paper):
     """{title, body, notes} of a paper's keyword document."""
-    authors = paper.authors if isinstance(paper.authors, list) else []
-    body = [", ".join(str(a) for a in authors), getattr(paper, "venue", ""), paper.abstract]
-    body.append(" ".join(tag.name for tag in _related(paper, "tags")))
+    body = [", ".join(paper.authors), paper.venue, paper.abstract]
+    body.append(" ".join(tag.name for tag in paper.tags.all()))
     notes = []
-    for note in _related(paper, "notes"):
+    for note in paper.notes.all():
         notes.extend(_prose_values(note))
-    for link in _related(paper, "question_links"):
+    for link in paper.question_links.all():
         notes.extend(_prose_values(link))
         notes.extend(_prose_values(link.question))
     return {
@@ -282,15 +275,8 @@ def document_fields(paper):
     }
 
 
-def search_prefetches():
-    """The relations document_fields reads, for prefetch_related on a Paper queryset."""
-    from .paper import Paper
-
-    names = {f.name for f in Paper._meta.get_fields()}
-    prefetches = [name for name in ("tags", "notes") if name in names]
-    if "question_links" in names:
-        prefetches.append("question_links__question")
-    return prefetches
+# The relations document_fields reads, for prefetch_related on a Paper queryset.
+SEARCH_PREFETCHES = ("tags", "notes", "question_links__question")
 
 
 def stale_papers(model_name):

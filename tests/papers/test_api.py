@@ -87,3 +87,17 @@ def test_openapi_declares_the_paper_endpoints(bob_client):
     assert set(paths[f"{API}/{{paper_id}}/notes"]["post"]["responses"]) >= {
         "201", "400", "401", "403", "404", "409", "422",
     }  # fmt: skip
+
+
+def test_the_paper_list_pages_with_ninjas_limit_and_offset(bob_client):
+    for year in (2020, 2021, 2022):
+        factories.make_paper(title=f"Paper {year}", year=year, tags=["one", "two"])
+    # Newest first; an empty tag filter is no filter.
+    body = bob_client.get(f"{API}/", {"limit": 2, "offset": 1, "tag": ""}).json()
+    assert body["count"] == 3
+    assert [paper["year"] for paper in body["items"]] == [2021, 2020]
+    assert bob_client.get(f"{API}/", {"limit": 501}).status_code == 422
+    assert len(bob_client.get(f"{API}/").json()["items"]) == 3
+    schema = bob_client.get("/api/v1/openapi.json").json()
+    page = schema["paths"]["/api/v1/papers/"]["get"]["responses"]["200"]["content"]
+    assert page["application/json"]["schema"]["$ref"] == "#/components/schemas/PagedPaperOut"

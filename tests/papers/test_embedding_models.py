@@ -76,3 +76,19 @@ def test_minilm_loads_offline_once_and_ranks_by_meaning(settings):
     )
     assert embedder.dim == 384
     assert float(query @ related) > float(query @ unrelated) + 0.2
+
+
+def test_the_query_cache_keeps_the_queries_used_most_recently(monkeypatch):
+    monkeypatch.setattr(embeddings, "QUERY_CACHE_SIZE", 2)
+    embedder = embeddings.Embedder(embeddings.ModelSpec(name="bow", kind="sentence-transformers"))
+    encoded = []
+    backend = search_support.BagOfWordsBackend()
+    monkeypatch.setattr(backend, "encode", lambda texts, _size: encoded.extend(texts) or [[1.0]])
+    embedder._backend = backend
+    first = embedder.encode_query("first")
+    embedder.encode_query("second")
+    assert embedder.encode_query("first") is first  # remembered, and now the most recent
+    embedder.encode_query("third")  # evicts "second", the least recently used
+    embedder.encode_query("first")
+    assert encoded == ["first", "second", "third"]
+    assert not first.flags.writeable

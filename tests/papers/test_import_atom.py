@@ -39,7 +39,7 @@ def test_entries_keep_bare_id_doi_journal_ref_and_unwrapped_title():
     assert paper.abstract == "A summary on two lines."
     assert paper.year == 2014
     assert [t.name for t in paper.tags.all()] == ["math.AG"]
-    (rejected,) = report.rejected
+    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
     assert (rejected.line, rejected.detail) == (
         17,
         "id: 'http://example.org/not-arxiv' is not an arXiv abs URL",

@@ -61,7 +61,7 @@ def test_a_malformed_entry_is_rejected_with_its_line_and_the_others_import():
 @article{notitle, author = {Nobody, A.}}
 """
     report = import_text(text)
-    rejected = {o.line: o.detail for o in report.rejected}
+    rejected = {o.line: o.detail for o in [o for o in report.outcomes if o.status == "rejected"]}
     assert [o.title for o in report.outcomes if o.status == "created"] == [
         "First good",
         "Second good",
@@ -84,7 +84,8 @@ def test_a_record_that_fails_while_saving_leaves_nothing_behind(monkeypatch):
 
     monkeypatch.setattr(Paper, "save", save_then_fail)
     report = import_text("@article{a, title = {Tagged}, keywords = {one, two}, year = 2020}")
-    assert "conflicts with a paper saved meanwhile" in report.rejected[0].detail
+    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
+    assert "conflicts with a paper saved meanwhile" in rejected.detail
     assert not Paper.objects.exists()
     assert not Tag.objects.exists()
 

@@ -47,7 +47,7 @@ def test_jats_abstract_becomes_sanitised_text_and_dates_of_one_to_three_parts_wo
 def test_a_bad_date_rejects_that_item_with_its_line(issued, reason):
     items = [_item(id="good", title="Good"), _item(id="bad", title="Bad", issued=issued)]
     report = import_text(json.dumps(items, indent=2))
-    (rejected,) = report.rejected
+    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
     assert rejected.label == "bad"
     assert rejected.line == 7  # where the second item's "{" is
     assert reason in rejected.detail

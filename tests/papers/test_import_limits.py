@@ -48,12 +48,14 @@ def test_atom_and_csl_records_keep_their_line_numbers_in_a_long_file():
     # Each Atom entry is 5 lines after the 2-line head; a rejected one names its own line.
     entries = [_atom_entry(n) for n in range(300)]
     entries[250] = entries[250].replace("<title>A title</title>", "<title></title>")
-    (rejected,) = import_text(_atom(entries)).rejected
+    report = import_text(_atom(entries))
+    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
     assert (rejected.line, rejected.detail) == (3 + 250 * 5, "no title")
     items = [{"type": "article", "title": f"Paper {n}"} for n in range(300)]
     items[299] = {"type": "article", "issued": {"date-parts": [[2020]]}}
     # indent=1: "[" on line 1, then four lines per item ({, type, title, }).
-    (rejected,) = import_text(json.dumps(items, indent=1)).rejected
+    report = import_text(json.dumps(items, indent=1))
+    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
     assert (rejected.line, rejected.detail) == (2 + 299 * 4, "no title")
 
 
@@ -64,7 +66,7 @@ def test_hundreds_of_nested_braces_in_bibtex_reject_that_entry_with_its_line():
     )
     report = import_text(text)
     assert report.summary_line() == "created 1, merged 0, duplicates 0, rejected 1"
-    (rejected,) = report.rejected
+    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
     assert (rejected.line, rejected.label) == (3, "deep")
     assert rejected.detail == "field title: braces nested 500 levels deep (at most 32)"
 
@@ -74,7 +76,7 @@ def test_deeply_nested_elements_in_an_atom_entry_reject_that_entry_with_its_line
     entries = [_atom_entry(1), _atom_entry(2, title=f"Deep {deep}")]
     report = import_text(_atom(entries))
     assert report.summary_line() == "created 1, merged 0, duplicates 0, rejected 1"
-    (rejected,) = report.rejected
+    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
     assert (rejected.line, rejected.label) == (8, "2101.00002v1")
     assert rejected.detail == "elements nested 10,002 levels deep (at most 32)"
 
@@ -87,5 +89,5 @@ def test_csl_json_nested_a_hundred_thousand_deep_is_refused_as_a_file():
 def test_hundreds_of_nested_latex_environments_reject_that_entry():
     deep = "\\begin{x}" * 400 + "y" + "\\end{x}" * 400
     report = import_text(f"@article{{deep, title = {{{deep}}}, year = 2020}}\n")
-    (rejected,) = report.rejected
+    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
     assert (rejected.line, rejected.detail) == (1, "the LaTeX is nested too deeply to read")

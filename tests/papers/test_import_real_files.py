@@ -56,14 +56,14 @@ def test_importing_a_sample_twice_changes_nothing(path):
 def test_phd_thesis_counts_and_the_one_bad_doi():
     report = import_text((DATA / "phd-thesis-db.bib").read_text(encoding="utf-8"))
     assert report.summary_line() == "created 54, merged 2, duplicates 0, rejected 1"
-    (rejected,) = report.rejected
+    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
     assert (rejected.line, rejected.label) == (920, "Grust96Monoid")
     assert "is not a DOI" in rejected.detail
 
 
 def test_biblatex_examples_resolve_string_concatenation_crossref_and_sets():
     report = import_text((DATA / "biblatex-examples.bib").read_text(encoding="utf-8"))
-    assert {(o.label, o.detail) for o in report.rejected} == {
+    assert {(o.label, o.detail) for o in report.outcomes if o.status == "rejected"} == {
         ("set", "a @set entry only groups other entries; it is not a paper"),
         ("stdmodel", "a @set entry only groups other entries; it is not a paper"),
     }
