@@ -8,17 +8,6 @@ from tests.htmx_views import HtmxView, check_plain_and_htmx, htmx_url_names
 
 pytestmark = pytest.mark.django_db
 
-# The monthly review's views, tested in tests/radar/test_reviews.py (moving to a review app).
-REVIEW_VIEWS = {
-    "radar:review_move",
-    "radar:review_minutes_edit",
-    "radar:review_reassign",
-    "radar:deep_dive_add",
-    "radar:deep_dive_decide",
-    "radar:nomination_accept",
-    "radar:nomination_decline",
-}
-
 
 def _move(user):
     technique = make_technique(ring="assess")
@@ -43,7 +32,7 @@ VIEWS = {
 
 
 def test_the_table_lists_every_radar_view_that_answers_htmx():
-    assert htmx_url_names("radar") == set(VIEWS) | REVIEW_VIEWS
+    assert htmx_url_names("radar") == set(VIEWS)
 
 
 @pytest.mark.parametrize("name", sorted(VIEWS))

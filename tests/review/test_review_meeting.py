@@ -21,7 +21,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HX-Request": "true"}
 TODAY = timezone.localdate()
 
 
@@ -94,19 +93,19 @@ def test_agenda_lists_hard_kills_of_the_current_stage_only(alice_client):
 # --- deep dives ---
 
 
-def test_lead_plans_a_deep_dive_and_records_its_decision_in_place(alice_client, bob):
+def test_lead_plans_a_deep_dive_and_records_its_decision_in_place(alice_client, bob, htmx):
     review = make_review()
     experiment = make_experiment(title="Speculative decoding on chat")
     url = reverse("review:deep_dive_add", args=[review.pk])
     data = {"presenter": bob.pk, "experiment": experiment.pk,
             "recommendation": "Trial on the highest-volume endpoint"}  # fmt: skip
-    html = alice_client.post(url, data, headers=HTMX).content.decode()
+    html = alice_client.post(url, data, headers=htmx).content.decode()
     assert html.lstrip().startswith('<section class="card" id="deep-dives">')
     assert "Speculative decoding on chat" in html and "presented by bob" in html
     assert "Trial on the highest-volume endpoint" in html and "no decision yet" in html
     deep_dive = DeepDive.objects.get()
     decide = reverse("review:deep_dive_decide", args=[review.pk, deep_dive.pk])
-    refused = alice_client.post(decide, {f"dive{deep_dive.pk}-decision": "  "}, headers=HTMX)
+    refused = alice_client.post(decide, {f"dive{deep_dive.pk}-decision": "  "}, headers=htmx)
     assert "Every deep dive ends with a decision" in refused.content.decode()
     response = alice_client.post(decide, {f"dive{deep_dive.pk}-decision": "TRIAL for 4 weeks"})
     assert response.status_code == 302 and response["Location"] == review.get_absolute_url()
@@ -139,7 +138,7 @@ def test_member_cannot_plan_a_deep_dive(bob_client, bob):
 # --- owner and next action changed without a move ---
 
 
-def test_lead_changes_owner_and_next_action_in_place_without_moving(alice_client, alice, bob):
+def test_lead_changes_owner_and_next_action_in_place_without_moving(alice_client, alice, bob, htmx):
     technique = make_technique(name="Mamba", ring="trial", owner=alice)
     moves_before = RingMove.objects.count()
     review = make_review()
@@ -151,7 +150,7 @@ def test_lead_changes_owner_and_next_action_in_place_without_moving(alice_client
         "next_action_due": _days(21).isoformat(),
         "reason": "Bob owns long context",
     }
-    html = alice_client.post(url, data, headers=HTMX).content.decode()
+    html = alice_client.post(url, data, headers=htmx).content.decode()
     assert html.lstrip().startswith('<section class="card" id="reassign">')
     assert "Owner alice → bob" in html and "Next action Benchmark against the baseline" in html
     assert 'id="stale-items" hx-swap-oob="true"' in html  # staleness may have changed
@@ -222,13 +221,13 @@ def test_member_cannot_change_an_owner_in_the_review(bob_client, bob):
 
 
 def test_lead_edits_notes_and_attendees_after_the_meeting_and_it_is_recorded(
-    alice_client, alice, bob
+    alice_client, alice, bob, htmx
 ):
     review = make_review(held_on=_days(-10), notes="Draft")
     review.attendees.set([alice])
     url = reverse("review:review_minutes_edit", args=[review.pk])
     data = {"notes": "Decided: **TRIAL** spec decoding", "attendees": [alice.pk, bob.pk]}
-    html = alice_client.post(url, data, headers=HTMX).content.decode()
+    html = alice_client.post(url, data, headers=htmx).content.decode()
     assert html.lstrip().startswith('<div id="minutes">')
     assert "<strong>TRIAL</strong> spec decoding" in html
     assert "attendees alice → alice, bob; notes rewritten" in html

@@ -19,8 +19,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HX-Request": "true"}
-
 
 def _days_ago(days):
     return timezone.localdate() - datetime.timedelta(days=days)
@@ -61,7 +59,7 @@ def test_agenda_shows_the_experiments_items(alice_client):
     assert "Hard kill criterion tripped: mean accuracy of candidate &lt; 0.8" in html
 
 
-def test_lead_moves_a_technique_during_the_review_in_place(alice_client):
+def test_lead_moves_a_technique_during_the_review_in_place(alice_client, htmx):
     technique = make_technique(name="Mamba", ring="assess")
     review = make_review()
     url = reverse("review:review_move", args=[review.pk])
@@ -71,7 +69,7 @@ def test_lead_moves_a_technique_during_the_review_in_place(alice_client):
         "reason": "No gain at our sequence lengths",
         "failed_constraint": "Needs >32k context to pay off",
     }
-    response = alice_client.post(url, data, headers=HTMX)
+    response = alice_client.post(url, data, headers=htmx)
     html = response.content.decode()
     assert html.lstrip().startswith('<section class="card" id="decisions">')
     assert "No gain at our sequence lengths" in html
@@ -120,7 +118,7 @@ def test_member_proposes_a_nomination(bob_client, bob):
     assert "Not an http(s) link" in bad.content.decode()
 
 
-def test_review_accepts_a_nomination_in_place(alice_client, bob):
+def test_review_accepts_a_nomination_in_place(alice_client, bob, htmx):
     review = make_review()
     nomination = make_nomination(name="Ring attention", proposed_by=bob)
     url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
@@ -133,7 +131,7 @@ def test_review_accepts_a_nomination_in_place(alice_client, bob):
             prefix + "owner": bob.pk,
             prefix + "portfolio_bucket": "exploratory",
         },
-        headers=HTMX,
+        headers=htmx,
     )
     html = response.content.decode()
     assert html.lstrip().startswith(f'<div class="nomination" id="nomination-{nomination.pk}">')
@@ -156,7 +154,7 @@ def _decisions_card(html):
     return _card(html, "decisions")
 
 
-def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob):
+def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob, htmx):
     review = make_review()
     nomination = make_nomination(name="Ring attention", proposed_by=bob)
     page = alice_client.get(review.get_absolute_url()).content.decode()
@@ -170,7 +168,7 @@ def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob):
         prefix + "portfolio_bucket": "exploratory",
     }
     url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
-    html = alice_client.post(url, data, headers=HTMX).content.decode()
+    html = alice_client.post(url, data, headers=htmx).content.decode()
     decisions = _decisions_card(html)
     assert decisions.startswith('<section class="card" id="decisions" hx-swap-oob="true">')
     assert "Ring attention" in decisions and "added in Assess" in decisions
@@ -182,45 +180,45 @@ def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob):
     assert 'hx-swap-oob="true"' in updates and "Ring attention</a>: added in Assess" in updates
 
 
-def test_declining_with_htmx_also_updates_the_decisions_card(alice_client, bob):
+def test_declining_with_htmx_also_updates_the_decisions_card(alice_client, bob, htmx):
     review = make_review()
     nomination = make_nomination(name="Technique X", proposed_by=bob)
     url = reverse("review:nomination_decline", args=[review.pk, nomination.pk])
     field = f"decline{nomination.pk}-decision_reason"
-    html = alice_client.post(url, {field: "Superseded by GQA"}, headers=HTMX).content.decode()
+    html = alice_client.post(url, {field: "Superseded by GQA"}, headers=htmx).content.decode()
     assert html.lstrip().startswith(f'<div class="nomination" id="nomination-{nomination.pk}">')
     decisions = _decisions_card(html)
     assert 'hx-swap-oob="true"' in decisions
     assert "Nomination of Technique X declined: Superseded by GQA" in decisions
 
 
-def test_refused_accept_with_htmx_leaves_the_decisions_card_alone(alice_client, bob):
+def test_refused_accept_with_htmx_leaves_the_decisions_card_alone(alice_client, bob, htmx):
     review = make_review()
     nomination = make_nomination(name="Ring attention", proposed_by=bob)
     url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
-    html = alice_client.post(url, {}, headers=HTMX).content.decode()
+    html = alice_client.post(url, {}, headers=htmx).content.decode()
     assert 'id="decisions"' not in html
 
 
-def test_accept_errors_show_inline_and_write_nothing(alice_client, bob):
+def test_accept_errors_show_inline_and_write_nothing(alice_client, bob, htmx):
     review = make_review()
     nomination = make_nomination(name="Ring attention", proposed_by=bob)
     url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
     prefix = f"accept{nomination.pk}-"
     data = {prefix + "ring": "trial", prefix + "reason": "", prefix + "portfolio_bucket": "core"}
-    html = alice_client.post(url, data, headers=HTMX).content.decode()
+    html = alice_client.post(url, data, headers=htmx).content.decode()
     assert "A technique in Trial needs an owner." in html
     assert "Say why the technique moves." in html
     assert not Technique.objects.exists()
     assert alice_client.post(url, data).status_code == 400
 
 
-def test_review_declines_a_nomination_with_a_reason(alice_client, bob):
+def test_review_declines_a_nomination_with_a_reason(alice_client, bob, htmx):
     review = make_review()
     nomination = make_nomination(name="Technique X", proposed_by=bob)
     url = reverse("review:nomination_decline", args=[review.pk, nomination.pk])
     field = f"decline{nomination.pk}-decision_reason"
-    empty = alice_client.post(url, {field: ""}, headers=HTMX).content.decode()
+    empty = alice_client.post(url, {field: ""}, headers=htmx).content.decode()
     assert "Say why the review declines it." in empty
     response = alice_client.post(url, {field: "Superseded by GQA at our sizes"})
     assert response.status_code == 302
