@@ -2,9 +2,11 @@
 
 import datetime
 
+from django.db.models import Prefetch
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from experiments.enums import AttentionKind
 from experiments.models import ActionItem, Criterion, Experiment, GateDecision, Prediction
 from experiments.models.handover import missing_sections
 from radar.models import Nomination, RingMove, Technique
@@ -84,14 +86,7 @@ def agenda_items(since, until):
             until_day, until_day + datetime.timedelta(days=GATE_LOOKAHEAD_DAYS)
         ).distinct()
     ]
-    expired = [
-        _item(
-            experiment,
-            f"{experiment.get_stage_display()} time-box ended "
-            f"{experiment.timebox().deadline:%Y-%m-%d} without a gate decision",
-        )
-        for experiment in experiments.timebox_expired(on=until_day).distinct()
-    ]
+    expired, hard_kills_tripped = _attention_items(until)
     flagged = [
         _item(experiment, "; ".join(experiment.flags))
         for experiment in experiments.flagged_by(_end(until))
@@ -112,7 +107,7 @@ def agenda_items(since, until):
         "decisions_against_evidence": against_evidence,
         "gates_due": gates_due,
         "timeboxes_expired": expired,
-        "kill_criteria_tripped": _hard_kills_tripped(),
+        "kill_criteria_tripped": hard_kills_tripped,
         "soft_kills_tripped": _soft_kills_tripped(),
         "forecasts_due": _forecasts_due(until_day),
         "overdue_actions": _overdue_actions(until_day),
@@ -121,33 +116,43 @@ def agenda_items(since, until):
     }
 
 
-def _tripped_now(criteria):
-    """Kill criteria tripped at the stage their active experiment is in: one tripped in an
-    earlier stage was answered at that stage's gate."""
-    return (
-        criteria.current()
-        .tripped()
-        .of_active_experiments()
-        .at_experiment_stage()
-        .select_related("experiment__technique")
+def _attention_items(until):
+    """(time-boxes expired, hard kill criteria tripped) of the active experiments on the
+    review's day, by experiment key: the attention reasons that flags and should-stop give."""
+    expired, tripped = [], []
+    experiments = (
+        Experiment.objects.active()
+        .select_related("technique")
+        .prefetch_related("timeboxes", Prefetch("criteria", queryset=Criterion.objects.current()))
+        .order_by("key")
     )
-
-
-def _hard_kills_tripped():
-    return [
-        {
-            "experiment": criterion.experiment,
-            "criterion": criterion,
-            "summary": (
-                f"Hard kill criterion tripped: {criterion.statement} ({criterion.result_detail})"
-            ),
-        }
-        for criterion in _tripped_now(Criterion.objects.hard_kills())
-    ]
+    for experiment in experiments:
+        # At the review's first instant the local date is the review's day.
+        for reason in experiment.attention_reasons(
+            _start(until), criteria=experiment.criteria.all()
+        ):
+            if reason.kind == AttentionKind.TIMEBOX_OVER:
+                expired.append(
+                    _item(
+                        experiment,
+                        f"{experiment.get_stage_display()} time-box ended "
+                        f"{experiment.timebox().deadline:%Y-%m-%d} without a gate decision",
+                    )
+                )
+            elif reason.kind == AttentionKind.HARD_KILL:
+                tripped.append(
+                    {
+                        "experiment": experiment,
+                        "criterion": reason.criterion,
+                        "summary": f"{reason} ({reason.criterion.result_detail})",
+                    }
+                )
+    return expired, tripped
 
 
 def _soft_kills_tripped():
-    """Soft kill criteria do not stop a job: the review is where they are discussed."""
+    """Soft kill criteria do not stop a job: the review is where they are discussed. Those of
+    an earlier stage were answered at that stage's gate."""
     return [
         {
             "experiment": criterion.experiment,
@@ -155,7 +160,13 @@ def _soft_kills_tripped():
             "summary": f"Soft kill criterion tripped: {criterion.statement}"
             + (f" ({criterion.result_detail})" if criterion.result_detail else ""),
         }
-        for criterion in _tripped_now(Criterion.objects.soft_kills())
+        for criterion in Criterion.objects.soft_kills()
+        .current()
+        .tripped()
+        .of_active_experiments()
+        .at_experiment_stage()
+        .select_related("experiment__technique")
+        .order_by("experiment__key", "id")
     ]
 
 

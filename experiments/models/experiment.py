@@ -72,11 +72,6 @@ class ExperimentQuerySet(models.QuerySet):
     def with_status(self, status):
         return self.filter(status=status)
 
-    def timebox_expired(self, on=None):
-        """Active experiments whose current stage's time-box ended before `on` (default today)."""
-        on = on or timezone.localdate()
-        return self.active().filter(timeboxes__stage=models.F("stage"), timeboxes__deadline__lt=on)
-
     def timebox_ending_between(self, start, end):
         """Active experiments whose current stage's deadline falls in [start, end]."""
         return self.active().filter(
