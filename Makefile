@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install lint bench
+.PHONY: run test install lint bench vendor
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt client/pyproject.toml
 	python3 -m venv $(VENV)
@@ -58,3 +58,7 @@ $(BENCH_VENV)/.installed: requirements-bench.txt
 
 bench: install $(BENCH_VENV)/.installed
 	$(PY) bench/run_all.py
+
+# Refresh the vendored JavaScript (uPlot, pinned and hash-checked) from the npm registry.
+vendor:
+	scripts/vendor_uplot.sh

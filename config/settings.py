@@ -340,6 +340,18 @@ ASSAY_RADAR_STALE_DAYS = _positive_int("ASSAY_RADAR_STALE_DAYS", 90)
 # Experiments: ingestion limits and token rate limiting.
 ASSAY_API_MAX_BATCH_POINTS = _positive_int("ASSAY_API_MAX_BATCH_POINTS", 10_000)
 ASSAY_TOKEN_FAILURES_PER_MINUTE = _positive_int("ASSAY_TOKEN_FAILURES_PER_MINUTE", 20)
+# Where MLflow scripts' log_artifact() writes: each run's artifact_uri is
+# <root>/<experiment key>/<run id>/artifacts in the team's own store (s3://, gs://, file://,
+# https://), uploaded by the MLflow client itself. Empty: Assay stores no files, and
+# log_artifact fails with a message saying so (Assay does not proxy artifact uploads).
+ASSAY_MLFLOW_ARTIFACT_ROOT = _str("ASSAY_MLFLOW_ARTIFACT_ROOT", "").rstrip("/")
+if ASSAY_MLFLOW_ARTIFACT_ROOT and not ASSAY_MLFLOW_ARTIFACT_ROOT.startswith(
+    ("s3://", "gs://", "file://", "https://")
+):
+    raise ImproperlyConfigured(
+        "ASSAY_MLFLOW_ARTIFACT_ROOT must start with s3://, gs://, file:// or https://, "
+        f"got {ASSAY_MLFLOW_ARTIFACT_ROOT!r}"
+    )
 # Failed logins allowed per client address and username in a minute.
 ASSAY_LOGIN_FAILURES_PER_MINUTE = _positive_int("ASSAY_LOGIN_FAILURES_PER_MINUTE", 5)
 # How many proxies in front of Assay append to X-Forwarded-For (0: use REMOTE_ADDR); the

@@ -34,6 +34,8 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", _api_urls()),
+    # MLflow's tracking API for scripts written for MLflow (its views check tokens).
+    path("mlflow/", include("experiments.mlflow_urls")),
 ]
 
 handler400 = "core.views.bad_request"

@@ -32,3 +32,16 @@ def add_field_errors(form, error: ValidationError):
         return " ".join(error.messages)
     add_model_errors(form, error)
     return None
+
+
+def submit_form(form, action):
+    """Whether `form` is valid and `action()` (a model method) took it; a model's
+    ValidationError goes onto the form's fields (see add_model_errors)."""
+    if not form.is_valid():
+        return False
+    try:
+        action()
+    except ValidationError as error:
+        add_model_errors(form, error)
+        return False
+    return True

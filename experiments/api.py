@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, NotRequired
 
 from django.conf import settings
-from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
@@ -22,7 +21,6 @@ from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 from typing_extensions import TypedDict
 
 from core.schemas import ErrorOut
-from core.tasks import enqueue
 
 from . import memos, tasks
 from .auth import ApiTokenAuth
@@ -30,10 +28,6 @@ from .models import Run, Stage, StageFreeze
 from .models.evidence import IdempotencyKeyReused, RunNotRunning, as_number
 
 router = Router(auth=ApiTokenAuth(), tags=["experiments"])
-
-# A job logging many batches a second should not queue an evaluation for each of them; a
-# finish always queues one, so the final evidence is always evaluated.
-EVALUATION_DEBOUNCE_SECONDS = 2
 
 
 def _integer(value):
@@ -235,14 +229,6 @@ def _experiment_of(request, experiment_key, *, write, closed_ok=False):
     return request.auth.experiment, None
 
 
-def _evaluate(experiment, *, debounce):
-    if debounce and not cache.add(
-        f"assay:evaluate:{experiment.pk}", True, EVALUATION_DEBOUNCE_SECONDS
-    ):
-        return
-    enqueue(tasks.evaluate_experiment, experiment.pk)
-
-
 @router.post(
     "/{experiment_key}/runs",
     response={200: RunOut, 201: RunOut, **ERRORS},
@@ -301,7 +287,7 @@ def run_log_metrics(request, experiment_key: str, run_id: int, payload: BatchIn)
              "errors": [{"field": "idempotency_key", "message": message}]},
         )  # fmt: skip
     if created:
-        _evaluate(experiment, debounce=True)
+        tasks.queue_evaluation(experiment, debounce=True)
     body = {
         "run": run.pk,
         "idempotency_key": batch.idempotency_key,
@@ -331,7 +317,7 @@ def run_finish(request, experiment_key: str, run_id: int, payload: FinishIn):
         run.finish(status=payload.status, summary=payload.summary)
     except RunNotRunning as error:
         return _run_closed(error)
-    _evaluate(experiment, debounce=False)
+    tasks.queue_evaluation(experiment, debounce=False)
     return run
 
 

@@ -1,9 +1,11 @@
-"""Server-drawn SVG charts: geometry computed here, drawn by templates/experiments/_chart_*.html.
+"""Chart data for the experiment pages.
 
-Nothing is sent to the browser but the finished shapes, so a page stays light however long
-the histories are (series() has already thinned them) and needs no charting script.
+The calibration plot is server-drawn SVG (geometry here, templates/experiments/calibration.html);
+the quality-versus-cost plot is data for uPlot (static/experiments/charts.js), as are the metric
+curves (experiments/curves.py).
 """
 
+import json
 import math
 
 PALETTE = ("#2f5bea", "#c62828", "#1a7f37", "#b35c00", "#8e44ad", "#00838f", "#6d4c41")
@@ -55,61 +57,27 @@ def _label(value):
     return f"{value:.3g}"
 
 
-def line_chart(series, *, width=WIDTH, height=HEIGHT):
-    """One polyline per (label, [(step, value)]); non-finite values break nothing, they are
-    left out (the experiment is flagged for them elsewhere). None when there is nothing."""
-    cleaned = [
-        (label, [(x, y) for x, y in points if y is not None and math.isfinite(y)])
-        for label, points in series
-    ]
-    cleaned = [(label, points) for label, points in cleaned if points]
-    if not cleaned:
-        return None
-    scale = _Scale(
-        [x for _, points in cleaned for x, _ in points],
-        [y for _, points in cleaned for _, y in points],
-        width,
-        height,
-    )
-    lines = [
-        {
-            "label": label,
-            "color": PALETTE[index % len(PALETTE)],
-            "points": " ".join(f"{scale.x(x):.1f},{scale.y(y):.1f}" for x, y in points),
-        }
-        for index, (label, points) in enumerate(cleaned)
-    ]
-    return {"width": width, "height": height, "lines": lines, **scale.axes()}
+def scatter_data(points, front, *, x_label, y_label):
+    """The quality-versus-cost plot for static/experiments/charts.js, JSON in a data attribute.
 
-
-def scatter_chart(points, front, *, width=WIDTH, height=HEIGHT):
-    """Dots for (label, x, y, group) with the indices in `front` joined as the Pareto front."""
+    `points` are (label, x, y, group); the indices in `front` are the Pareto front. Groups
+    (variants) keep their palette colour by name order. None when no point is finite.
+    """
     points = [p for p in points if math.isfinite(p[1]) and math.isfinite(p[2])]
     if not points:
         return None
-    scale = _Scale([p[1] for p in points], [p[2] for p in points], width, height)
     groups = sorted({p[3] for p in points})
     colors = {group: PALETTE[i % len(PALETTE)] for i, group in enumerate(groups)}
-    dots = [
-        {
-            "label": label,
-            "x": scale.x(x),
-            "y": scale.y(y),
-            "color": colors[group],
-            "on_front": index in front,
-            "title": f"{label}: {_label(x)}, {_label(y)}",
-        }
-        for index, (label, x, y, group) in enumerate(points)
-    ]
-    front_points = sorted((points[i][1], points[i][2]) for i in front if i < len(points))
-    return {
-        "width": width,
-        "height": height,
-        "dots": dots,
-        "legend": [(group, colors[group]) for group in groups],
-        "front": " ".join(f"{scale.x(x):.1f},{scale.y(y):.1f}" for x, y in front_points),
-        **scale.axes(),
+    data = {
+        "x_label": x_label,
+        "y_label": y_label,
+        "groups": [{"name": group, "color": colors[group]} for group in groups],
+        "points": [
+            {"label": label, "x": x, "y": y, "group": group, "front": index in front}
+            for index, (label, x, y, group) in enumerate(points)
+        ],
     }
+    return {"json": json.dumps(data), **data}
 
 
 def calibration_chart(bins, *, size=260):

@@ -1,4 +1,7 @@
 from celery import shared_task
+from django.core.cache import cache
+
+from core.tasks import enqueue
 
 from .models import Experiment
 
@@ -21,3 +24,18 @@ def check_all_experiments():
         if evaluate_experiment(experiment_id):
             flagged += 1
     return flagged
+
+
+# A job logging many batches a second should not queue an evaluation for each of them; a
+# finish always queues one, so the final evidence is always evaluated.
+EVALUATION_DEBOUNCE_SECONDS = 2
+
+
+def queue_evaluation(experiment, *, debounce):
+    """Queue evaluate_experiment after new evidence (the native and the MLflow API both call it);
+    with `debounce`, at most once per experiment every EVALUATION_DEBOUNCE_SECONDS."""
+    if debounce and not cache.add(
+        f"assay:evaluate:{experiment.pk}", True, EVALUATION_DEBOUNCE_SECONDS
+    ):
+        return
+    enqueue(evaluate_experiment, experiment.pk)

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from core.forms import add_model_errors
+from core.forms import submit_form
 from core.htmx import form_response
 from radar.models import Nomination, Review
 
@@ -125,19 +125,6 @@ def review_detail(request, pk):
     return TemplateResponse(request, REVIEW_PAGE, _review_context(request, review))
 
 
-def _submit(form, action):
-    """Whether the form is valid and `action()` (a model method) took it; a model's
-    ValidationError goes onto the form's fields."""
-    if not form.is_valid():
-        return False
-    try:
-        action()
-    except ValidationError as error:
-        add_model_errors(form, error)
-        return False
-    return True
-
-
 def _review_response(request, review, *, ok, partial, context):
     """The review page after an action: for htmx the changed region, else a redirect on
     success or the whole page with the errors (400). `context` is called only if needed."""
@@ -151,20 +138,33 @@ def _review_response(request, review, *, ok, partial, context):
     )
 
 
+def _review_form_post(request, review, form, action, *, form_name, partial, partial_ok=None):
+    """Submit `form` through `action` (see submit_form) and answer with the review's region
+    `partial` (`partial_ok`, when given, once it worked); a form that failed is shown with its
+    errors as the context's `form_name`."""
+    ok = submit_form(form, action)
+    return _review_response(
+        request,
+        review,
+        ok=ok,
+        partial=partial_ok if ok and partial_ok else partial,
+        context=lambda: _review_context(request, review, **{form_name: None if ok else form}),
+    )
+
+
 @require_POST
 @permission_required("radar.move_technique", raise_exception=True)
 def review_move(request, pk):
     review = _get_review_for_user(request, pk)
     form = ReviewMoveForm(request.POST)
-    ok = _submit(
-        form, lambda: form.move(form.cleaned_data["technique"], by=request.user, review=review)
-    )
-    return _review_response(
+    return _review_form_post(
         request,
         review,
-        ok=ok,
-        partial="move_decided" if ok else "decisions",
-        context=lambda: _review_context(request, review, move_form=None if ok else form),
+        form,
+        lambda: form.move(form.cleaned_data["technique"], by=request.user, review=review),
+        form_name="move_form",
+        partial="decisions",
+        partial_ok="move_decided",
     )
 
 
@@ -179,13 +179,14 @@ def review_reassign(request, pk):
         if form.reassign(by=request.user, review=review) is None:
             raise ValidationError("Nothing to change: give a new owner, next action or due date.")
 
-    ok = _submit(form, reassign)
-    return _review_response(
+    return _review_form_post(
         request,
         review,
-        ok=ok,
-        partial="reassigned" if ok else "reassign",
-        context=lambda: _review_context(request, review, reassign_form=None if ok else form),
+        form,
+        reassign,
+        form_name="reassign_form",
+        partial="reassign",
+        partial_ok="reassigned",
     )
 
 
@@ -195,7 +196,7 @@ def review_minutes_edit(request, pk):
     """Edit the notes and attendees, also after the meeting; each edit is kept."""
     review = _get_review_for_user(request, pk)
     form = MinutesForm(request.POST, review=review)
-    ok = _submit(
+    ok = submit_form(
         form,
         lambda: review.record_minutes(
             by=request.user,
@@ -224,13 +225,8 @@ def deep_dive_add(request, pk):
         deep_dive.full_clean()
         deep_dive.save()
 
-    ok = _submit(form, add)
-    return _review_response(
-        request,
-        review,
-        ok=ok,
-        partial="deep_dives",
-        context=lambda: _review_context(request, review, deep_dive_form=None if ok else form),
+    return _review_form_post(
+        request, review, form, add, form_name="deep_dive_form", partial="deep_dives"
     )
 
 
@@ -240,7 +236,7 @@ def deep_dive_decide(request, pk, deep_dive_pk):
     review = _get_review_for_user(request, pk)
     deep_dive = get_object_or_404(review.deep_dives, pk=deep_dive_pk)
     form = DeepDiveDecisionForm(request.POST, prefix=f"dive{deep_dive.pk}")
-    ok = _submit(
+    ok = submit_form(
         form,
         lambda: deep_dive.decide(
             by=request.user,
@@ -264,7 +260,7 @@ def _decide_nomination(request, pk, nomination_pk, *, bound, decide):
     nomination = _get_nomination_for_user(request, nomination_pk)
     forms = _nomination_forms(nomination, request.POST, bound=bound)
     form = forms[0] if bound == "accept" else forms[1]
-    ok = _submit(form, lambda: decide(nomination, form.cleaned_data, review))
+    ok = submit_form(form, lambda: decide(nomination, form.cleaned_data, review))
 
     def nomination_context():
         shown = _nomination_forms(nomination) if ok else forms

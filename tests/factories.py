@@ -65,6 +65,16 @@ def make_technique(*, name=None, quadrant=None, ring="adopt", by=None, at=None, 
     return technique
 
 
+def move_to_trial(technique, *, by, reason="Worked", **fields):
+    """Move `technique` into Trial, which asks for a next action and when it is due."""
+    from django.utils import timezone
+
+    from radar.models import Ring
+
+    fields = {"next_action": "Canary", "next_action_due": timezone.localdate(), **fields}
+    return technique.move_to(Ring.TRIAL, by=by, reason=reason, **fields)
+
+
 def make_review(*, held_on=None, **fields):
     from django.utils import timezone
 
@@ -83,6 +93,18 @@ def make_nomination(*, name=None, proposed_by=None, quadrant=None, **fields):
         proposed_by=proposed_by or make_user(),
         **fields,
     )
+
+
+def nomination_accept_data(nomination, *, owner, **fields):
+    """The review page's accept form for `nomination`, filled in: into Assess, owned by `owner`."""
+    fields = {
+        "ring": "assess",
+        "reason": "Long-context contracts next quarter",
+        "owner": owner.pk,
+        "portfolio_bucket": "exploratory",
+        **fields,
+    }
+    return {f"accept{nomination.pk}-{name}": value for name, value in fields.items()}
 
 
 # --- papers ---
@@ -188,3 +210,20 @@ def give_supporting_evidence(experiment):
     YES at its gate needs to go through without an override."""
     make_criterion(experiment=experiment, threshold=0.5)
     return report_run(experiment=experiment, values={"accuracy": 0.9})
+
+
+def give_only_baseline_evidence(experiment):
+    """Two finished baseline runs and a killed candidate: runs with metrics, none that counts
+    for a comparison."""
+    for seed in (1, 2):
+        report_run(experiment=experiment, variant="baseline", seed=seed, values={"accuracy": 0.9})
+    report_run(experiment=experiment, seed=1, status="killed", points={"accuracy": [0.5, 0.5]})
+
+
+def logged_series(run, metric):
+    """[(step, value)] of every point `run` logged for `metric` (no stratum), by step."""
+    return list(
+        run.points.filter(key=metric, bucket="")
+        .order_by("step", "seq")
+        .values_list("step", "value")
+    )

@@ -181,7 +181,28 @@ def service_env(**overrides):
     return env
 
 
-class AppServer:
+class _ProcessGroup:
+    """A service started in its own session (start_new_session), stopped with its children."""
+
+    process = None
+    stop_timeout = 15  # seconds between SIGTERM and SIGKILL
+
+    def kill(self):
+        """SIGKILL the service and its children: a crash, not a shutdown."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class AppServer(_ProcessGroup):
     """Assay served by gunicorn on a free port, as in production."""
 
     def __init__(self, env, workers=2, threads=4, log_path=None):
@@ -213,22 +234,10 @@ class AppServer:
         except requests.RequestException:
             return False
 
-    def kill(self):
-        """SIGKILL the server and its workers: a crash, not a shutdown."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
 
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+class CeleryWorker(_ProcessGroup):
+    stop_timeout = 30  # a task in progress finishes first
 
-
-class CeleryWorker:
     def __init__(self, env, queues=("celery",), log_path=None):
         self.env = env
         self.queues = queues
@@ -255,19 +264,6 @@ class CeleryWorker:
             cwd=ROOT, env=self.env, capture_output=True, text=True,
         )  # fmt: skip
         return result.returncode == 0 and "pong" in result.stdout
-
-    def kill(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 _redis_databases = iter(range(1, 16))

@@ -30,14 +30,20 @@ def check_label(what, text, *, max_length, required=True):
     return text
 
 
+def _integer(value, what):
+    """`value` as an int: Python and NumPy integers, 0-d integer tensors; not bool, float or str."""
+    if isinstance(value, bool) or _is_bool_dtype(value):
+        raise TypeError(f"{what} {value!r}: must be an integer, not a bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        kind = type(value).__name__
+        raise TypeError(f"{what} {value!r}: must be an integer, not {kind}") from None
+
+
 def check_step(step):
     """`step` as an int: Python and NumPy integers, not bool, float or str; 0 to 2**63 - 1."""
-    if isinstance(step, bool) or _is_bool_dtype(step):
-        raise TypeError(f"step {step!r}: must be an integer, not a bool")
-    try:
-        step = operator.index(step)
-    except TypeError:
-        raise TypeError(f"step {step!r}: must be an integer, not {type(step).__name__}") from None
+    step = _integer(step, "step")
     if not 0 <= step <= MAX_STEP:
         raise ValueError(f"step {step}: must be between 0 and 2**63 - 1")
     return step
@@ -100,12 +106,7 @@ def check_seed(seed):
     """`seed` as an int (Python or NumPy integers, 0-d integer tensors) or None."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or _is_bool_dtype(seed):
-        raise TypeError(f"seed {seed!r}: must be an integer, not a bool")
-    try:
-        seed = operator.index(seed)
-    except TypeError:
-        raise TypeError(f"seed {seed!r}: must be an integer, not {type(seed).__name__}") from None
+    seed = _integer(seed, "seed")
     if not MIN_SEED <= seed <= MAX_SEED:
         raise ValueError(f"seed {seed}: must be between -2**31 and 2**31 - 1")
     return seed

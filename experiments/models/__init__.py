@@ -1,5 +1,6 @@
 from ..enums import Decision, Stage, Status
 from .criteria import Criterion, StageFreeze, SupersedeProposal
+from .curves import CurveTile
 from .deep_dives import DeepDive
 from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run, RunCarryOver
 from .experiment import AttentionReason, Experiment
@@ -17,6 +18,7 @@ __all__ = [
     "Artifact",
     "AttentionReason",
     "Criterion",
+    "CurveTile",
     "DeepDive",
     "Decision",
     "Experiment",

@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from ..enums import RunStatus, Stage
+from .curves import CurveTile
 
 
 class NaNFloatField(models.FloatField):
@@ -233,6 +234,8 @@ class Run(models.Model):
     # Chosen by the client so that a retried or spooled "create run" finds the same run.
     client_key = models.CharField(max_length=64, blank=True)
     params = models.JSONField(default=dict, blank=True)
+    # Labels a job may change while it runs (MLflow's run tags); params are fixed once logged.
+    tags = models.JSONField(default=dict, blank=True)
     git_commit = models.CharField(max_length=64, blank=True)
     host = models.CharField(max_length=200, blank=True)
     gpu = models.CharField(max_length=200, blank=True, help_text="GPU description")
@@ -361,24 +364,6 @@ class Run(models.Model):
     def summary_value(self, metric):
         return as_number(self.summary.get(metric))
 
-    def series(self, metric, max_points=500):
-        """[(step, value)] of the metric ordered by step, at most about max_points of them.
-
-        Long histories are thinned on the server: every k-th point in arrival order (taken
-        through the (run, key, bucket, seq) index), plus the last one. Two queries at most.
-        """
-        summary = self.metric_summaries.filter(key=metric, bucket="").first()
-        if summary is None or summary.count == 0:
-            return []
-        points = self.points.filter(key=metric, bucket="")
-        if summary.count > max_points:
-            stride = math.ceil(summary.count / max(max_points - 1, 1))
-            wanted = list(range(0, summary.count, stride))
-            if wanted[-1] != summary.count - 1:
-                wanted.append(summary.count - 1)
-            points = points.filter(seq__in=wanted)
-        return list(points.order_by("step", "seq").values_list("step", "value"))
-
     def log_points(self, points, *, idempotency_key):
         """Store one batch of points, all or nothing; a batch already stored is not stored again.
 
@@ -407,6 +392,7 @@ class Run(models.Model):
             )
             rows = MetricSummary.absorb(locked, points)
             MetricPoint.insert_many(rows)
+            CurveTile.absorb(rows)
         return batch, True
 
     def add_artifact(self, *, uri, kind="", size=None, sha256=""):
@@ -459,7 +445,7 @@ class MetricPoint(models.Model):
     step = models.BigIntegerField()
     value = NaNFloatField()
     wall_time = models.FloatField(null=True, blank=True, help_text="Unix time, seconds")
-    # Arrival order within (run, key, bucket): series() picks every k-th point by index.
+    # Arrival order within (run, key, bucket): curve tiles and MLflow history pages follow it.
     seq = models.BigIntegerField(default=0)
 
     class Meta:

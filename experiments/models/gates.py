@@ -120,16 +120,7 @@ class RadarMoveProposal(models.Model):
         """Make the move on the radar (technique.move_to) and close the proposal."""
         self._check_may_decide(by, reason)
         with transaction.atomic():
-            claimed = RadarMoveProposal.objects.filter(
-                pk=self.pk, status=RadarMoveStatus.PENDING
-            ).update(
-                status=RadarMoveStatus.CONFIRMED,
-                decided_by=by,
-                decided_at=timezone.now(),
-                reason=reason.strip(),
-            )
-            if not claimed:
-                raise ValidationError("This proposal was already decided.")
+            self._close(RadarMoveStatus.CONFIRMED, by=by, reason=reason)
             # HOLD and SKIP need the constraint the technique fails: the gate's learnings.
             failed_constraint = self.experiment.learnings if self.ring in ("hold", "skip") else ""
             self.experiment.technique.move_to(
@@ -144,18 +135,17 @@ class RadarMoveProposal(models.Model):
 
     def dismiss(self, *, by, reason):
         self._check_may_decide(by, reason)
-        claimed = RadarMoveProposal.objects.filter(
-            pk=self.pk, status=RadarMoveStatus.PENDING
-        ).update(
-            status=RadarMoveStatus.DISMISSED,
-            decided_by=by,
-            decided_at=timezone.now(),
-            reason=reason.strip(),
-        )
-        if not claimed:
-            raise ValidationError("This proposal was already decided.")
+        self._close(RadarMoveStatus.DISMISSED, by=by, reason=reason)
         self.experiment.record("radar", f"Radar move to {self.ring} dismissed: {reason}", by=by)
         self.refresh_from_db()
+
+    def _close(self, status, *, by, reason):
+        # A conditional update, so that of two Leads deciding at once only one does.
+        claimed = RadarMoveProposal.objects.filter(
+            pk=self.pk, status=RadarMoveStatus.PENDING
+        ).update(status=status, decided_by=by, decided_at=timezone.now(), reason=reason.strip())
+        if not claimed:
+            raise ValidationError("This proposal was already decided.")
 
     def _check_may_decide(self, user, reason):
         if not user.has_perm("radar.move_technique"):

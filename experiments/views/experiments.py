@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from core.htmx import for_htmx
 
-from .. import charts, memos, stats
+from .. import charts, curves, memos, stats
 from ..forms import ExperimentForm, GateDecisionForm, KnowledgeArtifactForm
 from ..models import (
     Experiment,
@@ -27,7 +27,6 @@ from ..models.handover import handover_sections, is_required
 from .common import get_experiment_for_user
 
 PAGE = "experiments/experiment_detail.html"
-CURVE_POINTS = 300
 # Name fragments that suggest which metric is quality and which is cost, for the scatter's
 # default axes; the page lets the reader pick others.
 QUALITY_HINTS = ("accuracy", "acc", "f1", "bleu", "score", "quality", "reward")
@@ -240,7 +239,7 @@ def evidence_context(experiment, params):
     """Runs, curves, statistics, strata and the quality/cost scatter for the evidence region.
 
     The number of queries depends on the numbers of runs and metrics, never on how many
-    points were logged: Run.series() returns a thinned series.
+    points were logged: the page's script fetches the curves (experiment_curves).
     """
     runs = list(experiment.runs.all())
     running = any(not run.is_finished for run in runs)
@@ -251,11 +250,7 @@ def evidence_context(experiment, params):
     # Curves and strata need logged points; some metrics exist only in run summaries.
     logged = MetricSummary.objects.for_runs(experiment.runs.all()).names()
     metric = _pick(params.get("metric"), logged, watched + list(QUALITY_HINTS))
-    curves = None
-    if metric:
-        curves = charts.line_chart(
-            [(run.name, run.series(metric, max_points=CURVE_POINTS)) for run in runs]
-        )
+    chart = curves.page_chart(experiment, metric) if metric else None
     strata = []
     if metric:
         strata = stats.stratify(
@@ -279,7 +274,7 @@ def evidence_context(experiment, params):
         "metrics": metrics,
         "logged_metrics": logged,
         "metric": metric,
-        "curves": curves,
+        "curves": chart,
         "comparisons": experiment.comparisons(values_by_metric),
         "baseline_variant": BASELINE_VARIANT,
         "strata": strata,
@@ -313,7 +308,7 @@ def _scatter(values_by_metric, quality, cost):
     front = stats.pareto_front(
         [(quality_value, cost_value) for _, cost_value, quality_value, _ in points]
     )
-    return charts.scatter_chart(points, front)
+    return charts.scatter_data(points, front, x_label=cost, y_label=quality)
 
 
 def _status(form):

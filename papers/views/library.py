@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from core.forms import submit_form
 from core.htmx import for_htmx, form_response
 
 from ..forms import MergeForm, PaperFilterForm, PaperForm, PaperLinkForm, ReadingStateForm
@@ -169,14 +170,15 @@ def _links_response(request, paper, form):
 def paper_reading_state(request, pk):
     paper = get_paper_for_user(request, pk)
     form = ReadingStateForm(request.POST)
-    if form.is_valid():
-        ReadingState.record(
+    ok = submit_form(
+        form,
+        lambda: ReadingState.record(
             user=request.user,
             paper=paper,
             state=form.cleaned_data["state"],
             dropped_reason=form.cleaned_data["dropped_reason"],
-        )
-    ok = not form.errors
+        ),
+    )
     return form_response(
         request,
         ok=ok,

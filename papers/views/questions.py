@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from core.forms import submit_form
 from core.htmx import form_response
 
 from ..forms import ConclusionForm, QuestionLinkForm, ResearchQuestionForm
@@ -60,15 +61,15 @@ def question_link(request, pk):
     """Link a paper with a stance and passage; htmx swaps the evidence list in place."""
     question = _get_question_for_user(request, pk)
     form = QuestionLinkForm(request.POST)
-    if form.is_valid():
+
+    def link():
+        data = form.cleaned_data
         question.link_paper(
-            form.cleaned_data["paper"],
-            stance=form.cleaned_data["stance"],
-            passage=form.cleaned_data["passage"],
-            by=request.user,
+            data["paper"], stance=data["stance"], passage=data["passage"], by=request.user
         )
-        form = None
-    return _question_response(request, question, "evidence", link_form=form)
+
+    ok = submit_form(form, link)
+    return _question_response(request, question, "evidence", link_form=None if ok else form)
 
 
 @require_POST
@@ -85,12 +86,13 @@ def question_conclusion(request, pk):
     """Save the conclusion and status; every change is kept as a revision shown in history."""
     question = _get_question_for_user(request, pk)
     form = ConclusionForm(request.POST)
-    if form.is_valid():
-        question.revise_conclusion(
+    ok = submit_form(
+        form,
+        lambda: question.revise_conclusion(
             form.cleaned_data["conclusion"], by=request.user, status=form.cleaned_data["status"]
-        )
-        form = None
-    return _question_response(request, question, "conclusion", conclusion_form=form)
+        ),
+    )
+    return _question_response(request, question, "conclusion", conclusion_form=None if ok else form)
 
 
 def _question_response(request, question, partial, **forms):

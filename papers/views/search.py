@@ -99,28 +99,38 @@ def index_rebuild(request):
     return redirect("papers:search")
 
 
+def _results_fragment(request, template, context, find, errors):
+    """`template` with the results of `find(model)` for the `?model=` asked (or the default);
+    an error among `errors` (an unknown model) is shown in place of the results."""
+    try:
+        results, error = find(request.GET.get("model") or None), ""
+    except errors as error_:
+        results, error = [], str(error_)
+    return TemplateResponse(request, template, {**context, "results": results, "error": error})
+
+
 @permission_required("papers.view_paper", raise_exception=True)
 def paper_similar(request, pk):
     paper = get_object_or_404(Paper, pk=pk)
-    model = request.GET.get("model") or None
-    try:
-        results, error = similar_papers(paper, k=5, model=model), ""
-    except UnknownModel as error_:
-        results, error = [], str(error_)
-    context = {"paper": paper, "results": results, "error": error}
-    return TemplateResponse(request, "papers/_similar.html", context)
+    return _results_fragment(
+        request,
+        "papers/_similar.html",
+        {"paper": paper},
+        lambda model: similar_papers(paper, k=5, model=model),
+        UnknownModel,
+    )
 
 
 @permission_required("papers.view_paper", raise_exception=True)
 def question_candidates(request, pk):
     question = get_object_or_404(ResearchQuestion, pk=pk)
-    model = request.GET.get("model") or None
-    try:
-        results, error = candidates_for_question(question, k=10, model=model), ""
-    except (SearchError, UnknownModel) as error_:
-        results, error = [], str(error_)
-    context = {"question": question, "results": results, "error": error}
-    return TemplateResponse(request, "papers/_candidates.html", context)
+    return _results_fragment(
+        request,
+        "papers/_candidates.html",
+        {"question": question},
+        lambda model: candidates_for_question(question, k=10, model=model),
+        (SearchError, UnknownModel),
+    )
 
 
 @permission_required("papers.view_paper", raise_exception=True)

@@ -3,13 +3,13 @@
 import datetime
 
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from core.forms import add_model_errors
+from core.forms import submit_form
 from core.htmx import for_htmx, form_response
 
 from ..drawing import draw, movement
@@ -95,13 +95,7 @@ def _technique_context(request, technique, form=None):
 def technique_move(request, slug):
     technique = _get_technique_for_user(request, slug)
     form = MoveForm(request.POST, technique=technique)
-    moved = False
-    if form.is_valid():
-        try:
-            form.move(technique, by=request.user)
-            moved = True
-        except ValidationError as error:
-            add_model_errors(form, error)
+    moved = submit_form(form, lambda: form.move(technique, by=request.user))
 
     def moves_context():
         if moved:  # the card shows the technique as the move left it

@@ -1,6 +1,7 @@
 import pytest
 
 from tests import factories
+from tests.api import Api
 
 pytestmark = pytest.mark.django_db
 
@@ -14,11 +15,8 @@ def test_an_unknown_api_path_gets_a_json_404(client):
 def test_an_api_body_over_the_limit_gets_a_json_413_naming_the_limit(client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     token, key = factories.make_token()
-    response = client.post(
-        f"/api/v1/experiments/{token.experiment.key}/runs",
-        data='{"name": "' + "x" * 5000 + '"}',
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {key}"},
+    response = Api(client, key).post(
+        f"/{token.experiment.key}/runs", '{"name": "' + "x" * 5000 + '"}', raw=True
     )
     assert response.status_code == 413
     assert "1000 bytes" in response.json()["detail"]
@@ -32,11 +30,8 @@ def test_pages_keep_their_html_404(bob_client):
 
 def test_a_nul_character_in_an_api_body_is_refused_naming_the_field(client):
     token, key = factories.make_token()
-    response = client.post(
-        f"/api/v1/experiments/{token.experiment.key}/runs",
-        data='{"name": "run-1", "params": {"lr\\u0000": 1}}',
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {key}"},
+    response = Api(client, key).post(
+        f"/{token.experiment.key}/runs", '{"name": "run-1", "params": {"lr\\u0000": 1}}', raw=True
     )
     assert response.status_code == 422
     assert response.json()["errors"] == [
@@ -48,11 +43,10 @@ def test_a_nul_character_in_an_api_body_is_refused_naming_the_field(client):
 def test_a_nul_character_in_a_metric_key_is_refused_and_nothing_is_written(client):
     token, key = factories.make_token()
     run = factories.make_run(experiment=token.experiment)
-    response = client.post(
-        f"/api/v1/experiments/{token.experiment.key}/runs/{run.pk}/metrics",
-        data='{"idempotency_key": "b1", "points": [{"key": "lo\\u0000ss", "value": 1, "step": 0}]}',
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {key}"},
+    response = Api(client, key).post(
+        f"/{token.experiment.key}/runs/{run.pk}/metrics",
+        '{"idempotency_key": "b1", "points": [{"key": "lo\\u0000ss", "value": 1, "step": 0}]}',
+        raw=True,
     )
     assert response.status_code == 422
     assert "points.0.key" in response.json()["detail"]

@@ -38,3 +38,26 @@ def test_help_text_is_escaped():
     form = ExampleForm()
     form.fields["name"].help_text = "<script>alert(1)</script>"
     assert "<script>" not in str(form)
+
+
+class NameForm(forms.Form):
+    name = forms.CharField()
+
+
+def test_submit_form_runs_the_action_only_on_a_valid_form_and_keeps_its_errors_by_field():
+    from django.core.exceptions import ValidationError
+
+    from core.forms import submit_form
+
+    calls = []
+    assert submit_form(NameForm({"name": ""}), lambda: calls.append("ran")) is False
+    assert calls == []
+    assert submit_form(NameForm({"name": "x"}), lambda: calls.append("ran")) is True
+    assert calls == ["ran"]
+
+    def refuse():
+        raise ValidationError({"name": "Taken.", "other": "Not a field of the form."})
+
+    form = NameForm({"name": "x"})
+    assert submit_form(form, refuse) is False
+    assert form.errors == {"name": ["Taken."], "__all__": ["Not a field of the form."]}

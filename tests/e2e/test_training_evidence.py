@@ -59,10 +59,11 @@ def test_training_evidence(live, page, tmp_path):
         expect(evidence).to_contain_text(name, timeout=30_000)
     finished = evidence.locator("span.badge", has_text="finished")
     expect(finished).to_have_count(len(RUNS), timeout=30_000)
-    # Curves: one line per run in the curves chart (the scatter beside it draws the Pareto front).
-    curves = evidence.locator('svg.chart[aria-label="Metric curves per run"] polyline')
-    expect(curves).to_have_count(len(RUNS))
-    expect(evidence.locator("svg.chart polyline.front")).to_have_count(1)
+    # Curves: one line per run in the curves chart, each in its legend after the x axis (the
+    # scatter beside it draws the Pareto front).
+    curves = evidence.locator("#curve-chart .u-legend .u-series")
+    expect(curves).to_have_count(len(RUNS) + 1)
+    expect(evidence.locator("#scatter-chart .u-legend")).to_contain_text("Pareto front")
     # Statistics: both variants with their seeds, a test verdict and the criterion's result.
     stats = evidence.locator("section.card", has=page.locator("h2", has_text="Baseline versus"))
     expect(stats).to_contain_text("accuracy")

@@ -8,11 +8,10 @@ from django.core.cache import cache
 
 from core.models import DeferredTask
 from experiments.models import Artifact, IngestBatch, MetricPoint, Run
-from tests.factories import make_criterion, make_experiment, make_run, make_token
+from tests.api import BASE, Api
+from tests.factories import logged_series, make_criterion, make_experiment, make_run, make_token
 
 pytestmark = pytest.mark.django_db
-
-BASE = "/api/v1/experiments"
 
 
 @pytest.fixture(autouse=True)
@@ -31,23 +30,6 @@ def api(client, experiment):
     """A client holding a token for EXP-12: api.post(path, body) -> response."""
     _, key = make_token(experiment=experiment)
     return Api(client, key)
-
-
-class Api:
-    def __init__(self, client, key):
-        self.client, self.key = client, key
-
-    def headers(self):
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.key}"}
-
-    def post(self, path, body, raw=False):
-        data = body if raw else json.dumps(body)
-        return self.client.post(
-            f"{BASE}{path}", data=data, content_type="application/json", **self.headers()
-        )
-
-    def get(self, path):
-        return self.client.get(f"{BASE}{path}", **self.headers())
 
 
 def create_run(api, **fields):
@@ -172,7 +154,7 @@ def test_nan_and_infinity_are_accepted_stored_and_flagged(api, experiment, encod
     response = api.post(f"/EXP-12/runs/{run['id']}/metrics", body, raw=True)
 
     assert response.status_code == 201, response.content
-    values = [value for _, value in Run.objects.get().series("loss")]
+    values = [value for _, value in logged_series(Run.objects.get(), "loss")]
     assert math.isnan(values[0]) and values[1] == math.inf
     assert experiment.runs.non_finite_metrics() == {"loss", "grad_norm"}
 

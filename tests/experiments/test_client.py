@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from experiments.models import Artifact, MetricPoint, Run
-from tests.factories import make_experiment, make_token
+from tests.factories import logged_series, make_experiment, make_token
 from tests.services import (
     PYTHON,
     ROOT,
@@ -75,7 +75,7 @@ def test_run_reports_points_artifacts_and_finish(reporting):
     assert stored.params == {"r": 16} and stored.gpu == "1x A100" and stored.host
     assert MetricPoint.objects.filter(run=stored).count() == 2400
     assert reporting.runs.values_by_metric(["accuracy"])["accuracy"] == [(stored, 0.93)]
-    assert stored.series("loss", max_points=10)[-1] == (1199, 1 / 1200)
+    assert logged_series(stored, "loss")[-1] == (1199, 1 / 1200)
     assert Artifact.objects.get().uri == "s3://b/ckpt/step-1199.pt"
 
 
@@ -96,7 +96,7 @@ def test_nan_from_the_client_is_stored_and_flagged(reporting):
         run.log({"loss": math.nan}, step=1)
         run.log({"loss": math.inf}, step=2)
 
-    values = [value for _, value in Run.objects.get().series("loss")]
+    values = [value for _, value in logged_series(Run.objects.get(), "loss")]
     assert values[0] == 1.0 and math.isnan(values[1]) and values[2] == math.inf
     assert reporting.runs.non_finite_metrics() == {"loss"}
 

@@ -10,11 +10,10 @@ import subprocess
 import time
 
 import pytest
-from django.db import connection
 
 from experiments.models import MetricPoint, Run
 from tests.factories import make_criterion, make_experiment, make_token, report_run
-from tests.services import PYTHON, ROOT, AppServer, database_url_of, service_env, wait_for
+from tests.services import PYTHON, ROOT, service_env, wait_for
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,17 +43,7 @@ with assay_client.start_run(experiment="EXP-12", name="every-step", variant="bas
 """
 
 
-@pytest.fixture
-def server(transactional_db, tmp_path):
-    app = AppServer(
-        service_env(DATABASE_URL=database_url_of(connection.settings_dict)),
-        log_path=tmp_path / "gunicorn.log",
-    ).start()
-    yield app
-    app.stop()
-
-
-def test_a_job_logging_every_25ms_is_told_to_stop_in_time(server, tmp_path):
+def test_a_job_logging_every_25ms_is_told_to_stop_in_time(web, tmp_path):
     experiment = make_experiment(key="EXP-12")
     make_criterion(
         experiment=experiment, kind="kill", severity="hard", metric="accuracy",
@@ -66,7 +55,7 @@ def test_a_job_logging_every_25ms_is_told_to_stop_in_time(server, tmp_path):
     job = subprocess.Popen(
         [PYTHON, str(script), str(SHOULD_STOP_INTERVAL), "10"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=service_env(ASSAY_URL=server.url, ASSAY_TOKEN=key,
+        env=service_env(ASSAY_URL=web.url, ASSAY_TOKEN=key,
                         ASSAY_SPOOL_DIR=str(tmp_path / "spool")),
     )  # fmt: skip
     try:

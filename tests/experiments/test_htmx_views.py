@@ -11,7 +11,7 @@ from tests.factories import (
     make_technique,
     make_token,
 )
-from tests.htmx_views import HtmxView, check_plain_and_htmx, htmx_url_names
+from tests.htmx_views import HtmxView, home_panel_view, htmx_view_tests
 
 pytestmark = pytest.mark.django_db
 
@@ -102,18 +102,10 @@ VIEWS = {
         request=_token_create, region=TOKENS, plain_status=201, htmx_status=201
     ),
     "experiments:token_revoke": HtmxView(request=_token_revoke, region=TOKENS, plain="redirect"),
-    "experiments:home_panel": HtmxView(
-        request=lambda user: ("get", reverse("experiments:home_panel"), {}),
-        region='<h2><a href="/experiments/">Experiments</a></h2>',
-        plain="fragment",
-    ),
+    "experiments:home_panel": home_panel_view("experiments", "Experiments"),
 }
 
 
-def test_the_table_lists_every_experiments_view_that_answers_htmx():
-    assert htmx_url_names("experiments") == set(VIEWS)
-
-
-@pytest.mark.parametrize("name", sorted(VIEWS))
-def test_each_view_answers_plain_and_htmx(name, client, alice, htmx):
-    check_plain_and_htmx(client, alice, htmx, VIEWS[name])
+test_the_table_lists_every_view_that_answers_htmx, test_each_view_answers_plain_and_htmx = (
+    htmx_view_tests("experiments", VIEWS)
+)

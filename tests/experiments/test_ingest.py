@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from experiments.models import Artifact, MetricPoint, Run
-from tests.factories import make_experiment, make_run
+from tests.factories import logged_series, make_experiment, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def test_batch_is_stored_once_per_idempotency_key():
     assert (created, created_again) == (True, False)
     assert again.pk == batch.pk
     assert MetricPoint.objects.filter(run=run).count() == 3
-    assert run.series("loss") == [(0, 3.0), (1, 2.0), (2, 1.0)]
+    assert logged_series(run, "loss") == [(0, 3.0), (1, 2.0), (2, 1.0)]
 
 
 def test_names_with_tabs_backslashes_and_newlines_round_trip():
@@ -63,7 +63,7 @@ def test_nan_and_infinity_are_stored_faithfully_and_flagged():
         idempotency_key="b1",
     )
 
-    stored = [value for _, value in run.series("loss")]
+    stored = [value for _, value in logged_series(run, "loss")]
     assert stored[0] == 1.0
     assert math.isnan(stored[1])
     assert stored[2:] == [math.inf, -math.inf]
@@ -116,28 +116,6 @@ def test_bucket_values_and_metric_names():
     assert list(experiment.runs.values_by_metric()) == ["accuracy", "latency_ms", "loss"]
     # Bucketed points are strata, not the run's overall value.
     assert experiment.runs.values_by_metric(["accuracy"])["accuracy"] == []
-
-
-def test_series_is_downsampled_with_a_constant_number_of_queries():
-    experiment = make_experiment()
-    short, long = make_run(experiment=experiment), make_run(experiment=experiment)
-    short.log_points(points("loss", [float(i) for i in range(100)]), idempotency_key="a")
-    for chunk in range(10):
-        long.log_points(
-            points("loss", [float(i) for i in range(1000)], start=chunk * 1000),
-            idempotency_key=str(chunk),
-        )
-
-    with CaptureQueriesContext(connection) as short_queries:
-        short.series("loss", max_points=50)
-    with CaptureQueriesContext(connection) as long_queries:
-        thinned = long.series("loss", max_points=50)
-
-    assert len(short_queries) == len(long_queries) == 2
-    assert 40 <= len(thinned) <= 51
-    steps = [step for step, _ in thinned]
-    assert steps == sorted(steps)
-    assert steps[0] == 0 and steps[-1] == 9999
 
 
 def test_helpers_run_a_constant_number_of_queries():

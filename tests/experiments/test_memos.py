@@ -12,6 +12,7 @@ from django.utils import timezone
 from experiments.memos import memo_document, memos
 from experiments.models import GateDecision, KnowledgeArtifact
 from tests.factories import (
+    give_only_baseline_evidence,
     make_criterion,
     make_experiment,
     make_review,
@@ -133,10 +134,7 @@ def test_memos_of_a_decision_against_the_evidence_say_so_with_reason_and_blocker
 def test_memos_say_why_they_have_no_statistics_when_only_the_baseline_counted(alice):
     # The runs section lists the baseline's metrics: "no metrics reported" would contradict it.
     experiment = make_experiment()
-    for seed in (1, 2):
-        report_run(experiment=experiment, variant="baseline", seed=seed,
-                   values={"accuracy": 0.9})  # fmt: skip
-    report_run(experiment=experiment, seed=1, status="killed", points={"accuracy": [0.5, 0.5]})
+    give_only_baseline_evidence(experiment)
     decision = experiment.decide_gate("yes", by=alice, override_reason="Needed for the launch")
     written = memos(decision)
     # Nothing measured against the baseline and nothing met: the sentence still reads.

@@ -5,24 +5,13 @@ import time
 
 import assay_client
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from experiments.models import Experiment, MetricPoint, Run
 from tests.factories import make_criterion, make_experiment, make_token
-from tests.services import PYTHON, ROOT, AppServer, database_url_of, service_env
+from tests.services import PYTHON, ROOT, service_env
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture
-def server(transactional_db, tmp_path):
-    app = AppServer(
-        service_env(DATABASE_URL=database_url_of(connection.settings_dict)),
-        log_path=tmp_path / "gunicorn.log",
-    ).start()
-    yield app
-    app.stop()
 
 
 @pytest.fixture
@@ -33,7 +22,7 @@ def experiment_and_key(transactional_db):
 
 
 def test_example_training_trips_a_kill_criterion_and_stops(
-    server, experiment_and_key, tmp_path, alice_client
+    web, experiment_and_key, tmp_path, alice_client
 ):
     experiment, key = experiment_and_key
     make_criterion(
@@ -53,7 +42,7 @@ def test_example_training_trips_a_kill_criterion_and_stops(
         [PYTHON, "examples/train_example.py", "--experiment", "EXP-12", "--seeds", "3",
          "--steps", "100", "--candidate-label-noise", "0.45"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env=service_env(ASSAY_URL=server.url, ASSAY_TOKEN=key,
+        env=service_env(ASSAY_URL=web.url, ASSAY_TOKEN=key,
                         ASSAY_SPOOL_DIR=str(tmp_path / "spool")),
     )  # fmt: skip
 
@@ -93,24 +82,24 @@ FAST = {"flush_interval": 0.05, "retries": 1, "offline_probe_interval": 0.2}
 
 
 @pytest.mark.faults
-def test_no_point_lost_when_the_server_is_killed_then_synced(server, experiment_and_key, tmp_path):
+def test_no_point_lost_when_the_server_is_killed_then_synced(web, experiment_and_key, tmp_path):
     _, key = experiment_and_key
     spool = tmp_path / "spool"
     with assay_client.start_run(
-        experiment="EXP-12", name="through-a-crash", url=server.url, token=key,
+        experiment="EXP-12", name="through-a-crash", url=web.url, token=key,
         spool_dir=spool, **FAST,
     ) as run:  # fmt: skip
         log_steps(run, 400)
-        server.kill()  # SIGKILL gunicorn and its workers mid-run
+        web.kill()  # SIGKILL gunicorn and its workers mid-run
         log_steps(run, 600, start=400)
     logged = 1000 * 2
 
     assert list(spool.glob("*.jsonl")), "the points the dead server missed are spooled"
-    server.start()
+    web.start()
     result = subprocess.run(
         [PYTHON, "-m", "assay_client", "sync", "--spool", str(spool)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env=service_env(ASSAY_URL=server.url, ASSAY_TOKEN=key),
+        env=service_env(ASSAY_URL=web.url, ASSAY_TOKEN=key),
     )  # fmt: skip
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -122,17 +111,17 @@ def test_no_point_lost_when_the_server_is_killed_then_synced(server, experiment_
 
 @pytest.mark.faults
 def test_no_point_lost_when_the_server_is_killed_and_restarted_mid_run(
-    server, experiment_and_key, tmp_path
+    web, experiment_and_key, tmp_path
 ):
     _, key = experiment_and_key
     spool = tmp_path / "spool"
     with assay_client.start_run(
-        experiment="EXP-12", name="restart", url=server.url, token=key, spool_dir=spool, **FAST
+        experiment="EXP-12", name="restart", url=web.url, token=key, spool_dir=spool, **FAST
     ) as run:
         log_steps(run, 300)
-        server.kill()
+        web.kill()
         log_steps(run, 300, start=300)
-        server.start()
+        web.start()
         log_steps(run, 300, start=600)
 
     stored = Run.objects.get(name="restart")

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from experiments.models import Criterion, Experiment, GateDecision
 from tests.factories import (
+    give_only_baseline_evidence,
     give_supporting_evidence,
     make_criterion,
     make_experiment,
@@ -23,6 +24,15 @@ TODAY = timezone.localdate()
 
 def _detail(experiment):
     return reverse("experiments:experiment_detail", args=[experiment.pk])
+
+
+def _decide_discovery_gate(client, experiment, decision, headers=None, **fields):
+    """Post the first answer to `experiment`'s Discovery gate."""
+    return client.post(
+        reverse("experiments:gate_decide", args=[experiment.pk]),
+        {"decision": decision, "stage": "discovery", "round": 1, **fields},
+        headers=headers,
+    )
 
 
 def _with_evidence(experiment, *, candidate=(0.86, 0.89, 0.87), baseline=(0.80, 0.82, 0.81)):
@@ -140,17 +150,21 @@ def test_experiment_page_shows_criteria_statistics_curves_and_scatter(bob_client
     assert "mean accuracy of candidate ≥ 0.85" in page and ">met<" in page
     assert "Baseline versus candidate" in page and "significant at p &lt; 0.05" in page
     assert "paired t-test" in page
-    assert page.count('<polyline fill="none"') == 6  # one loss curve per run
-    assert "Pareto front" in page
+    # The curves come from their JSON endpoint, one per run; the scatter's points are inline.
+    curves_url = reverse("experiments:experiment_curves", args=[experiment.pk])
+    assert f'data-curves-url="{curves_url}" data-metric="loss"' in page
+    curves = bob_client.get(curves_url, {"metric": "loss", "width": 400}).json()
+    assert len(curves["runs"]) == 6 and {b["variant"] for b in curves["bands"]} == {
+        "baseline",
+        "candidate",
+    }
+    assert "data-scatter=" in page and "Pareto front" in page
 
 
 def test_statistics_say_there_is_nothing_to_compare_when_only_the_baseline_counts(bob_client):
     # A killed candidate does not count: the card must not claim no metric was reported.
     experiment = make_experiment()
-    for seed in (1, 2):
-        report_run(experiment=experiment, variant="baseline", seed=seed,
-                   values={"accuracy": 0.9})  # fmt: skip
-    report_run(experiment=experiment, seed=1, status="killed", points={"accuracy": [0.5, 0.5]})
+    give_only_baseline_evidence(experiment)
     page = bob_client.get(_detail(experiment)).content.decode()
     assert "Baseline versus candidate" in page
     assert "No metrics reported yet" not in page
@@ -209,11 +223,7 @@ def test_evidence_region_stops_polling_once_the_experiment_is_closed(bob_client,
 def test_lead_decides_a_gate_in_place_with_htmx(alice_client, htmx):
     experiment = make_experiment()
     give_supporting_evidence(experiment)
-    response = alice_client.post(
-        reverse("experiments:gate_decide", args=[experiment.pk]),
-        {"decision": "yes", "stage": "discovery", "round": 1, "notes": "works"},
-        headers=htmx,
-    )
+    response = _decide_discovery_gate(alice_client, experiment, "yes", notes="works", headers=htmx)
     assert response.status_code == 200
     body = response.content.decode()
     assert "<html" not in body and 'id="gate"' in body
@@ -224,9 +234,8 @@ def test_lead_decides_a_gate_in_place_with_htmx(alice_client, htmx):
 
 def test_lead_decides_a_gate_with_a_plain_post(alice_client):
     experiment = make_experiment()
-    response = alice_client.post(
-        reverse("experiments:gate_decide", args=[experiment.pk]),
-        {"decision": "no", "stage": "discovery", "round": 1, "learnings": "no gain on our data"},
+    response = _decide_discovery_gate(
+        alice_client, experiment, "no", learnings="no gain on our data"
     )
     assert response.status_code == 302 and response["Location"] == _detail(experiment)
     page = alice_client.get(_detail(experiment)).content.decode()
@@ -325,22 +334,27 @@ def test_qualitative_criterion_checked_with_and_without_htmx(bob_client, bob, ht
     assert criterion.result_label == "met" and criterion.checked_by == bob
 
 
+def _integration_passed(lead_client):
+    """An experiment in Trial whose Integration gate the Lead passed, and the radar move (to
+    Adopt) that this proposes."""
+    experiment = make_experiment(technique=make_technique(ring="trial"), stage="integration")
+    give_supporting_evidence(experiment)
+    lead_client.post(reverse("experiments:gate_decide", args=[experiment.pk]),
+                     {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
+    return experiment, experiment.radar_proposals.get()
+
+
 def test_integration_pass_shows_the_proposal_a_lead_confirms(alice, bob_client, htmx):
     alice_client = Client()
     alice_client.force_login(alice)
-    technique = make_technique(ring="trial")
-    experiment = make_experiment(technique=technique, stage="integration")
-    give_supporting_evidence(experiment)
-    alice_client.post(reverse("experiments:gate_decide", args=[experiment.pk]),
-                      {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
-    proposal = experiment.radar_proposals.get()
+    experiment, proposal = _integration_passed(alice_client)
     assert "Waiting for a Lead" in bob_client.get(_detail(experiment)).content.decode()
     url = reverse("experiments:proposal_decide", args=[experiment.pk, proposal.pk])
     assert bob_client.post(url, {"action": "confirm", "reason": "go"}).status_code == 403
     response = alice_client.post(url, {"action": "confirm", "reason": "A/B positive"}, headers=htmx)
     assert response.status_code == 200 and "Confirmed" in response.content.decode()
-    technique.refresh_from_db()
-    assert technique.ring == "adopt"
+    experiment.technique.refresh_from_db()
+    assert experiment.technique.ring == "adopt"
 
 
 def test_flagged_experiments_on_dashboard_and_technique_page(bob_client):
@@ -376,10 +390,8 @@ def _region(body, region_id):
 
 def test_htmx_gate_decision_also_updates_the_header_and_history(alice_client, htmx):
     experiment = make_experiment()
-    response = alice_client.post(
-        reverse("experiments:gate_decide", args=[experiment.pk]),
-        {"decision": "no", "stage": "discovery", "round": 1, "learnings": "no gain on our data"},
-        headers=htmx,
+    response = _decide_discovery_gate(
+        alice_client, experiment, "no", learnings="no gain on our data", headers=htmx
     )
     assert response.status_code == 200
     body = response.content.decode()
@@ -401,34 +413,21 @@ def test_htmx_gate_decision_also_updates_the_header_and_history(alice_client, ht
 def test_htmx_yes_shows_the_new_stage_in_the_header(alice_client, htmx):
     experiment = make_experiment()
     give_supporting_evidence(experiment)
-    response = alice_client.post(
-        reverse("experiments:gate_decide", args=[experiment.pk]),
-        {"decision": "yes", "stage": "discovery", "round": 1},
-        headers=htmx,
-    )
+    response = _decide_discovery_gate(alice_client, experiment, "yes", headers=htmx)
     header = _region(response.content.decode(), "experiment-header")
     assert "Validation" in header and "Discovery" not in header
 
 
 def test_htmx_refused_decision_swaps_only_the_gate(alice_client, htmx):
     experiment = make_experiment()
-    response = alice_client.post(
-        reverse("experiments:gate_decide", args=[experiment.pk]),
-        {"decision": "not_yet", "stage": "discovery", "round": 1},
-        headers=htmx,
-    )
+    response = _decide_discovery_gate(alice_client, experiment, "not_yet", headers=htmx)
     body = response.content.decode()
     assert "NOT YET needs the conditions" in body
     assert "hx-swap-oob" not in body
 
 
 def test_htmx_proposal_decision_updates_the_history(alice_client, htmx):
-    technique = make_technique(ring="trial")
-    experiment = make_experiment(technique=technique, stage="integration")
-    give_supporting_evidence(experiment)
-    alice_client.post(reverse("experiments:gate_decide", args=[experiment.pk]),
-                      {"decision": "yes", "stage": "integration", "round": 1})  # fmt: skip
-    proposal = experiment.radar_proposals.get()
+    experiment, proposal = _integration_passed(alice_client)
     url = reverse("experiments:proposal_decide", args=[experiment.pk, proposal.pk])
     response = alice_client.post(
         url, {"action": "dismiss", "reason": "Not yet in prod"}, headers=htmx

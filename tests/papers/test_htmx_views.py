@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import make_paper, make_question, make_technique
-from tests.htmx_views import HtmxView, check_plain_and_htmx, htmx_url_names
+from tests.htmx_views import HtmxView, home_panel_view, htmx_view_tests
 
 pytestmark = pytest.mark.django_db
 
@@ -92,20 +92,16 @@ VIEWS = {
     "papers:question_candidates": HtmxView(
         request=_candidates, region='<section class="question-candidates">', plain="fragment"
     ),
-    "papers:home_panel": HtmxView(
-        request=lambda user: ("get", reverse("papers:home_panel"), {}),
-        region='<h2><a href="/papers/">Papers</a></h2>',
-        plain="fragment",
-    ),
+    "papers:home_panel": home_panel_view("papers", "Papers"),
 }
 
 
-def test_the_table_lists_every_papers_view_that_answers_htmx():
-    assert htmx_url_names("papers") == set(VIEWS)
-
-
-@pytest.mark.parametrize("name", sorted(VIEWS))
-def test_each_view_answers_plain_and_htmx(name, client, alice, htmx, fake_models, on_commit):
+@pytest.fixture(autouse=True)
+def _a_paper(fake_models, on_commit):
     with on_commit():
         make_paper(title="Attention is all you need")
-    check_plain_and_htmx(client, alice, htmx, VIEWS[name])
+
+
+test_the_table_lists_every_view_that_answers_htmx, test_each_view_answers_plain_and_htmx = (
+    htmx_view_tests("papers", VIEWS)
+)

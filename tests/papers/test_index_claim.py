@@ -17,6 +17,15 @@ def _dead_pid():
     return process.pid
 
 
+def _running_for_a_dead_process_on_this_host():
+    state = IndexState.for_model("minilm")
+    dead_holder = f"{IndexState.current_holder().rpartition(':')[0]}:{_dead_pid()}"
+    IndexState.objects.filter(pk=state.pk).update(
+        status=IndexState.Status.RUNNING, heartbeat=timezone.now(), holder=dead_holder
+    )
+    return state
+
+
 def test_a_live_claim_is_exclusive():
     first = IndexState.for_model("minilm")
     assert first.claim()
@@ -26,11 +35,7 @@ def test_a_live_claim_is_exclusive():
 
 
 def test_a_claim_held_by_a_dead_process_on_this_host_is_taken_over_at_once():
-    state = IndexState.for_model("minilm")
-    dead_holder = f"{IndexState.current_holder().rpartition(':')[0]}:{_dead_pid()}"
-    IndexState.objects.filter(pk=state.pk).update(
-        status=IndexState.Status.RUNNING, heartbeat=timezone.now(), holder=dead_holder
-    )
+    state = _running_for_a_dead_process_on_this_host()
     assert state.claim()
     state.refresh_from_db()
     assert state.holder == IndexState.current_holder()
@@ -38,11 +43,7 @@ def test_a_claim_held_by_a_dead_process_on_this_host_is_taken_over_at_once():
 
 
 def test_the_rebuild_button_is_not_refused_because_of_a_dead_worker():
-    state = IndexState.for_model("minilm")
-    dead_holder = f"{IndexState.current_holder().rpartition(':')[0]}:{_dead_pid()}"
-    IndexState.objects.filter(pk=state.pk).update(
-        status=IndexState.Status.RUNNING, heartbeat=timezone.now(), holder=dead_holder
-    )
+    state = _running_for_a_dead_process_on_this_host()
     assert state.mark_queued()
     assert state.status == IndexState.Status.QUEUED
 

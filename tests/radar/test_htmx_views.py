@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import make_technique
-from tests.htmx_views import HtmxView, check_plain_and_htmx, htmx_url_names
+from tests.htmx_views import HtmxView, home_panel_view, htmx_view_tests
 
 pytestmark = pytest.mark.django_db
 
@@ -23,18 +23,10 @@ VIEWS = {
     "radar:technique_move": HtmxView(
         request=_move, region='<section class="card" id="moves">', plain="redirect"
     ),
-    "radar:home_panel": HtmxView(
-        request=lambda user: ("get", reverse("radar:home_panel"), {}),
-        region='<h2><a href="/radar/">Radar</a></h2>',
-        plain="fragment",
-    ),
+    "radar:home_panel": home_panel_view("radar", "Radar"),
 }
 
 
-def test_the_table_lists_every_radar_view_that_answers_htmx():
-    assert htmx_url_names("radar") == set(VIEWS)
-
-
-@pytest.mark.parametrize("name", sorted(VIEWS))
-def test_each_view_answers_plain_and_htmx(name, client, alice, htmx):
-    check_plain_and_htmx(client, alice, htmx, VIEWS[name])
+test_the_table_lists_every_view_that_answers_htmx, test_each_view_answers_plain_and_htmx = (
+    htmx_view_tests("radar", VIEWS)
+)

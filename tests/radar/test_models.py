@@ -11,6 +11,7 @@ from tests.factories import (
     make_quadrant,
     make_review,
     make_technique,
+    move_to_trial,
 )
 
 pytestmark = pytest.mark.django_db
@@ -151,13 +152,8 @@ def test_queryset_filters_chain(alice, bob):
 def test_ring_as_of_a_moment_comes_from_the_move_history(alice):
     past = timezone.now() - datetime.timedelta(days=60)
     technique = make_technique(name="Speculative decoding", ring="assess", owner=alice, at=past)
-    technique.move_to(
-        Ring.TRIAL,
-        by=alice,
-        reason="2x on our serving stack",
-        next_action="Canary",
-        next_action_due=timezone.localdate(),
-        at=past + datetime.timedelta(days=30),
+    move_to_trial(
+        technique, by=alice, reason="2x on our serving stack", at=past + datetime.timedelta(days=30)
     )
     rings = Technique.objects.with_ring_at(past + datetime.timedelta(days=10)).get()
     assert rings.ring_then == "assess"

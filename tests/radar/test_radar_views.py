@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from radar.models import Ring, Technique
-from tests.factories import make_quadrant, make_review, make_technique
+from tests.factories import make_quadrant, make_review, make_technique, move_to_trial
 
 pytestmark = pytest.mark.django_db
 
@@ -71,13 +71,7 @@ def test_blips_are_marked_new_and_moved_since_the_last_review(alice_client, alic
     moved_out = make_technique(name="Moved out", ring="adopt", at=long_ago)
     make_review(held_on=timezone.localdate() - datetime.timedelta(days=30))
     make_technique(name="Brand new", ring="assess")
-    moved_in.move_to(
-        Ring.TRIAL,
-        by=alice,
-        reason="Worked",
-        next_action="Canary",
-        next_action_due=timezone.localdate(),
-    )
+    move_to_trial(moved_in, by=alice, reason="Worked")
     moved_out.move_to(Ring.HOLD, by=alice, reason="Slow", failed_constraint="p99 latency")
     blips = _blips(alice_client.get(RADAR).content.decode())
     assert "mark-" not in blips[stayed.slug][2]
@@ -90,13 +84,7 @@ def test_radar_as_of_a_past_review_rebuilds_rings_from_history(alice_client, ali
     long_ago = timezone.now() - datetime.timedelta(days=90)
     technique = make_technique(name="Speculative decoding", ring="assess", at=long_ago)
     review = make_review(held_on=timezone.localdate() - datetime.timedelta(days=45))
-    technique.move_to(
-        Ring.TRIAL,
-        by=alice,
-        reason="2x throughput",
-        next_action="Canary",
-        next_action_due=timezone.localdate(),
-    )
+    move_to_trial(technique, by=alice, reason="2x throughput")
     make_technique(name="Later", ring="adopt")
     response = alice_client.get(RADAR, {"as_of": review.pk})
     html = response.content.decode()

@@ -5,8 +5,14 @@ from django.urls import reverse
 
 from experiments.models import DeepDive
 from radar.models import Review
-from tests.factories import make_experiment, make_nomination, make_review, make_technique
-from tests.htmx_views import HtmxView, check_plain_and_htmx, htmx_url_names
+from tests.factories import (
+    make_experiment,
+    make_nomination,
+    make_review,
+    make_technique,
+    nomination_accept_data,
+)
+from tests.htmx_views import HtmxView, htmx_view_tests
 
 pytestmark = pytest.mark.django_db
 
@@ -52,14 +58,7 @@ def _deep_dive_decide(user):
 def _nomination_accept(user):
     review, nomination = _review(), make_nomination()
     url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
-    prefix = f"accept{nomination.pk}-"
-    data = {
-        prefix + "ring": "assess",
-        prefix + "reason": "Long-context contracts next quarter",
-        prefix + "owner": user.pk,
-        prefix + "portfolio_bucket": "exploratory",
-    }
-    return "post", url, data
+    return "post", url, nomination_accept_data(nomination, owner=user)
 
 
 def _nomination_decline(user):
@@ -91,10 +90,6 @@ VIEWS = {
 }
 
 
-def test_the_table_lists_every_review_view_that_answers_htmx():
-    assert htmx_url_names("review") == set(VIEWS)
-
-
-@pytest.mark.parametrize("name", sorted(VIEWS))
-def test_each_view_answers_plain_and_htmx(name, client, alice, htmx):
-    check_plain_and_htmx(client, alice, htmx, VIEWS[name])
+test_the_table_lists_every_view_that_answers_htmx, test_each_view_answers_plain_and_htmx = (
+    htmx_view_tests("review", VIEWS)
+)

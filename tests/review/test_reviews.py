@@ -14,6 +14,7 @@ from tests.factories import (
     make_quadrant,
     make_review,
     make_technique,
+    nomination_accept_data,
     report_run,
 )
 
@@ -22,6 +23,13 @@ pytestmark = pytest.mark.django_db
 
 def _days_ago(days):
     return timezone.localdate() - datetime.timedelta(days=days)
+
+
+def _nominated(action, *, name, proposed_by):
+    """A nomination on a new review's agenda, and the URL that accepts or declines it there."""
+    review = make_review()
+    nomination = make_nomination(name=name, proposed_by=proposed_by)
+    return nomination, reverse(f"review:nomination_{action}", args=[review.pk, nomination.pk])
 
 
 def test_agenda_lists_moves_since_last_review_stale_items_and_nominations(alice_client, alice):
@@ -122,17 +130,7 @@ def test_review_accepts_a_nomination_in_place(alice_client, bob, htmx):
     review = make_review()
     nomination = make_nomination(name="Ring attention", proposed_by=bob)
     url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
-    prefix = f"accept{nomination.pk}-"
-    response = alice_client.post(
-        url,
-        {
-            prefix + "ring": "assess",
-            prefix + "reason": "Long-context contracts next quarter",
-            prefix + "owner": bob.pk,
-            prefix + "portfolio_bucket": "exploratory",
-        },
-        headers=htmx,
-    )
+    response = alice_client.post(url, nomination_accept_data(nomination, owner=bob), headers=htmx)
     html = response.content.decode()
     assert html.lstrip().startswith(f'<div class="nomination" id="nomination-{nomination.pk}">')
     assert "accepted" in html
@@ -160,13 +158,7 @@ def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob, 
     page = alice_client.get(review.get_absolute_url()).content.decode()
     assert "No decision recorded yet." in _decisions_card(page)
     assert "hx-swap-oob" not in page
-    prefix = f"accept{nomination.pk}-"
-    data = {
-        prefix + "ring": "assess",
-        prefix + "reason": "Long-context contracts next quarter",
-        prefix + "owner": bob.pk,
-        prefix + "portfolio_bucket": "exploratory",
-    }
+    data = nomination_accept_data(nomination, owner=bob)
     url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
     html = alice_client.post(url, data, headers=htmx).content.decode()
     decisions = _decisions_card(html)
@@ -181,9 +173,7 @@ def test_accepting_with_htmx_also_updates_the_decisions_card(alice_client, bob, 
 
 
 def test_declining_with_htmx_also_updates_the_decisions_card(alice_client, bob, htmx):
-    review = make_review()
-    nomination = make_nomination(name="Technique X", proposed_by=bob)
-    url = reverse("review:nomination_decline", args=[review.pk, nomination.pk])
+    nomination, url = _nominated("decline", name="Technique X", proposed_by=bob)
     field = f"decline{nomination.pk}-decision_reason"
     html = alice_client.post(url, {field: "Superseded by GQA"}, headers=htmx).content.decode()
     assert html.lstrip().startswith(f'<div class="nomination" id="nomination-{nomination.pk}">')
@@ -193,17 +183,13 @@ def test_declining_with_htmx_also_updates_the_decisions_card(alice_client, bob, 
 
 
 def test_refused_accept_with_htmx_leaves_the_decisions_card_alone(alice_client, bob, htmx):
-    review = make_review()
-    nomination = make_nomination(name="Ring attention", proposed_by=bob)
-    url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
+    nomination, url = _nominated("accept", name="Ring attention", proposed_by=bob)
     html = alice_client.post(url, {}, headers=htmx).content.decode()
     assert 'id="decisions"' not in html
 
 
 def test_accept_errors_show_inline_and_write_nothing(alice_client, bob, htmx):
-    review = make_review()
-    nomination = make_nomination(name="Ring attention", proposed_by=bob)
-    url = reverse("review:nomination_accept", args=[review.pk, nomination.pk])
+    nomination, url = _nominated("accept", name="Ring attention", proposed_by=bob)
     prefix = f"accept{nomination.pk}-"
     data = {prefix + "ring": "trial", prefix + "reason": "", prefix + "portfolio_bucket": "core"}
     html = alice_client.post(url, data, headers=htmx).content.decode()

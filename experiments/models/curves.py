@@ -1,0 +1,252 @@
+"""Multi-resolution summaries of metric curves, so a chart never reads a run's whole history.
+
+Level l cuts a series (one run's un-bucketed points of one metric, in arrival order `seq`)
+into tiles of TILE_SIZES[l] consecutive points; each tile keeps its step range, its first,
+last, lowest and highest finite values with their steps, the sum and count of its finite
+values, and the step of its first NaN/infinity. A chart of `width` pixels reads the coarsest
+level with at least about width / 2 tiles per run (so up to 4 points per tile, at least 2x
+width in all) and downsamples those to `width` points (experiments/curves.py).
+
+Tiles are written in the same transaction as the points (Run.log_points calls absorb() with
+the rows it inserts), so they can never disagree with the points; `backfill_curve_tiles`
+rebuilds them from the points.
+"""
+
+import math
+
+import numpy as np
+from django.db import connection, models
+
+# Power-of-4 levels from 8 points per tile: 9 levels reach 2**21 points per tile, so even a
+# series of a billion points has under 500 tiles at its coarsest level.
+TILE_SIZES = tuple(8 * 4**level for level in range(9))
+
+
+class CurveTileQuerySet(models.QuerySet):
+    def for_chart(self, levels, key, steps=None):
+        """Tiles of one metric for {run_id: level}, one query, ordered by run and arrival;
+        with `steps` (first, last), only those that reach into that window."""
+        by_level = {}
+        for run_id, level in levels.items():
+            by_level.setdefault(level, []).append(run_id)
+        condition = models.Q()
+        for level, run_ids in by_level.items():
+            condition |= models.Q(level=level, run_id__in=run_ids)
+        tiles = self.filter(condition, key=key)
+        if steps is not None:
+            tiles = tiles.filter(step_max__gte=steps[0], step_min__lte=steps[1])
+        return tiles.order_by("run_id", "index")
+
+
+class CurveTile(models.Model):
+    """TILE_SIZES[level] consecutive points (by seq) of one run's metric, summarised."""
+
+    run = models.ForeignKey("experiments.Run", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField(help_text="seq // TILE_SIZES[level]")
+    count = models.PositiveIntegerField()
+    finite = models.PositiveIntegerField(help_text="How many of the values are finite")
+    total = models.FloatField(help_text="Sum of the finite values")
+    step_min = models.BigIntegerField()
+    step_max = models.BigIntegerField()
+    # The finite values that shape a drawn line; all null when none is finite.
+    first_step = models.BigIntegerField(null=True)
+    first_value = models.FloatField(null=True)
+    min_step = models.BigIntegerField(null=True)
+    min_value = models.FloatField(null=True)
+    max_step = models.BigIntegerField(null=True)
+    max_value = models.FloatField(null=True)
+    last_step = models.BigIntegerField(null=True)
+    last_value = models.FloatField(null=True)
+    gap_step = models.BigIntegerField(null=True, help_text="Step of the first NaN or infinity")
+
+    objects = CurveTileQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "key", "level", "index"], name="curvetile_unique_tile"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.run_id} {self.key} L{self.level}#{self.index}"
+
+    SUMMARY_FIELDS = (
+        "count", "finite", "total", "step_min", "step_max", "first_step", "first_value",
+        "min_step", "min_value", "max_step", "max_value", "last_step", "last_value", "gap_step",
+    )  # fmt: skip
+
+    @classmethod
+    def absorb(cls, rows):
+        """Fold freshly inserted MetricPoint rows (COLUMNS tuples) into the tiles.
+
+        Called inside the transaction that inserts them, with the run locked; rows of one
+        series arrive in seq order, continuing where the stored ones end.
+        """
+        owners, positions = {}, []
+        for position, (run_id, key, bucket, *_) in enumerate(rows):
+            if bucket == "":
+                owners.setdefault((run_id, key), len(owners))
+                positions.append(position)
+        if not owners:
+            return
+        # Series one after the other, each in seq order: their tiles are contiguous groups.
+        picked = sorted(positions, key=lambda p: (owners[(rows[p][0], rows[p][1])], rows[p][6]))
+        owner = np.array([owners[(rows[p][0], rows[p][1])] for p in picked], dtype=np.int64)
+        seq = np.array([rows[p][6] for p in picked], dtype=np.int64)
+        step = np.array([rows[p][3] for p in picked], dtype=np.int64)
+        value = np.array([rows[p][4] for p in picked], dtype=np.float64)  # None is NaN
+        # Appending can only extend, at each level, the tile holding the first new point. One
+        # condition per level (not per series): a batch may bring thousands of metric names.
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        condition = models.Q()
+        for level, size in enumerate(TILE_SIZES):
+            condition |= models.Q(level=level, index__in=set((seq[starts] // size).tolist()))
+        stored = cls.objects.filter(
+            condition, run_id__in={run_id for run_id, _ in owners}, key__in={k for _, k in owners}
+        ).values("pk", *ROW_FIELDS)
+        existing = {(t["run_id"], t["key"], t["level"], t["index"]): t for t in stored}
+        fresh, replaced = [], []
+        for row in tile_rows(list(owners), owner, seq, step, value):
+            earlier = existing.get(row[:4])
+            if earlier:
+                replaced.append(earlier["pk"])
+                merged = merge(earlier, dict(zip(ROW_FIELDS, row, strict=True)))
+                row = tuple(merged[name] for name in ROW_FIELDS)
+            fresh.append(row)
+        if replaced:
+            cls.objects.filter(pk__in=replaced).delete()
+        cls.insert_rows(fresh)
+
+    @classmethod
+    def insert_rows(cls, rows):
+        """Insert tuples in ROW_FIELDS order in one statement per 1,000, past the ORM's
+        per-object work (a batch of many metric names makes thousands of tiles)."""
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(cls._meta.get_field(name).column) for name in ROW_FIELDS)
+        marks = ", ".join(["%s"] * len(ROW_FIELDS))
+        sql = f"INSERT INTO {quote(cls._meta.db_table)} ({columns}) VALUES ({marks})"
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), 1000):
+                cursor.executemany(sql, rows[start : start + 1000])
+
+
+ROW_FIELDS = ("run_id", "key", "level", "index", *CurveTile.SUMMARY_FIELDS)
+
+
+def summarise(run_id, key, seq, step, value, *, model=None):
+    """CurveTiles of one series' consecutive points (arrays by seq; NaN for missing values)."""
+    model = model or CurveTile
+    owner = np.zeros(len(seq), dtype=np.int64)
+    return [model(**dict(zip(ROW_FIELDS, row, strict=True))) for row in tile_rows(
+        [(run_id, key)], owner, seq, step, value)]  # fmt: skip
+
+
+def tile_rows(owners, owner, seq, step, value):
+    """Tiles as tuples in ROW_FIELDS order, for points of series owners[owner] (arrays sorted
+    by owner, then seq; NaN for missing values)."""
+    finite = np.isfinite(value)
+    for level, size in enumerate(TILE_SIZES):
+        index = seq // size
+        starts = np.flatnonzero(np.r_[True, (index[1:] != index[:-1]) | (owner[1:] != owner[:-1])])
+        counts = np.diff(np.r_[starts, len(index)])
+        slots = len(starts)
+        slot = np.repeat(np.arange(slots), counts)
+        low = np.minimum.reduceat(np.where(finite, value, np.inf), starts)
+        high = np.maximum.reduceat(np.where(finite, value, -np.inf), starts)
+        corners = [
+            _first_where(slot, finite, slots),
+            _first_where(slot, finite & (value == low[slot]), slots),
+            _first_where(slot, finite & (value == high[slot]), slots),
+            _first_where(slot[::-1], finite[::-1], slots, reverse=True),
+        ]
+        columns = [
+            [owners[o] for o in owner[starts].tolist()],
+            index[starts].tolist(),
+            counts.tolist(),
+            np.add.reduceat(finite, starts).tolist(),
+            np.add.reduceat(np.where(finite, value, 0.0), starts).tolist(),
+            np.minimum.reduceat(step, starts).tolist(),
+            np.maximum.reduceat(step, starts).tolist(),
+        ]
+        for where in corners:
+            columns.append(_pick(step, where))
+            columns.append(_pick(value, where))
+        columns.append(_pick(step, _first_where(slot, ~finite, slots)))
+        for (run_id, key), *row in zip(*columns, strict=True):
+            yield (run_id, key, level, *row)
+
+
+def _first_where(slot, mask, slots, reverse=False):
+    """Per slot, the position of its first point where mask holds (last with reverse), or -1."""
+    found = np.full(slots, -1)
+    positions = np.flatnonzero(mask)
+    chosen, where = np.unique(slot[positions], return_index=True)
+    found[chosen] = positions[where]
+    if reverse:
+        found[chosen] = len(slot) - 1 - found[chosen]
+    return found
+
+
+def _pick(array, positions):
+    """array[position] per slot as Python numbers, None where the position is -1."""
+    picked = array[np.maximum(positions, 0)].tolist()
+    return [
+        None if position < 0 else item
+        for item, position in zip(picked, positions.tolist(), strict=True)
+    ]
+
+
+def merge(earlier, later):
+    """One tile (a ROW_FIELDS dict) from a stored tile and the summary of the points that
+    followed it (dicts alike)."""
+    first = earlier if earlier["first_step"] is not None else later
+    last = later if later["last_step"] is not None else earlier
+    # Ties keep the earlier point, as tile_rows() does within a tile.
+    low = (
+        earlier if _beats(earlier["min_value"], later["min_value"], lambda a, b: a <= b) else later
+    )
+    high = (
+        earlier if _beats(earlier["max_value"], later["max_value"], lambda a, b: a >= b) else later
+    )
+    gap = earlier if earlier["gap_step"] is not None else later
+    return {
+        **{name: earlier[name] for name in ("run_id", "key", "level", "index")},
+        **{name: earlier[name] + later[name] for name in ("count", "finite", "total")},
+        "step_min": min(earlier["step_min"], later["step_min"]),
+        "step_max": max(earlier["step_max"], later["step_max"]),
+        **{name: first[name] for name in ("first_step", "first_value")},
+        **{name: low[name] for name in ("min_step", "min_value")},
+        **{name: high[name] for name in ("max_step", "max_value")},
+        **{name: last[name] for name in ("last_step", "last_value")},
+        "gap_step": gap["gap_step"],
+    }
+
+
+def _beats(mine, theirs, better):
+    return mine is not None and (theirs is None or better(mine, theirs))
+
+
+def backfill(tile_model, summary_model, point_model, *, runs=None):
+    """Rebuild the tiles of every logged series (of `runs`, if given) from its points.
+
+    Takes the models as arguments so that the migration can pass its historical ones.
+    Returns how many series were rebuilt.
+    """
+    summaries = summary_model.objects.filter(bucket="", count__gt=0)
+    if runs is not None:
+        summaries = summaries.filter(run__in=runs)
+    rebuilt = 0
+    for run_id, key in summaries.values_list("run_id", "key").order_by("run_id", "key"):
+        points = point_model.objects.filter(run_id=run_id, key=key, bucket="").order_by("seq")
+        rows = list(points.values_list("seq", "step", "value"))
+        seq = np.array([row[0] for row in rows], dtype=np.int64)
+        step = np.array([row[1] for row in rows], dtype=np.int64)
+        value = np.array([math.nan if row[2] is None else row[2] for row in rows], dtype=float)
+        tiles = summarise(run_id, key, seq, step, value, model=tile_model)
+        tile_model.objects.filter(run_id=run_id, key=key).delete()
+        tile_model.objects.bulk_create(tiles, batch_size=1000)
+        rebuilt += 1
+    return rebuilt
