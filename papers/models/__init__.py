@@ -1,5 +1,6 @@
 from .notes import PaperNote
 from .paper import Paper, ReadingState, Tag
+from .passages import Passage
 from .questions import ConclusionRevision, QuestionLink, ResearchQuestion
 from .search import IndexState, PaperEmbedding, SearchDocument  # search engineer
 
@@ -9,6 +10,7 @@ __all__ = [
     "Paper",
     "PaperEmbedding",
     "PaperNote",
+    "Passage",
     "QuestionLink",
     "ReadingState",
     "ResearchQuestion",
