@@ -246,6 +246,26 @@ def pareto_front(points, *, maximise_quality=True):
     return front
 
 
+def means_by_group(rows):
+    """{group: (mean of a, mean of b, n)} over rows (group, a, b) where both are finite.
+
+    The portfolio's quality-versus-cost plot puts one point per experiment's variant: the
+    mean over its seeds of each axis, from the same runs, so that n is one count for both.
+    """
+    groups = {}
+    for group, a, b in rows:
+        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b):
+            groups.setdefault(group, []).append((a, b))
+    return {
+        group: (
+            float(np.mean([a for a, _ in pairs])),
+            float(np.mean([b for _, b in pairs])),
+            len(pairs),
+        )
+        for group, pairs in groups.items()
+    }
+
+
 @dataclass(frozen=True)
 class CalibrationBin:
     low: float

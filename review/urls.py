@@ -6,6 +6,7 @@ from . import views
 app_name = "review"
 urlpatterns = [
     path("portfolio/", views.portfolio, name="portfolio"),
+    path("portfolio/quality-cost/", views.portfolio_front, name="portfolio_front"),
     path("reviews/", views.review_list, name="review_list"),
     path("reviews/new/", views.review_create, name="review_create"),
     path("reviews/<int:pk>/", views.review_detail, name="review_detail"),

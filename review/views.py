@@ -25,7 +25,7 @@ from .forms import (
     ReviewForm,
     ReviewMoveForm,
 )
-from .portfolio import portfolio_shares
+from .portfolio import portfolio_shares, quality_cost_front
 
 REVIEW_PAGE = "review/review_detail.html"
 
@@ -331,3 +331,14 @@ def nomination_create(request):
 @permission_required("radar.view_technique", raise_exception=True)
 def portfolio(request):
     return TemplateResponse(request, "review/portfolio.html", {"rows": portfolio_shares()})
+
+
+@permission_required("experiments.view_experiment", raise_exception=True)
+def portfolio_front(request):
+    """Quality against cost across the portfolio; unknown metric names fall back to defaults."""
+    context = quality_cost_front(
+        quality=request.GET.get("quality"),
+        cost=request.GET.get("cost"),
+        higher_is_better=request.GET.get("better") != "lower",
+    )
+    return TemplateResponse(request, "review/portfolio_front.html", context)

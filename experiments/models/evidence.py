@@ -134,25 +134,27 @@ class RunQuerySet(models.QuerySet):
         latest counts, so re-running a seed cannot double its weight. With `finished_only`
         (the evidence a gate is decided on) running, failed and killed runs are left out.
         """
-        runs = list(self)
-        left_out = []
-        if finished_only:
-            left_out += [
-                (run, f"{run.status}, not finished")
-                for run in runs
-                if run.status != RunStatus.FINISHED
-            ]
-            runs = [run for run in runs if run.status == RunStatus.FINISHED]
-        latest = {}
-        for run in sorted(runs, key=lambda run: (run.started_at, run.pk)):
-            if run.seed is None:
-                continue
-            earlier = latest.get((run.variant, run.seed))
-            if earlier is not None:
-                left_out.append((earlier, f"replaced by {run.name} (same variant and seed)"))
-            latest[(run.variant, run.seed)] = run
-        replaced = {run.pk for run, reason in left_out if reason.startswith("replaced")}
-        return [run for run in runs if run.pk not in replaced], left_out
+        return counted_runs(list(self), finished_only=finished_only)
+
+    def latest_stage_evidence(self):
+        """{experiment id: (stage, counted runs)} for the experiments these runs belong to.
+
+        Per experiment, the finished runs counted (as counted() counts them) for the latest
+        stage that has any, its own or carried over: the evidence its last or next gate is
+        decided on. An experiment that just passed a gate has no runs of its new stage yet,
+        and its previous stage's evidence is still what it has shown. Two queries however
+        many experiments there are.
+        """
+        by_experiment = defaultdict(lambda: defaultdict(list))
+        for run in self.filter(status=RunStatus.FINISHED).prefetch_related("carry_overs"):
+            for stage in {run.stage, *(carry.stage for carry in run.carry_overs.all())}:
+                by_experiment[run.experiment_id][stage].append(run)
+        order = list(Stage.values)
+        evidence = {}
+        for experiment_id, by_stage in by_experiment.items():
+            stage = max(by_stage, key=order.index)
+            evidence[experiment_id] = (stage, counted_runs(by_stage[stage])[0])
+        return evidence
 
     def values_by_metric(self, metrics=None, *, among=None):
         """{metric: [(run, value)]}, one pair per run that has the metric, metrics sorted by name.
@@ -218,6 +220,26 @@ class RunQuerySet(models.QuerySet):
                 if value is not None and not math.isfinite(value):
                     names.add(metric)
         return names
+
+
+def counted_runs(runs, *, finished_only=False):
+    """(counted, left_out) among `runs` of one experiment: see RunQuerySet.counted."""
+    left_out = []
+    if finished_only:
+        left_out += [
+            (run, f"{run.status}, not finished") for run in runs if run.status != RunStatus.FINISHED
+        ]
+        runs = [run for run in runs if run.status == RunStatus.FINISHED]
+    latest = {}
+    for run in sorted(runs, key=lambda run: (run.started_at, run.pk)):
+        if run.seed is None:
+            continue
+        earlier = latest.get((run.variant, run.seed))
+        if earlier is not None:
+            left_out.append((earlier, f"replaced by {run.name} (same variant and seed)"))
+        latest[(run.variant, run.seed)] = run
+    replaced = {run.pk for run, reason in left_out if reason.startswith("replaced")}
+    return [run for run in runs if run.pk not in replaced], left_out
 
 
 class Run(models.Model):

@@ -1,7 +1,6 @@
 """Experiment pages: the list, the form, the experiment page and its self-refreshing evidence."""
 
 import hashlib
-import math
 
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,10 +26,6 @@ from ..models.handover import handover_sections, is_required
 from .common import get_experiment_for_user
 
 PAGE = "experiments/experiment_detail.html"
-# Name fragments that suggest which metric is quality and which is cost, for the scatter's
-# default axes; the page lets the reader pick others.
-QUALITY_HINTS = ("accuracy", "acc", "f1", "bleu", "score", "quality", "reward")
-COST_HINTS = ("latency", "gpu_hours", "gpu-hours", "cost", "seconds", "time", "memory")
 
 
 @permission_required("experiments.view_experiment", raise_exception=True)
@@ -249,7 +244,7 @@ def evidence_context(experiment, params):
     watched = [c.metric for c in experiment.criteria.current().machine_checked()]
     # Curves and strata need logged points; some metrics exist only in run summaries.
     logged = MetricSummary.objects.for_runs(experiment.runs.all()).names()
-    metric = _pick(params.get("metric"), logged, watched + list(QUALITY_HINTS))
+    metric = charts.pick_metric(params.get("metric"), logged, watched + list(charts.QUALITY_HINTS))
     chart = curves.page_chart(experiment, metric) if metric else None
     strata = []
     if metric:
@@ -257,8 +252,10 @@ def evidence_context(experiment, params):
             (bucket, run.variant, value)
             for run, bucket, value in experiment.runs.bucket_values(metric)
         )
-    quality = _pick(params.get("quality"), metrics, QUALITY_HINTS)
-    cost = _pick(params.get("cost"), [m for m in metrics if m != quality], COST_HINTS)
+    quality = charts.pick_metric(params.get("quality"), metrics, charts.QUALITY_HINTS)
+    cost = charts.pick_metric(
+        params.get("cost"), [m for m in metrics if m != quality], charts.COST_HINTS
+    )
     query = params.copy()
     query.pop("criteria_shown", None)  # each poll adds the current one itself
     return {
@@ -284,31 +281,17 @@ def evidence_context(experiment, params):
     }
 
 
-def _pick(wanted, metrics, hints):
-    """The metric asked for if it exists, else the first matching a hint, else the first."""
-    if wanted in metrics:
-        return wanted
-    for hint in hints:
-        for metric in metrics:
-            if hint in metric.lower():
-                return metric
-    return metrics[0] if metrics else None
-
-
 def _scatter(values_by_metric, quality, cost):
     """One dot per run with both metrics; the Pareto front maximises quality, minimises cost."""
     if not quality or not cost:
         return None
     costs = {run.pk: value for run, value in values_by_metric.get(cost, [])}
-    points = [
-        (run.name, costs[run.pk], value, run.variant)
+    rows = [
+        (run.name, run.variant, value, costs[run.pk])
         for run, value in values_by_metric.get(quality, [])
-        if run.pk in costs and math.isfinite(value) and math.isfinite(costs[run.pk])
+        if run.pk in costs
     ]
-    front = stats.pareto_front(
-        [(quality_value, cost_value) for _, cost_value, quality_value, _ in points]
-    )
-    return charts.scatter_data(points, front, x_label=cost, y_label=quality)
+    return charts.quality_cost_scatter(rows, quality=quality, cost=cost)
 
 
 def _status(form):

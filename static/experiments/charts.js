@@ -212,15 +212,29 @@
     const labels = [null];
     const data = [xs];
     const series = [{ label: chart.x_label, value: function (u, v) { return format(v); } }];
-    chart.groups.forEach(function (group) {
-      const names = points.map(function (p) { return p.group === group.name ? p.label : null; });
-      labels.push(names);
-      data.push(points.map(function (p) { return p.group === group.name ? p.y : null; }));
+    // A group's points, and (on the portfolio's plot) its dominated points as a faint series.
+    function addDots(group, label, keep, faint) {
+      const color = faint ? group.color + "4d" : group.color; // #rrggbb + alpha 0.3
+      labels.push(points.map(function (p) { return p.group === group.name && keep(p) ? p.label : null; }));
+      data.push(points.map(function (p) { return p.group === group.name && keep(p) ? p.y : null; }));
       series.push({
-        label: group.name, stroke: group.color, fill: group.color, paths: function () { return null; },
-        points: { show: true, size: 9, fill: group.color },
+        label: label, stroke: color, fill: color, paths: function () { return null; },
+        points: { show: true, size: 9, fill: color, stroke: color },
         value: function (u, v, si, i) { return v == null || i == null ? "—" : labels[si][i] + ": " + format(v); },
       });
+    }
+    chart.groups.forEach(function (group) {
+      if (!chart.dim_dominated) {
+        addDots(group, group.name, function () { return true; }, false);
+        return;
+      }
+      const mine = points.filter(function (p) { return p.group === group.name; });
+      if (mine.some(function (p) { return p.front; })) {
+        addDots(group, group.name, function (p) { return p.front; }, false);
+      }
+      if (mine.some(function (p) { return !p.front; })) {
+        addDots(group, group.name + " (dominated)", function (p) { return !p.front; }, true);
+      }
     });
     labels.push(points.map(function (p) { return p.front ? p.label : null; }));
     data.push(points.map(function (p) { return p.front ? p.y : null; }));
@@ -231,7 +245,8 @@
     holder.chartPlot = new uPlot({
       width: Math.max(plot.clientWidth, 300), height: HEIGHT, series: series, data: data,
       scales: { x: { time: false } },
-      axes: [{ label: chart.x_label + " (lower is better)" }, { label: chart.y_label + " (higher is better)" }],
+      axes: [{ label: chart.x_label + " (lower is better)" },
+        { label: chart.y_label + " (" + (chart.y_better || "higher") + " is better)" }],
       cursor: { drag: { x: true, y: true, uni: 20 } },
     }, data, plot);
     holder.chartSource = source;
