@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from experiments import stats
+from experiments import charts, stats
 
 # Wikipedia, "Welch's t-test", example 1: t = -2.46, df = 24.99, p = 0.021.
 WELCH_A1 = [
@@ -150,6 +150,26 @@ def test_pareto_front_keeps_only_undominated_points():
 def test_pareto_front_when_lower_quality_is_better():
     points = [(2.0, 1.0), (1.0, 2.0), (3.0, 3.0)]
     assert stats.pareto_front(points, maximise_quality=False) == [0, 1]
+
+
+def test_pareto_front_keeps_equal_points_both():
+    assert stats.pareto_front([(0.9, 10.0), (0.9, 10.0), (0.9, 11.0)]) == [0, 1]
+
+
+def test_means_by_group_uses_only_rows_with_both_values():
+    rows = [("a", 1.0, 10.0), ("a", 3.0, 30.0), ("a", 5.0, None), ("a", math.nan, 1.0)]
+    rows += [("b", 2.0, 4.0)]
+    assert stats.means_by_group(rows) == {"a": (2.0, 20.0, 2), "b": (2.0, 4.0, 1)}
+
+
+def test_quality_cost_scatter_marks_the_front_and_drops_non_finite_rows():
+    rows = [("r1", "v", 0.9, 10.0), ("r2", "v", math.inf, 1.0), ("r3", "w", 0.8, 12.0)]
+    chart = charts.quality_cost_scatter(rows, quality="acc", cost="gpu_hours")
+    assert [(p["label"], p["front"]) for p in chart["points"]] == [("r1", True), ("r3", False)]
+    assert chart["y_better"] == "higher" and chart["dim_dominated"] is False
+    lower = charts.quality_cost_scatter(rows, quality="err", cost="s", higher_is_better=False)
+    assert [p["front"] for p in lower["points"]] == [True, True]
+    assert charts.quality_cost_scatter([rows[1]], quality="acc", cost="gpu_hours") is None
 
 
 def test_brier_score_and_calibration_bins():

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -109,7 +110,9 @@ def test_page_shows_the_front_and_says_which_experiments_are_left_out(alice_clie
     assert response.status_code == 200
     page = response.content.decode()
     front = page.split('id="pareto-front"')[1].split("</table>")[0]
-    rows = re.findall(r"<tr><td><a href=\"(/experiments/\d+/)\">(EXP-\w)</a>", front)
+    rows = re.findall(
+        r"<tr><td><a href=\"(/experiments/\d+/)\" title=\"[^\"]*\">(EXP-\w)</a>", front
+    )
     assert [key for _, key in rows] == ["EXP-B", "EXP-A"]
     assert rows[0][0] == Experiment.objects.get(key="EXP-B").get_absolute_url()
     assert "<td>0.85</td><td>85</td><td>2</td>" in front  # EXP-B: means over 2 seeds
@@ -174,3 +177,14 @@ def test_the_page_costs_the_same_queries_for_more_experiments(alice_client):
         page = alice_client.get(URL).content.decode()
     assert page.count("dominated</td>") + page.count("<td>yes</td>") == 16
     assert len(eight) == len(two), [query["sql"] for query in eight]
+
+
+def test_the_demo_makes_a_front_across_several_experiments(client, django_user_model):
+    call_command("load_demo")
+    client.force_login(django_user_model.objects.get(username="alice"))
+    page = client.get(URL).content.decode()
+    chart = _chart(page)
+    assert (chart["y_label"], chart["x_label"]) == ("accuracy", "latency_ms")
+    assert {point["group"] for point in chart["points"]} == {"EXP-1", "EXP-2", "EXP-3", "EXP-4"}
+    front = {point["group"] for point in chart["points"] if point["front"]}
+    assert len(front) >= 3 and not all(point["front"] for point in chart["points"])
