@@ -220,6 +220,18 @@ def test_experiment_hypothesis_and_learnings(bob_client, dana):
     _page(bob_client, reverse("experiments:experiment_list"), "experiment list")
 
 
+def test_portfolio_quality_cost_names_titles_and_variants(bob_client, dana):
+    # Variant names come from training jobs; titles from people: both reach the chart's JSON,
+    # the front table and the left-out list.
+    for number in range(3):
+        experiment = factories.make_experiment(title=f"<svg onload=alert('XSS')> {number}")
+        run = factories.make_run(experiment=experiment, seed=1, variant="<script>alert(1)</script>")
+        run.finish(summary={"accuracy": 0.5 + number / 10, "latency_ms": 10.0 - number})
+    factories.make_experiment(title="<img src=x onerror=alert('XSS')>")
+    html = _page(bob_client, reverse("review:portfolio_front"), "portfolio quality-cost page")
+    assert "data-scatter=" in html and 'id="left-out"' in html
+
+
 def test_postmortem(bob_client, dana):
     from experiments.models import PostMortem
 
