@@ -14,6 +14,7 @@ from .base import (
     RecordOutcome,
     Rejection,
     reject,
+    repeat_of,
     save_record,
 )
 
@@ -66,14 +67,22 @@ def import_text(text, *, dry_run=False, progress=None, may_merge_papers=True):
     items = list(_PARSERS[format_name](text))
     report = ImportReport(format=format_name, dry_run=dry_run)
     loop = progress(items, len(items)) if progress else items
+    # The first outcome under each record key: a record repeated under its key (a file
+    # concatenated from two exports) is that record again, whatever its fields say.
+    by_key = {}
     try:
         with transaction.atomic():
             for item in loop:
-                outcome = (
-                    reject(item)
-                    if isinstance(item, Rejection)
-                    else save_record(item, may_merge_papers=may_merge_papers)
-                )
+                key = item.key.strip().lower()
+                first = by_key.get(key) if key else None
+                if first is not None and first.status != RecordOutcome.REJECTED:
+                    outcome = repeat_of(item, first)
+                elif isinstance(item, Rejection):
+                    outcome = reject(item)
+                else:
+                    outcome = save_record(item, may_merge_papers=may_merge_papers)
+                if key and (first is None or first.status == RecordOutcome.REJECTED):
+                    by_key[key] = outcome
                 report.outcomes.append(outcome)
             if dry_run:
                 raise _DryRun
