@@ -12,6 +12,7 @@ from radar.models import Ring, Technique
 from . import dedupe
 from .embeddings import configured_models, default_model_name
 from .identifiers import arxiv_id_from_doi, normalise_arxiv_id, normalise_doi
+from .importers import ImportFormatError, decode_file
 from .models import Paper, PaperNote, QuestionLink, ReadingState, ResearchQuestion, Tag
 from .search import MAX_K, MODES
 
@@ -316,20 +317,18 @@ class ImportForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         limit = filesizeformat(settings.ASSAY_MAX_UPLOAD_BYTES)
-        self.fields[
-            "file"
-        ].help_text = (
-            f"BibTeX (.bib), CSL-JSON (.json) or an arXiv Atom feed (.xml); at most {limit}"
+        self.fields["file"].help_text = (
+            f"BibTeX (.bib), CSL-JSON (.json), RIS (.ris) or an arXiv Atom feed (.xml); "
+            f"at most {limit}"
         )
 
     def clean_file(self):
         upload = check_upload_size(self.cleaned_data["file"])
         try:
-            return upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise forms.ValidationError(
-                f"The file is not UTF-8 text (byte {error.start} cannot be read)."
-            ) from error
+            return decode_file(upload.read())
+        except ImportFormatError as error:
+            reason = str(error)
+            raise forms.ValidationError(f"{reason[:1].upper()}{reason[1:]}.") from error
 
 
 class MergeForm(forms.Form):
