@@ -13,7 +13,16 @@ from . import dedupe
 from .embeddings import configured_models, default_model_name
 from .identifiers import arxiv_id_from_doi, normalise_arxiv_id, normalise_doi
 from .importers import ImportFormatError, decode_file
-from .models import Paper, PaperNote, QuestionLink, ReadingState, ResearchQuestion, Tag
+from .models import (
+    Paper,
+    PaperNote,
+    QuestionLink,
+    ReadingState,
+    ResearchQuestion,
+    Tag,
+    TriageItem,
+    Watch,
+)
 from .search import MAX_K, MODES
 
 
@@ -391,3 +400,28 @@ class NearDuplicatesForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["model"].choices = [(name, name) for name in configured_models()]
+
+
+class WatchForm(forms.ModelForm):
+    class Meta:
+        model = Watch
+        fields = ["name", "kind", "query"]
+
+    def clean_query(self):
+        query = " ".join(self.cleaned_data["query"].split())
+        if not query:
+            raise forms.ValidationError("Say what to watch for.")
+        return query
+
+
+class TriageForm(forms.Form):
+    DECISIONS = {
+        "skip": TriageItem.Status.SKIPPED,
+        "read_later": TriageItem.Status.READ_LATER,
+        "read_now": TriageItem.Status.READ_NOW,
+    }
+    decision = forms.ChoiceField(choices=[(name, name) for name in DECISIONS])
+
+    @property
+    def status(self):
+        return self.DECISIONS[self.cleaned_data["decision"]]
