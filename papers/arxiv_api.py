@@ -7,7 +7,9 @@ timeout, so a hung connection cannot hold a worker.
 """
 
 import logging
+import re
 import time
+import xml.etree.ElementTree as ElementTree
 
 import requests
 from django.core.cache import cache
@@ -82,12 +84,30 @@ class ArxivClient:
             raise ArxivError(
                 f"arXiv could not be reached: {type(error).__name__}: {error}"
             ) from error
+        refusal = _api_error(text)
+        if refusal:
+            raise ArxivError(f"arXiv refused the query: {refusal}")
         if status != 200:
             raise ArxivError(f"arXiv answered HTTP {status}: {' '.join(text.split())[:300]}")
         try:
             return list(arxiv_atom.parse(text))
         except ImportFormatError as error:
             raise ArxivError(f"arXiv's answer is not a feed: {error}") from error
+
+
+def _api_error(text):
+    """The summary of the error entry arXiv answers a malformed query with, or ""."""
+    if "/api/errors" not in text or re.search(r"<!(DOCTYPE|ENTITY)", text, re.IGNORECASE):
+        return ""
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError:
+        return ""
+    for entry in root.iter(f"{arxiv_atom.ATOM}entry"):
+        if "/api/errors" in (entry.findtext(f"{arxiv_atom.ATOM}id") or ""):
+            summary = entry.findtext(f"{arxiv_atom.ATOM}summary") or "no reason given"
+            return " ".join(summary.split())
+    return ""
 
 
 def poll(watch, *, client=None):

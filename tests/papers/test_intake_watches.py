@@ -15,6 +15,18 @@ from tests.papers.intake_support import EMPTY_FEED
 pytestmark = pytest.mark.django_db
 
 QUERY = 'cat:cs.LG AND abs:"speculative decoding"'
+# How the arXiv API answers a query it cannot read (the shape its user manual gives for errors:
+# a feed with one entry whose id is under /api/errors); hand-written, no such answer is recorded.
+ARXIV_ERROR = """<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <entry>
+    <id>http://arxiv.org/api/errors#malformed_query</id>
+    <title>Error</title>
+    <summary>malformed query: unbalanced
+      parentheses</summary>
+  </entry>
+</feed>
+"""
 
 
 @pytest.fixture
@@ -91,8 +103,9 @@ def test_a_skipped_match_does_not_come_back(bob, arxiv_watch, fake_arxiv):
         (requests.Timeout("read timed out"), "arXiv could not be reached: Timeout"),
         ((503, "Service Unavailable"), "arXiv answered HTTP 503: Service Unavailable"),
         ((200, "<html>rate limited</html>"), "arXiv's answer is not a feed"),
+        ((400, ARXIV_ERROR), "arXiv refused the query: malformed query: unbalanced parentheses"),
     ],
-    ids=["refused", "timeout", "http-503", "not-a-feed"],
+    ids=["refused", "timeout", "http-503", "not-a-feed", "api-error"],
 )
 def test_a_failed_poll_records_the_error_on_the_watch_page(
     alice_client, arxiv_watch, fake_arxiv, answer, error
