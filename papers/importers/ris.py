@@ -47,6 +47,8 @@ VENUE_FIELDS = (
 )
 AUTHOR_FIELDS = ("authors", "first_authors")
 YEAR_FIELDS = ("year", "publication_year", "date")
+# rispy's field names back to the tags a user sees in the file (PY, Y1, DA).
+_TAG_NAMES = {value: key for key, value in rispy.TAG_KEY_MAPPING.items()}
 
 
 def looks_like_ris(text):
@@ -150,9 +152,6 @@ def _year(fields, warnings):
             return int(match.group(1))
         warnings.append(f"{_TAG_NAMES[name]}: {value!r} is not a year; dropped")
     return None
-
-
-_TAG_NAMES = {value: key for key, value in rispy.TAG_KEY_MAPPING.items()}
 
 
 def _doi(fields, warnings):

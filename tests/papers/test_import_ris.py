@@ -164,3 +164,12 @@ def test_the_command_reads_a_utf16_ris_file(tmp_path, capsys):
 def test_a_binary_file_starting_with_a_utf16_mark_is_still_refused_as_not_text():
     with pytest.raises(ValueError, match="not UTF-8 text"):
         decode_file(b"\xff\xfe\x00\x81PK\x03\x04")
+
+
+def test_an_undated_record_imports_without_a_year_and_the_command_says_why(tmp_path, capsys):
+    path = tmp_path / "mendeley.ris"
+    path.write_text("TY  - JOUR\nID  - m1\nTI  - Undated\nPY  - n.d.\nER  -\n", encoding="utf-8")
+    call_command("import_papers", str(path))
+    out = capsys.readouterr().out
+    assert f"{path}: line 1 m1 'Undated' created: warning: PY: 'n.d.' is not a year; dropped" in out
+    assert Paper.objects.get().year is None
