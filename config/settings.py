@@ -279,6 +279,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "experiments.tasks.check_all_experiments",
         "schedule": 900.0,
     },
+    # Each watch is polled at most every Watch.POLL_EVERY (6 h); this only finds the due ones.
+    "poll-intake-watches": {"task": "papers.tasks.poll_due_watches", "schedule": 900.0},
 }
 
 # One cache for every process when Redis is there (throttles and the debounce must hold across

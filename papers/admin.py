@@ -8,6 +8,8 @@ from .models import (
     ReadingState,
     ResearchQuestion,
     Tag,
+    TriageItem,
+    Watch,
 )
 
 
@@ -57,3 +59,18 @@ class ResearchQuestionAdmin(admin.ModelAdmin):
     list_display = ["question", "status", "updated_at"]
     list_filter = ["status"]
     inlines = [QuestionLinkInline, ConclusionRevisionInline]
+
+
+@admin.register(Watch)
+class WatchAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "query", "active", "last_polled_at", "last_error_at"]
+    list_filter = ["kind", "active"]
+    readonly_fields = ["last_polled_at", "last_error", "last_error_at"]
+
+
+@admin.register(TriageItem)
+class TriageItemAdmin(admin.ModelAdmin):
+    list_display = ["title", "watch", "status", "arxiv_id", "found_at", "triaged_by"]
+    list_filter = ["status", "watch"]
+    search_fields = ["title", "arxiv_id"]
+    raw_id_fields = ["paper"]

@@ -12,7 +12,17 @@ from radar.models import Ring, Technique
 from . import dedupe
 from .embeddings import configured_models, default_model_name
 from .identifiers import arxiv_id_from_doi, normalise_arxiv_id, normalise_doi
-from .models import Paper, PaperNote, QuestionLink, ReadingState, ResearchQuestion, Tag
+from .importers import ImportFormatError, decode_file
+from .models import (
+    Paper,
+    PaperNote,
+    QuestionLink,
+    ReadingState,
+    ResearchQuestion,
+    Tag,
+    TriageItem,
+    Watch,
+)
 from .search import MAX_K, MODES
 
 
@@ -316,20 +326,18 @@ class ImportForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         limit = filesizeformat(settings.ASSAY_MAX_UPLOAD_BYTES)
-        self.fields[
-            "file"
-        ].help_text = (
-            f"BibTeX (.bib), CSL-JSON (.json) or an arXiv Atom feed (.xml); at most {limit}"
+        self.fields["file"].help_text = (
+            f"BibTeX (.bib), CSL-JSON (.json), RIS (.ris) or an arXiv Atom feed (.xml); "
+            f"at most {limit}"
         )
 
     def clean_file(self):
         upload = check_upload_size(self.cleaned_data["file"])
         try:
-            return upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise forms.ValidationError(
-                f"The file is not UTF-8 text (byte {error.start} cannot be read)."
-            ) from error
+            return decode_file(upload.read())
+        except ImportFormatError as error:
+            reason = str(error)
+            raise forms.ValidationError(f"{reason[:1].upper()}{reason[1:]}.") from error
 
 
 class MergeForm(forms.Form):
@@ -392,3 +400,28 @@ class NearDuplicatesForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["model"].choices = [(name, name) for name in configured_models()]
+
+
+class WatchForm(forms.ModelForm):
+    class Meta:
+        model = Watch
+        fields = ["name", "kind", "query"]
+
+    def clean_query(self):
+        query = " ".join(self.cleaned_data["query"].split())
+        if not query:
+            raise forms.ValidationError("Say what to watch for.")
+        return query
+
+
+class TriageForm(forms.Form):
+    DECISIONS = {
+        "skip": TriageItem.Status.SKIPPED,
+        "read_later": TriageItem.Status.READ_LATER,
+        "read_now": TriageItem.Status.READ_NOW,
+    }
+    decision = forms.ChoiceField(choices=[(name, name) for name in DECISIONS])
+
+    @property
+    def status(self):
+        return self.DECISIONS[self.cleaned_data["decision"]]

@@ -15,8 +15,9 @@ from django.db import transaction
 
 from core.tasks import discard, enqueue, enqueue_fallback
 
-from . import keyword, vector_index
+from . import arxiv_api, keyword, vector_index
 from .embeddings import configured_models, embed_papers
+from .models import Watch
 from .models.search import IndexState, PaperEmbedding, ids_checksum
 
 logger = logging.getLogger(__name__)
@@ -139,3 +140,26 @@ def _flush():
         for model_name in configured_models():
             enqueue(index_papers, model_name, ids, queue=settings.ASSAY_EMBEDDING_QUEUE)
     discard(groups)
+
+
+# --- intake: watches polled into the triage inbox ------------------------------------------
+
+
+@shared_task(name="papers.tasks.poll_watch")
+def poll_watch(watch_id):
+    """Poll one watch into the inbox. Idempotent: a match already in the inbox or the library
+    is not added again, so a retried or doubled poll adds nothing."""
+    watch = Watch.objects.filter(pk=watch_id, active=True).first()
+    if watch is None:
+        return 0
+    return len(arxiv_api.poll(watch))
+
+
+@shared_task(name="papers.tasks.poll_due_watches")
+def poll_due_watches():
+    """Periodic: queue a poll of every active watch not polled within Watch.POLL_EVERY."""
+    due = list(Watch.objects.due().values_list("pk", flat=True))
+    with transaction.atomic():
+        for watch_id in due:
+            enqueue(poll_watch, watch_id)
+    return due

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import imports, library, notes, questions, search
+from .views import imports, intake, library, notes, questions, search
 
 app_name = "papers"
 urlpatterns = [
@@ -30,6 +30,13 @@ urlpatterns = [
         "questions/<int:pk>/conclusion/", questions.question_conclusion, name="question_conclusion"
     ),
     path("panel/", library.home_panel, name="home_panel"),
+    # --- intake: watches and the triage inbox ---
+    path("inbox/", intake.triage_inbox, name="triage_inbox"),
+    path("inbox/<int:pk>/triage/", intake.triage_item, name="triage_item"),
+    path("watches/new/", intake.watch_create, name="watch_create"),
+    path("watches/<int:pk>/", intake.watch_detail, name="watch_detail"),
+    path("watches/<int:pk>/poll/", intake.watch_poll, name="watch_poll"),
+    path("watches/<int:pk>/toggle/", intake.watch_toggle, name="watch_toggle"),
     # --- search ---
     path("search/", search.paper_search, name="search"),
     path("search/indexes/", search.index_status, name="index_status"),

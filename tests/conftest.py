@@ -6,6 +6,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from tests import factories  # noqa: E402
+from tests.papers.intake_support import fake_arxiv  # noqa: E402, F401  (fixture)
 from tests.papers.search_support import fake_models, on_commit  # noqa: E402, F401  (fixtures)
 
 

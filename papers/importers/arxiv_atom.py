@@ -83,14 +83,15 @@ def _record(entry, line, label):
     title = _tex(_text(entry, f"{ATOM}title"))
     if not title:
         raise RecordRejected("no title")
+    warnings = []
     entry_id = _text(entry, f"{ATOM}id")
     arxiv_id = normalise_arxiv_id(entry_id)
     if not arxiv_id:
-        raise RecordRejected(f"id: {entry_id!r} is not an arXiv abs URL")
+        warnings.append(f"id: {entry_id!r} is not an arXiv abs URL; no arXiv id")
     published = _text(entry, f"{ATOM}published")
     match = re.match(r"(\d{4})-", published)
     if published and not match:
-        raise RecordRejected(f"published: {published!r} is not a date")
+        warnings.append(f"published: {published!r} is not a date; the year is dropped")
     doi_text = _text(entry, f"{ARXIV}doi")
     # Some entries list several DOIs separated by spaces; the first is the article's.
     doi = normalise_doi(doi_text.split()[0]) if doi_text else ""
@@ -109,7 +110,8 @@ def _record(entry, line, label):
         abstract=" ".join(_text(entry, f"{ATOM}summary").split()),
         arxiv_id=arxiv_id,
         doi=doi,
-        url=f"https://arxiv.org/abs/{arxiv_id}",
+        url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else "",
         entry_type=Paper.EntryType.ARTICLE if published_version else Paper.EntryType.PREPRINT,
         tags=categories,
+        warnings=warnings,
     )

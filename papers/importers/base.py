@@ -61,9 +61,19 @@ class PaperRecord:
     bibtex_key: str = ""
     entry_type: str = Paper.EntryType.MISC
     tags: list[str] = field(default_factory=list)
+    # The file's own name for the record (BibTeX key, CSL or RIS id): a second record under a
+    # key already seen in the file is a repeat of the first, reported as a duplicate.
+    key: str = ""
+    # Fields dropped because they could not be read ("field doi: 'x' is not a DOI; dropped"):
+    # the rest of the record still imports, and the report says what was left out.
+    warnings: list[str] = field(default_factory=list)
 
     def to_paper(self):
-        """An unsaved Paper with normalised identifiers, validated; raises RecordRejected."""
+        """An unsaved Paper with normalised identifiers, validated; raises RecordRejected.
+
+        Only a record without a usable title is rejected: a field that fails validation (a DOI
+        that is no DOI, an implausible year) is blanked and named in `warnings`.
+        """
         paper = Paper(
             title=clean_title(self.title),
             authors=[" ".join(a.split()) for a in self.authors if a.strip()],
@@ -79,13 +89,35 @@ class PaperRecord:
         try:
             paper.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as error:
-            raise RecordRejected(_describe(error)) from error
+            errors = error.message_dict
+            if "title" in errors or not set(errors) <= set(_DROPPABLE):
+                raise RecordRejected(_describe(error)) from error
+            for name, messages in errors.items():
+                self.warnings.append(f"{name}: {' '.join(messages)} Dropped.")
+                setattr(paper, name, _DROPPABLE[name]())
+            try:
+                paper.full_clean(validate_unique=False, validate_constraints=False)
+            except ValidationError as again:
+                raise RecordRejected(_describe(again)) from again
         # save() normalises; do it now so dedupe compares the stored forms.
         paper.normalise()
         # An arXiv id with neither DOI nor venue is a preprint, whatever type the file gave.
         if paper.arxiv_id and not paper.doi and not paper.venue:
             paper.entry_type = Paper.EntryType.PREPRINT
         return paper
+
+
+# What a field that fails validation is replaced with, so the rest of its record imports.
+_DROPPABLE = {
+    "authors": list,
+    "year": lambda: None,
+    "venue": str,
+    "abstract": str,
+    "arxiv_id": str,
+    "doi": str,
+    "url": str,
+    "bibtex_key": str,
+}
 
 
 @dataclass
@@ -95,6 +127,7 @@ class Rejection:
     line: int | None
     label: str
     reason: str
+    key: str = ""
 
 
 @dataclass
@@ -110,12 +143,15 @@ class RecordOutcome:
     title: str = ""
     detail: str = ""
     paper_id: int | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def __str__(self):
         where = f"line {self.line}" if self.line else "record"
         name = f" {self.label}" if self.label else ""
         text = f" {self.title!r}" if self.title else ""
-        detail = f": {self.detail}" if self.detail else ""
+        notes = [self.detail] if self.detail else []
+        notes += [f"warning: {warning}" for warning in self.warnings]
+        detail = f": {'; '.join(notes)}" if notes else ""
         return f"{where}{name}{text} {self.status}{detail}"
 
 
@@ -124,6 +160,11 @@ class ImportReport:
     format: str
     dry_run: bool = False
     outcomes: list[RecordOutcome] = field(default_factory=list)
+
+    @property
+    def warned(self):
+        """The outcomes that dropped a field or more."""
+        return [outcome for outcome in self.outcomes if outcome.warnings]
 
     @property
     def counts(self):
@@ -172,7 +213,12 @@ def save_record(record, *, may_merge_papers=True):
         # Another import saved the same identifier between our lookup and our insert.
         reason = f"conflicts with a paper saved meanwhile ({error})"
     return RecordOutcome(
-        RecordOutcome.REJECTED, record.line, record.label, record.title, detail=reason
+        RecordOutcome.REJECTED,
+        record.line,
+        record.label,
+        record.title,
+        detail=reason,
+        warnings=record.warnings,
     )
 
 
@@ -191,7 +237,13 @@ def _save_record(record, *, may_merge_papers):
         candidate.save()
         candidate.tags.set(tags)
         return RecordOutcome(
-            RecordOutcome.CREATED, record.line, record.label, candidate.title, "", candidate.pk
+            RecordOutcome.CREATED,
+            record.line,
+            record.label,
+            candidate.title,
+            "",
+            candidate.pk,
+            record.warnings,
         )
     keep = matches[0]
     changes = []
@@ -211,8 +263,21 @@ def _save_record(record, *, may_merge_papers):
         changes.append("added tags " + ", ".join(t.name for t in new_tags))
     status = RecordOutcome.MERGED if changes else RecordOutcome.DUPLICATE
     detail = f"paper #{keep.pk}" + (f" ({'; '.join(changes)})" if changes else "")
-    return RecordOutcome(status, record.line, record.label, keep.title, detail, keep.pk)
+    return RecordOutcome(
+        status, record.line, record.label, keep.title, detail, keep.pk, record.warnings
+    )
 
 
 def reject(item):
     return RecordOutcome(RecordOutcome.REJECTED, item.line, item.label, detail=item.reason)
+
+
+def repeat_of(item, first):
+    """The outcome of `item`, a record filed under the same key as the earlier `first`."""
+    detail = f"repeats the key {item.key!r} of line {first.line}"
+    if first.paper_id:
+        detail += f" (paper #{first.paper_id})"
+    title = getattr(item, "title", "") or first.title
+    return RecordOutcome(
+        RecordOutcome.DUPLICATE, item.line, item.label, title, detail, first.paper_id
+    )

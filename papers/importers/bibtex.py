@@ -96,21 +96,17 @@ def parse(text):
         raise ImportFormatError(refusal)
     for block in sorted(items, key=lambda b: b.start_line or 0):
         line = (block.start_line or 0) + 1
-        if isinstance(block, DuplicateBlockKeyBlock):
-            first = entries.get(block.key.lower())
-            where = f" at line {first.start_line + 1}" if first else ""
-            yield Rejection(line, block.key, f"the key {block.key!r} is already used{where}")
-        elif isinstance(block, DuplicateFieldKeyBlock):
-            key = getattr(block.ignore_error_block, "key", "")
-            names = ", ".join(sorted(block.duplicate_keys))
-            yield Rejection(line, key, f"the field {names} appears more than once")
-        elif isinstance(block, ParsingFailedBlock):
+        if isinstance(block, DuplicateBlockKeyBlock | DuplicateFieldKeyBlock):
+            # bibtexparser still read the entry: a repeated key is reported as a duplicate by
+            # the importer, a repeated field keeps its first value (with a warning).
+            block = block.ignore_error_block
+        if isinstance(block, ParsingFailedBlock):
             yield Rejection(line, "", _failure_reason(block))
-        else:
-            try:
-                yield _record(block, line, strings, entries)
-            except RecordRejected as error:
-                yield Rejection(line, block.key, str(error))
+            continue
+        try:
+            yield _record(block, line, strings, entries)
+        except RecordRejected as error:
+            yield Rejection(line, block.key, str(error), key=block.key)
 
 
 def _failure_reason(block):
@@ -161,24 +157,38 @@ def _resolve(raw, strings, where):
     return "".join(pieces)
 
 
-def _fields(entry, strings, entries):
-    """The used fields of `entry`, resolved, with crossref/xdata parents' fields inherited."""
+def _fields(entry, strings, entries, warnings):
+    """The used fields of `entry`, resolved, with crossref/xdata parents' fields inherited.
+
+    A field that cannot be read is left out with a warning; only an unreadable title rejects
+    the entry (raises RecordRejected).
+    """
     raw = {}
     for field in entry.fields:
         key = field.key.lower()
-        if key in USED_FIELDS:
+        if key not in USED_FIELDS:
+            continue
+        if key in raw:
+            warnings.append(f"field {key}: appears more than once; the first value is kept")
+            continue
+        try:
             depth = _brace_depth(field.value)
             if depth > MAX_BRACE_DEPTH:
                 raise RecordRejected(
                     f"field {key}: braces nested {depth:,} levels deep (at most {MAX_BRACE_DEPTH})"
                 )
             raw[key] = _resolve(field.value, strings, f"field {key}")
+        except RecordRejected as error:
+            if key == "title":
+                raise
+            warnings.append(f"{error}; dropped")
     for parent_field in ("crossref", "xdata"):
         for parent_key in raw.get(parent_field, "").split(","):
             parent = entries.get(parent_key.strip().lower())
             if parent is None or parent is entry:
                 continue
-            inherited = _fields(parent, strings, {})
+            # A parent's own unreadable fields are reported on the parent's line, not here.
+            inherited = _fields(parent, strings, {}, [])
             # biblatex: a parent's title is the child's booktitle (the collection it is in).
             if "title" in inherited and "booktitle" not in raw and parent_field == "crossref":
                 raw["booktitle"] = inherited["title"]
@@ -188,7 +198,7 @@ def _fields(entry, strings, entries):
     return raw
 
 
-def _authors(latex, where):
+def _authors(latex, where, warnings):
     names = []
     for name in split_multiple_persons_names(latex):
         if name.strip().lower() == "others":
@@ -196,7 +206,8 @@ def _authors(latex, where):
         try:
             parts = parse_single_name_into_parts(name, strict=True)
         except InvalidNameError as error:
-            raise RecordRejected(f"{where}: cannot read the name {name!r} ({error})") from error
+            warnings.append(f"{where}: cannot read the name {name!r} ({error}); dropped")
+            continue
         words = [*parts.first, *parts.von, *parts.last]
         full = decode_latex(" ".join(words))
         if parts.jr:
@@ -206,14 +217,15 @@ def _authors(latex, where):
     return names
 
 
-def _year(fields):
+def _year(fields, warnings):
     for key in ("year", "date"):
         value = decode_latex(fields.get(key, ""))
         if not value:
             continue
         match = _YEAR.match(value)
         if not match:
-            raise RecordRejected(f"field {key}: {value!r} is not a year (expected e.g. 2016)")
+            warnings.append(f"field {key}: {value!r} is not a year (expected e.g. 2016); dropped")
+            continue
         return int(match.group(1))
     return None
 
@@ -222,14 +234,15 @@ def _record(entry, line, strings, entries):
     entry_type = entry.entry_type.lower()
     if entry_type in NOT_PAPERS:
         raise RecordRejected(f"{NOT_PAPERS[entry_type]}; it is not a paper")
-    fields = _fields(entry, strings, entries)
+    warnings = []
+    fields = _fields(entry, strings, entries, warnings)
     title = decode_latex(fields.get("title", ""))
     if not title:
         raise RecordRejected("no title")
     if fields.get("subtitle"):
         title = f"{title}: {decode_latex(fields['subtitle'])}"
     people = fields.get("author") or fields.get("editor") or ""
-    authors = _authors(people, "field author") if people else []
+    authors = _authors(people, "field author", warnings) if people else []
 
     venue = decode_latex(
         fields.get("journal")
@@ -244,7 +257,7 @@ def _record(entry, line, strings, entries):
     doi_field = strip_braces(fields.get("doi", ""))
     doi = normalise_doi(doi_field)
     if doi_field and not doi and not normalise_arxiv_id(doi_field):
-        raise RecordRejected(f"field doi: {doi_field!r} is not a DOI")
+        warnings.append(f"field doi: {doi_field!r} is not a DOI; dropped")
     if not doi and "doi.org/" in url:
         doi = normalise_doi(url)
     arxiv_id = _arxiv_id(fields, venue, url) or normalise_arxiv_id(doi_field)
@@ -256,7 +269,7 @@ def _record(entry, line, strings, entries):
         label=entry.key,
         title=title,
         authors=authors,
-        year=_year(fields),
+        year=_year(fields, warnings),
         venue=venue,
         abstract=decode_latex(fields.get("abstract", "")),
         arxiv_id=arxiv_id,
@@ -265,6 +278,8 @@ def _record(entry, line, strings, entries):
         bibtex_key=entry.key,
         entry_type=ENTRY_TYPES.get(entry_type, Paper.EntryType.MISC),
         tags=[k for k in keywords if k.strip()],
+        key=entry.key,
+        warnings=warnings,
     )
 
 

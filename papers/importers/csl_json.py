@@ -61,7 +61,7 @@ def parse(text):
                 raise RecordRejected(f"item {index + 1} is not an object")
             yield _record(item, line, label)
         except RecordRejected as error:
-            yield Rejection(line, label, str(error))
+            yield Rejection(line, label, str(error), key=label)
 
 
 def _item_lines(text, count):
@@ -98,7 +98,16 @@ def _plain_lines(text):
     return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
-def _year(item):
+def _year(item, warnings):
+    """The year issued, or None with a warning saying why the date cannot be read."""
+    try:
+        return _issued_year(item)
+    except RecordRejected as error:
+        warnings.append(f"{error}; the year is dropped")
+        return None
+
+
+def _issued_year(item):
     issued = item.get("issued")
     if issued in (None, {}, ""):
         return None
@@ -128,11 +137,16 @@ def _year(item):
     return year
 
 
-def _authors(item):
+def _authors(item, warnings):
+    people = item.get("author") or []
+    if not isinstance(people, list):
+        warnings.append(f"author: expected a list of names, got {people!r}; dropped")
+        return []
     names = []
-    for person in item.get("author") or []:
+    for person in people:
         if not isinstance(person, dict):
-            raise RecordRejected(f"author: expected a name object, got {person!r}")
+            warnings.append(f"author: expected a name object, got {person!r}; dropped")
+            continue
         if person.get("literal"):
             names.append(_text(person["literal"]))
             continue
@@ -159,11 +173,12 @@ def _record(item, line, label):
     title = _text(_strip_markup(str(item.get("title") or "")))
     if not title:
         raise RecordRejected("no title")
+    warnings = []
     url = _text(item.get("URL"))
     doi_value = _text(item.get("DOI"))
     doi = normalise_doi(doi_value)
     if doi_value and not doi:
-        raise RecordRejected(f"DOI: {doi_value!r} is not a DOI")
+        warnings.append(f"DOI: {doi_value!r} is not a DOI; dropped")
     arxiv_id = _arxiv_id(item, url)
     venue = _text(item.get("container-title"))
     if venue.lower() == "arxiv":
@@ -173,8 +188,8 @@ def _record(item, line, label):
         line=line,
         label=label,
         title=title,
-        authors=_authors(item),
-        year=_year(item),
+        authors=_authors(item, warnings),
+        year=_year(item, warnings),
         venue=venue,
         abstract=_strip_markup(str(item.get("abstract") or "")),
         arxiv_id=arxiv_id,
@@ -183,4 +198,6 @@ def _record(item, line, label):
         bibtex_key=_text(item.get("citation-key")),
         entry_type=ENTRY_TYPES.get(item.get("type"), Paper.EntryType.MISC),
         tags=[k for k in re.split(r"[,;]", str(keywords)) if k.strip()],
+        key=label,
+        warnings=warnings,
     )

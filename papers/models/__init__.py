@@ -1,3 +1,4 @@
+from .intake import TriageItem, Watch
 from .notes import PaperNote
 from .paper import Paper, ReadingState, Tag
 from .passages import Passage
@@ -16,4 +17,6 @@ __all__ = [
     "ResearchQuestion",
     "SearchDocument",
     "Tag",
+    "TriageItem",
+    "Watch",
 ]

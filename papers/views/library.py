@@ -14,7 +14,7 @@ from core.forms import submit_form
 from core.htmx import for_htmx, form_response
 
 from ..forms import MergeForm, PaperFilterForm, PaperForm, PaperLinkForm, ReadingStateForm
-from ..models import Paper, ReadingState, ResearchQuestion
+from ..models import Paper, ReadingState, ResearchQuestion, TriageItem
 
 PAGE_SIZE = 25
 
@@ -224,5 +224,6 @@ def home_panel(request):
         "queue": ReadingState.objects.for_user(request.user).queued().select_related("paper")[:5],
         "open_questions": ResearchQuestion.objects.open()[:5],
         "paper_count": Paper.objects.count(),
+        "untriaged_count": TriageItem.objects.untriaged().count(),
     }
     return TemplateResponse(request, "papers/_home_panel.html", context)

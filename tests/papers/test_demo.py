@@ -23,7 +23,7 @@ def test_demo_imports_the_samples_and_adds_ml_papers_notes_and_questions():
     out = io.StringIO()
     demo.load(_users(), stdout=out)
     text = out.getvalue()
-    assert "phd-thesis-db.bib: created 54, merged 2, duplicates 0, rejected 1" in text
+    assert "phd-thesis-db.bib: created 55, merged 2, duplicates 0, rejected 0" in text
     paper = Paper.objects.get(arxiv_id="2106.09685")
     assert list(paper.techniques.all()) == [lora]
     assert PaperNote.objects.filter(author__username="dana").count() == 3

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from papers.models import TriageItem, Watch
 from tests.factories import make_paper, make_question, make_technique
 from tests.htmx_views import HtmxView, home_panel_view, htmx_view_tests
 
@@ -44,6 +45,13 @@ def _question_conclusion(user):
     question = make_question()
     url = reverse("papers:question_conclusion", args=[question.pk])
     return "post", url, {"status": "answered", "conclusion": "Yes, past 8k tokens."}
+
+
+def _triage(user):
+    watch = Watch.objects.create(name="Inbox", kind="library", query="x", created_by=user)
+    paper = make_paper()
+    item = TriageItem.objects.create(watch=watch, paper=paper, title=paper.title)
+    return "post", reverse("papers:triage_item", args=[item.pk]), {"decision": "read_later"}
 
 
 def _similar(user):
@@ -91,6 +99,9 @@ VIEWS = {
     ),
     "papers:question_candidates": HtmxView(
         request=_candidates, region='<section class="question-candidates">', plain="fragment"
+    ),
+    "papers:triage_item": HtmxView(
+        request=_triage, region='<section class="card" id="inbox">', plain="redirect"
     ),
     "papers:home_panel": home_panel_view("papers", "Papers"),
 }

@@ -31,7 +31,7 @@ FEED = """<?xml version="1.0" encoding="UTF-8"?>
 
 def test_entries_keep_bare_id_doi_journal_ref_and_unwrapped_title():
     report = import_text(FEED)
-    paper = Paper.objects.get()
+    paper = Paper.objects.get(arxiv_id="1403.7984")
     assert paper.title == "Mori Dream Stacks"
     assert paper.arxiv_id == "1403.7984"
     assert paper.doi == "10.1007/s00209-015-1472-1"
@@ -39,11 +39,14 @@ def test_entries_keep_bare_id_doi_journal_ref_and_unwrapped_title():
     assert paper.abstract == "A summary on two lines."
     assert paper.year == 2014
     assert [t.name for t in paper.tags.all()] == ["math.AG"]
-    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
-    assert (rejected.line, rejected.detail) == (
+    # An entry from another Atom feed has a title, so it imports, without an arXiv id.
+    (warned,) = report.warned
+    assert (warned.line, warned.status, warned.warnings) == (
         17,
-        "id: 'http://example.org/not-arxiv' is not an arXiv abs URL",
+        "created",
+        ["id: 'http://example.org/not-arxiv' is not an arXiv abs URL; no arXiv id"],
     )
+    assert Paper.objects.get(title="Elsewhere").arxiv_id == ""
 
 
 def test_text_that_is_not_xml_is_refused_with_the_position():

@@ -47,7 +47,7 @@ def test_arxiv_eprint_with_version_is_stored_bare_and_makes_a_preprint():
     assert (paper.arxiv_id, paper.venue, paper.entry_type) == ("1412.4320", "", "preprint")
 
 
-def test_a_malformed_entry_is_rejected_with_its_line_and_the_others_import():
+def test_only_unreadable_or_untitled_entries_are_rejected_the_rest_import_with_warnings():
     text = """@article{good1, title = {First good}, year = 2001}
 
 @article{broken, title = {Unclosed, year = 2000,
@@ -61,18 +61,35 @@ def test_a_malformed_entry_is_rejected_with_its_line_and_the_others_import():
 @article{notitle, author = {Nobody, A.}}
 """
     report = import_text(text)
-    rejected = {o.line: o.detail for o in [o for o in report.outcomes if o.status == "rejected"]}
-    assert [o.title for o in report.outcomes if o.status == "created"] == [
-        "First good",
-        "Second good",
+    assert report.summary_line() == "created 5, merged 0, duplicates 1, rejected 2"
+    by_line = {o.line: o for o in report.outcomes}
+    assert by_line[3].status == "rejected" and "malformed BibTeX" in by_line[3].detail
+    assert by_line[11].status == "rejected" and by_line[11].detail == "no title"
+    assert by_line[7].title == "a"
+    assert by_line[7].warnings == ["field title: appears more than once; the first value is kept"]
+    first = by_line[1].paper_id
+    assert (by_line[8].status, by_line[8].detail) == (
+        "duplicate",
+        f"repeats the key 'good1' of line 1 (paper #{first})",
+    )
+    assert by_line[9].warnings == [
+        "field year: 'forthcoming' is not a year (expected e.g. 2016); dropped"
     ]
-    assert "malformed BibTeX" in rejected[3]
-    assert rejected[7] == "the field title appears more than once"
-    assert rejected[8] == "the key 'good1' is already used at line 1"
-    assert rejected[9] == "field year: 'forthcoming' is not a year (expected e.g. 2016)"
-    assert rejected[10] == "field journal: undefined @string macro 'nosuchmacro'"
-    assert rejected[11] == "no title"
-    assert Paper.objects.count() == 2
+    assert by_line[10].warnings == ["field journal: undefined @string macro 'nosuchmacro'; dropped"]
+    assert Paper.objects.get(bibtex_key="badyear").year is None
+    assert Paper.objects.get(bibtex_key="macro").venue == ""
+    assert not Paper.objects.filter(title="Same key again").exists()
+    assert Paper.objects.count() == 5
+
+
+def test_an_invalid_doi_is_dropped_with_a_warning_and_the_entry_still_imports():
+    report = import_text("@article{k, title = {Still here}, doi = {not a doi}, year = 2019}")
+    (outcome,) = report.outcomes
+    assert (outcome.status, outcome.warnings) == (
+        "created",
+        ["field doi: 'notadoi' is not a DOI; dropped"],
+    )
+    assert Paper.objects.get().doi == ""
 
 
 def test_a_record_that_fails_while_saving_leaves_nothing_behind(monkeypatch):

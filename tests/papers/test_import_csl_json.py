@@ -44,14 +44,44 @@ def test_jats_abstract_becomes_sanitised_text_and_dates_of_one_to_three_parts_wo
         ("2020", "expected an object with date-parts"),
     ],
 )
-def test_a_bad_date_rejects_that_item_with_its_line(issued, reason):
+def test_a_bad_date_drops_the_year_with_a_warning_naming_the_item_and_its_line(issued, reason):
     items = [_item(id="good", title="Good"), _item(id="bad", title="Bad", issued=issued)]
     report = import_text(json.dumps(items, indent=2))
-    (rejected,) = [o for o in report.outcomes if o.status == "rejected"]
-    assert rejected.label == "bad"
-    assert rejected.line == 7  # where the second item's "{" is
-    assert reason in rejected.detail
-    assert list(Paper.objects.values_list("title", flat=True)) == ["Good"]
+    assert report.summary_line() == "created 2, merged 0, duplicates 0, rejected 0"
+    (warned,) = report.warned
+    assert (warned.label, warned.line) == ("bad", 7)  # where the second item's "{" is
+    (warning,) = warned.warnings
+    assert warning.startswith("issued: ") and reason in warning
+    assert warning.endswith("the year is dropped")
+    assert Paper.objects.get(title="Bad").year is None
+
+
+def test_an_invalid_doi_is_dropped_with_a_warning_and_the_item_still_imports():
+    items = [_item(id="a", title="Kept anyway", DOI="not-a-doi", issued={"date-parts": [[2020]]})]
+    report = import_text(json.dumps(items, indent=2))
+    (outcome,) = report.outcomes
+    assert outcome.status == "created"
+    assert outcome.warnings == ["DOI: 'not-a-doi' is not a DOI; dropped"]
+    assert str(outcome) == (
+        "line 2 a 'Kept anyway' created: warning: DOI: 'not-a-doi' is not a DOI; dropped"
+    )
+    paper = Paper.objects.get()
+    assert (paper.title, paper.doi, paper.year) == ("Kept anyway", "", 2020)
+
+
+def test_an_item_repeated_under_its_id_is_a_duplicate_and_one_without_title_is_rejected():
+    items = [
+        _item(id="smith2020", title="First copy"),
+        _item(id="smith2020", title="Second copy, edited"),
+        _item(id="untitled", title=""),
+    ]
+    report = import_text(json.dumps(items, indent=2))
+    assert report.summary_line() == "created 1, merged 0, duplicates 1, rejected 1"
+    created, repeat, rejected = report.outcomes
+    assert repeat.status == "duplicate"
+    assert repeat.detail == f"repeats the key 'smith2020' of line 2 (paper #{created.paper_id})"
+    assert (rejected.label, rejected.detail) == ("untitled", "no title")
+    assert list(Paper.objects.values_list("title", flat=True)) == ["First copy"]
 
 
 def test_arxiv_items_typed_report_get_their_arxiv_id():

@@ -197,14 +197,16 @@ def test_home_panel_shows_my_queue_and_open_questions(bob_client, bob):
 def test_import_upload_shows_the_per_record_report(bob_client):
     upload = SimpleUploadedFile(
         "refs.bib",
-        b"@article{ok, title = {Good}, year = 2020}\n@article{bad, title = {Bad}, year = {soon}}\n",
+        b"@article{ok, title = {Good}, year = 2020}\n@article{bad, title = {Bad}, year = {soon}}\n"
+        b"@article{none, year = 2021}\n",
     )
     response = bob_client.post(reverse("papers:paper_import"), {"file": upload})
     body = response.content.decode()
     assert response.status_code == 200
-    assert "created 1, merged 0, duplicates 0, rejected 1" in body
-    assert "field year: &#x27;soon&#x27; is not a year" in body
-    assert Paper.objects.get().title == "Good"
+    assert "created 2, merged 0, duplicates 0, rejected 1" in body
+    assert "field year: &#x27;soon&#x27; is not a year (expected e.g. 2016); dropped" in body
+    assert "no title" in body
+    assert sorted(Paper.objects.values_list("title", flat=True)) == ["Bad", "Good"]
 
 
 def test_import_upload_over_the_size_limit_is_refused(bob_client, settings):

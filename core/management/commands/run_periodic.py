@@ -12,8 +12,9 @@ logger = logging.getLogger(__name__)
 class Command(BaseCommand):
     help = (
         "Run what Celery beat runs (settings.CELERY_BEAT_SCHEDULE: outbox redispatch, index "
-        "reconcile, experiment checks) in this process, on the same schedule. For the embedded "
-        "default, where no beat runs: `make run` starts it beside the web server."
+        "reconcile, experiment checks, intake watches) in this process, on the same schedule. "
+        "For the embedded default, where no beat runs: `make run` starts it beside the web "
+        "server."
     )
 
     def add_arguments(self, parser):

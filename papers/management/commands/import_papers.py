@@ -4,15 +4,17 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from papers.importers import ImportFormatError, import_text
+from papers.importers import ImportFormatError, decode_file, import_text
 
 
 class Command(BaseCommand):
     help = (
-        "Import papers from BibTeX, CSL-JSON or arXiv Atom files (format told from the content). "
+        "Import papers from BibTeX, CSL-JSON, RIS or arXiv Atom files (format told from the "
+        "content). "
         "Prints a line per record (created, merged, duplicate, rejected with line and reason) "
         "and a last line 'created N, merged M, duplicates K, rejected R'. Exits 1 if any record "
-        "or file was rejected. Importing a file twice changes nothing."
+        "or file was rejected. Importing a file twice changes nothing. UTF-8, or UTF-16 with a "
+        "byte order mark (EndNote's RIS)."
     )
 
     def add_arguments(self, parser):
@@ -29,8 +31,8 @@ class Command(BaseCommand):
         for name in files:
             path = Path(name)
             try:
-                text = path.read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as error:
+                text = decode_file(path.read_bytes())
+            except (OSError, ImportFormatError) as error:
                 raise CommandError(f"{name}: cannot read the file ({error})") from error
             try:
                 report = import_text(text, dry_run=dry_run, progress=self._progress(path.name))
