@@ -21,6 +21,7 @@ from .models import (
     ResearchQuestion,
     Tag,
 )
+from .models.questions import PASSAGE_OF_ANOTHER_PAPER
 from .search import MAX_K, MODES
 
 
@@ -346,6 +347,13 @@ class QuestionLinkForm(forms.Form):
                 f"Several papers are titled “{reference}”: give its number or identifier."
             )
         return found[0]
+
+    def clean(self):
+        data = super().clean()
+        paper, passage = data.get("paper"), data.get("passage")
+        if paper and passage and passage.paper_id != paper.pk:
+            self.add_error("passage", PASSAGE_OF_ANOTHER_PAPER)
+        return data
 
     def target(self):
         """The cleaned paper, or its passage when one was chosen."""

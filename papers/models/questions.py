@@ -15,6 +15,7 @@ ANSWERED_NEEDS_SUPPORT = (
     "A question is answered only with evidence: add at least one piece of evidence that "
     "supports the conclusion first."
 )
+PASSAGE_OF_ANOTHER_PAPER = "That passage is from another paper."
 LAST_SUPPORT = (
     "This is the only evidence supporting the answer: reopen the question (status open or "
     "partly answered) or add other supporting evidence first."
@@ -386,4 +387,4 @@ class QuestionLink(models.Model):
                 "Evidence cites exactly one thing: a paper, an experiment, a run or a technique."
             )
         if self.passage_id and self.passage.paper_id != self.paper_id:
-            raise ValidationError({"passage": "That passage is from another paper."})
+            raise ValidationError({"passage": PASSAGE_OF_ANOTHER_PAPER})
