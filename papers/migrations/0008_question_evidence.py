@@ -13,18 +13,31 @@ from django.db import migrations, models
 MISSING_RATIONALE = "(Linked before evidence needed a reason: say why.)"
 
 
+def _check_now(schema_editor):
+    # PostgreSQL refuses to ALTER a table with deferred foreign-key checks pending from the
+    # updates above in the same transaction: run those checks now.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def links_to_evidence(apps, schema_editor):
     QuestionLink = apps.get_model("papers", "QuestionLink")
     QuestionLink.objects.filter(stance="background").update(stance="context")
     QuestionLink.objects.filter(rationale="").update(rationale=MISSING_RATIONALE)
+    _check_now(schema_editor)
 
 
 def evidence_to_links(apps, schema_editor):
     QuestionLink = apps.get_model("papers", "QuestionLink")
     QuestionLink.objects.filter(stance="context").update(stance="background")
     QuestionLink.objects.filter(rationale=MISSING_RATIONALE).update(rationale="")
-    # Links to experiments, runs and techniques have no place in the old table.
-    QuestionLink.objects.filter(paper__isnull=True).delete()
+    _check_now(schema_editor)
+
+
+def drop_evidence_without_paper(apps, schema_editor):
+    """Backwards: experiments, runs and techniques have no place in the old links table."""
+    apps.get_model("papers", "QuestionLink").objects.filter(paper__isnull=True).delete()
+    _check_now(schema_editor)
 
 
 class Migration(migrations.Migration):
@@ -128,6 +141,7 @@ class Migration(migrations.Migration):
                 to="radar.technique",
             ),
         ),
+        migrations.RunPython(migrations.RunPython.noop, drop_evidence_without_paper),
         migrations.AlterModelOptions(
             name="questionlink",
             options={

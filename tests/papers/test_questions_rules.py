@@ -182,4 +182,17 @@ def test_the_migration_keeps_existing_paper_links_as_evidence():
     ]
     assert all(e.rationale.startswith("(Linked before evidence needed a reason") for e in evidence)
 
+    # Backwards, the paper links come back as they were; other evidence has no place there.
+    technique = factories.make_technique()  # radar is not migrated back: its tables serve
+    evidence.model.objects.create(
+        question_id=question.pk, technique_id=technique.pk, stance="supports", rationale="Adopted"
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    links = executor.loader.project_state(BEFORE).apps.get_model("papers", "QuestionLink")
+    assert sorted(links.objects.values_list("paper__title", "stance", "passage")) == [
+        ("Bare", "background", ""),
+        ("Quoted", "supports", "Table 2"),
+    ]
+
     MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())
