@@ -1,4 +1,5 @@
 import datetime
+import difflib
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -148,6 +149,15 @@ class ResearchQuestion(models.Model):
         self.save()
         return self.record_revision(by=by)
 
+    def conclusion_history(self):
+        """The revisions, newest first, each with `changes`: its text against the revision
+        before it, word by word, as (kind, words) with kind "same", "added" or "removed"."""
+        revisions = list(self.revisions.select_related("author"))
+        for index, revision in enumerate(revisions):
+            previous = revisions[index + 1].text if index + 1 < len(revisions) else ""
+            revision.changes = _word_changes(previous, revision.text)
+        return revisions
+
     def record_revision(self, *, by):
         """Keep the current conclusion and status as a revision (after a change saved)."""
         return self.revisions.create(text=self.conclusion, status=self.status, author=by)
@@ -246,6 +256,21 @@ class ResearchQuestion(models.Model):
                 }
             )
         return groups
+
+
+def _word_changes(old, new):
+    old_words, new_words = old.split(), new.split()
+    changes = []
+    matcher = difflib.SequenceMatcher(a=old_words, b=new_words, autojunk=False)
+    for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+        if tag == "equal":
+            changes.append(("same", " ".join(new_words[new_start:new_end])))
+            continue
+        if old_end > old_start:
+            changes.append(("removed", " ".join(old_words[old_start:old_end])))
+        if new_end > new_start:
+            changes.append(("added", " ".join(new_words[new_start:new_end])))
+    return changes
 
 
 class ConclusionRevision(models.Model):

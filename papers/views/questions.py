@@ -58,7 +58,7 @@ def _question_context(
         "question": question,
         "evidence_map": question.evidence_map(),
         "evidence_error": evidence_error,
-        "revisions": question.revisions.select_related("author"),
+        "revisions": question.conclusion_history(),
         "link_form": link_form or QuestionLinkForm(),
         "work_form": work_form or WorkEvidenceForm(),
         "conclusion_form": conclusion_form

@@ -78,6 +78,7 @@ def test_paper_search(live, page):
     page.click("nav >> text=Questions")
     page.click(f"text={question.question}")
     paper_number = paper_url.rstrip("/").rsplit("/", 1)[1]
+    page.click("#evidence summary >> text=Cite a paper")
     cite = page.locator("#evidence form").filter(has=page.locator("input[name=paper]"))
     cite.locator("input[name=paper]").fill(f"#{paper_number}")
     cite.locator("select[name=stance]").select_option(index=0)

@@ -335,3 +335,13 @@ def test_removing_the_only_support_of_an_answer_is_refused(alice_client, htmx):
     in_place = alice_client.post(url, headers=htmx).content.decode()
     assert in_place.lstrip().startswith(EVIDENCE) and LAST_SUPPORT in in_place
     assert QuestionLink.objects.filter(pk=link.pk).exists()
+
+
+def test_the_history_shows_what_each_revision_changed(bob_client, bob):
+    question = factories.make_question()
+    question.revise_conclusion("Helps at batch 1.", by=bob, status="partly_answered")
+    question.revise_conclusion("Helps at batch 1 to 4 <b>only</b>.", by=bob)
+    body = bob_client.get(question.get_absolute_url()).content.decode()
+    changes = body.split('class="revision-changes"')
+    assert len(changes) == 2  # the first revision changed nothing before it
+    assert "<del>1.</del> <ins>1 to 4 &lt;b&gt;only&lt;/b&gt;.</ins>" in changes[1]
