@@ -413,7 +413,8 @@ def list_questions(request, filters: Query[QuestionFilters]):
 def create_question(request, payload: QuestionIn):
     """Ask a question (open, with no evidence yet)."""
     _require(request, "papers.add_researchquestion")
-    question = ResearchQuestion(created_by=request.user, **payload.dict())
+    fields = {field: value.strip() for field, value in payload.dict().items()}
+    question = ResearchQuestion(created_by=request.user, **fields)
     question.full_clean()
     question.save()
     return Status(201, _get_question(request, question.pk))
@@ -431,7 +432,7 @@ def update_question(request, question_id: int, payload: QuestionPatch):
     change through /conclusion, which keeps their history)."""
     question = _get_question(request, question_id, "papers.change_researchquestion")
     for field, value in payload.dict(exclude_unset=True, exclude_none=True).items():
-        setattr(question, field, value)
+        setattr(question, field, value.strip())
     question.full_clean()
     question.save()
     return _get_question(request, question_id)

@@ -54,6 +54,10 @@ def test_updating_a_question(bob_client):
     assert question.what_would_resolve == "A 32k run"
     empty = _send(bob_client, "patch", f"{API}/{question.pk}", {"question": ""})
     assert empty.status_code == 422 and "question" in empty.json()["detail"]
+    blank = _send(bob_client, "patch", f"{API}/{question.pk}", {"question": "   "})
+    assert blank.status_code == 400 and "question" in blank.json()["detail"]
+    question.refresh_from_db()
+    assert question.question == "Old wording?"
 
 
 @pytest.mark.parametrize("kind", ["paper", "passage", "experiment", "run", "technique"])
