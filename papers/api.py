@@ -403,7 +403,7 @@ def _evidence_target(payload):
 @router.get("/questions", response={200: list[QuestionOut], **QUESTION_ERRORS})
 @paginate(LimitOffsetPagination)
 def list_questions(request, filters: Query[QuestionFilters]):
-    """Research questions, open ones first, most recently changed first; `limit` from
+    """Research questions by status, then most recently changed first; `limit` from
     `offset`, with the `count` of all that match."""
     _require(request, "papers.view_researchquestion")
     return filters.filter(_questions())

@@ -3,7 +3,7 @@ import difflib
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -201,7 +201,12 @@ class ResearchQuestion(models.Model):
         evidence.full_clean()
         if was_support and evidence.stance != QuestionLink.Stance.SUPPORTS:
             self._check_support_remains(without=evidence)
-        evidence.save()
+        try:
+            with transaction.atomic():
+                evidence.save()
+        except IntegrityError as error:
+            # Someone cited the same thing a moment ago: full_clean could not see it yet.
+            raise ValidationError("This is already cited: reload and edit it.") from error
         return evidence
 
     def link_paper(self, paper, *, stance, rationale, quote="", by=None):
