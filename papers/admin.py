@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
 from .models import (
     ConclusionRevision,
@@ -11,6 +13,7 @@ from .models import (
     TriageItem,
     Watch,
 )
+from .models.questions import LAST_SUPPORT
 
 
 @admin.register(Tag)
@@ -41,9 +44,31 @@ class ReadingStateAdmin(admin.ModelAdmin):
     raw_id_fields = ["paper"]
 
 
+class EvidenceFormSet(BaseInlineFormSet):
+    def clean(self):
+        """An answered question keeps at least one supporting piece of evidence."""
+        super().clean()
+        question = self.instance
+        if question.pk is None or question.status != ResearchQuestion.Status.ANSWERED:
+            return
+        supports = QuestionLink.Stance.SUPPORTS
+        kept = [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("stance") == supports
+        ]
+        if not kept:
+            raise ValidationError(LAST_SUPPORT)
+
+
 class QuestionLinkInline(admin.TabularInline):
     model = QuestionLink
-    raw_id_fields = ["paper"]
+    formset = EvidenceFormSet
+    raw_id_fields = ["paper", "passage", "experiment", "run", "technique"]
+    fields = [*raw_id_fields, "stance", "rationale", "quote", "added_by"]
+    readonly_fields = ["added_by"]
     extra = 0
 
 
@@ -56,9 +81,30 @@ class ConclusionRevisionInline(admin.TabularInline):
 
 @admin.register(ResearchQuestion)
 class ResearchQuestionAdmin(admin.ModelAdmin):
+    """The answered rule is the model's clean(): the admin form shows its message by the
+    status field. A changed conclusion or status is kept as a revision, as on the page."""
+
     list_display = ["question", "status", "updated_at"]
     list_filter = ["status"]
+    fields = ["question", "status", "conclusion", "what_would_resolve", "created_by"]
+    raw_id_fields = ["created_by"]
     inlines = [QuestionLinkInline, ConclusionRevisionInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if {"conclusion", "status"} & set(form.changed_data):
+            obj.record_revision(by=request.user)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is QuestionLink:
+            for evidence in formset.save(commit=False):
+                if evidence.added_by_id is None:
+                    evidence.added_by = request.user
+                evidence.save()
+            for evidence in formset.deleted_objects:
+                evidence.delete()
+            return
+        super().save_formset(request, form, formset, change)
 
 
 @admin.register(Watch)

@@ -1,4 +1,5 @@
-"""Papers over REST for scripts: list and read papers, write one's note on a paper.
+"""Papers over REST for scripts: list and read papers, write one's note on a paper; research
+questions, their evidence and conclusions.
 
 Session authentication (the browser's login). Notes are saved through the same model
 validation as the note form, so bad values give the same errors (400, one entry per field).
@@ -20,7 +21,7 @@ from pydantic import BeforeValidator
 from core.schemas import ErrorOut
 
 from .embeddings import ModelWarmingUp, UnknownModel
-from .models import Paper, PaperNote
+from .models import Paper, PaperNote, Passage, QuestionLink, ResearchQuestion
 from .search import MAX_K, MODES, SearchError, search
 
 router = Router(auth=django_auth, tags=["papers"])
@@ -247,3 +248,241 @@ def search_papers(request, params: Query[SearchParams]):
         )
         for r in results
     ]
+
+
+# --- research questions ---
+# Questions and their evidence for scripts, through the same model methods (and rules) as the
+# question page: an answer needs a conclusion and supporting evidence, evidence needs a reason.
+
+
+class RevisionOut(Schema):
+    text: str
+    status: ResearchQuestion.Status
+    author: str | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_author(revision):
+        return revision.author.get_username() if revision.author else None
+
+
+class EvidenceOut(Schema):
+    id: int
+    kind: QuestionLink.Kind = Field(
+        description="paper (or passage), experiment (or run), technique"
+    )
+    stance: QuestionLink.Stance
+    rationale: str
+    quote: str
+    paper_id: int | None
+    passage_id: int | None
+    page: int | None = Field(description="The cited passage's page in the paper's PDF")
+    experiment_id: int | None
+    run_id: int | None
+    technique_id: int | None
+    target: str = Field(description="What is cited, as the page names it")
+    added_by: str | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_page(evidence):
+        return evidence.passage.page if evidence.passage else None
+
+    @staticmethod
+    def resolve_target(evidence):
+        return str(evidence.target)
+
+    @staticmethod
+    def resolve_added_by(evidence):
+        return evidence.added_by.get_username() if evidence.added_by else None
+
+
+class QuestionOut(Schema):
+    id: int
+    question: str
+    status: ResearchQuestion.Status
+    conclusion: str
+    what_would_resolve: str
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    evidence_count: int
+
+    @staticmethod
+    def resolve_created_by(question):
+        return question.created_by.get_username() if question.created_by else None
+
+
+class QuestionDetailOut(QuestionOut):
+    evidence: list[EvidenceOut]
+    revisions: list[RevisionOut] = Field(description="Conclusion history, newest first")
+
+    @staticmethod
+    def resolve_evidence(question):
+        return question.evidence.select_related(
+            "paper", "passage", "experiment", "run", "technique", "added_by"
+        )
+
+    @staticmethod
+    def resolve_revisions(question):
+        return question.revisions.select_related("author")
+
+
+class QuestionFilters(FilterSchema):
+    status: ResearchQuestion.Status | None = None
+
+
+class QuestionIn(Schema):
+    question: str = Field(..., min_length=1, max_length=300)
+    what_would_resolve: str = Field("", max_length=20000)
+
+
+class QuestionPatch(Schema):
+    question: str | None = Field(None, min_length=1, max_length=300)
+    what_would_resolve: str | None = Field(None, max_length=20000)
+
+
+class ConclusionIn(Schema):
+    conclusion: str = Field(..., max_length=20000)
+    status: ResearchQuestion.Status = Field(
+        ..., description="answered needs a conclusion and at least one supporting evidence"
+    )
+
+
+Id = Annotated[int, BeforeValidator(_strict_int), Field(ge=1)]
+EVIDENCE_TARGETS = ("paper_id", "passage_id", "experiment_id", "run_id", "technique_id")
+
+
+class EvidenceIn(Schema):
+    paper_id: Id | None = None
+    passage_id: Id | None = Field(None, description="A passage: cites its paper at that passage")
+    experiment_id: Id | None = None
+    run_id: Id | None = None
+    technique_id: Id | None = None
+    stance: QuestionLink.Stance
+    rationale: str = Field(..., min_length=1, max_length=2000, description="Why it is evidence")
+    quote: str = Field("", max_length=20000)
+
+
+QUESTION_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+def _questions():
+    return ResearchQuestion.objects.with_evidence_count().select_related("created_by")
+
+
+def _get_question(request, question_id, permission="papers.view_researchquestion"):
+    _require(request, permission)
+    return get_object_or_404(_questions(), pk=question_id)
+
+
+def _evidence_target(payload):
+    """The Paper, Passage, Experiment, Run or Technique the payload names; ValidationError
+    naming the field when it names none, several, or an id that does not exist."""
+    from experiments.models import Experiment, Run
+    from radar.models import Technique
+
+    given = [name for name in EVIDENCE_TARGETS if getattr(payload, name) is not None]
+    if len(given) != 1:
+        raise ValidationError(f"Give exactly one of {', '.join(EVIDENCE_TARGETS)}.")
+    [name] = given
+    model = {
+        "paper_id": Paper,
+        "passage_id": Passage,
+        "experiment_id": Experiment,
+        "run_id": Run,
+        "technique_id": Technique,
+    }[name]
+    target = model.objects.filter(pk=getattr(payload, name)).first()
+    if target is None:
+        label = model._meta.verbose_name
+        raise ValidationError({name: f"No {label} has id {getattr(payload, name)}."})
+    return target
+
+
+@router.get("/questions", response={200: list[QuestionOut], **QUESTION_ERRORS})
+@paginate(LimitOffsetPagination)
+def list_questions(request, filters: Query[QuestionFilters]):
+    """Research questions by status, then most recently changed first; `limit` from
+    `offset`, with the `count` of all that match."""
+    _require(request, "papers.view_researchquestion")
+    return filters.filter(_questions())
+
+
+@router.post("/questions", response={201: QuestionDetailOut, **QUESTION_ERRORS})
+def create_question(request, payload: QuestionIn):
+    """Ask a question (open, with no evidence yet)."""
+    _require(request, "papers.add_researchquestion")
+    fields = {field: value.strip() for field, value in payload.dict().items()}
+    question = ResearchQuestion(created_by=request.user, **fields)
+    question.full_clean()
+    question.save()
+    return Status(201, _get_question(request, question.pk))
+
+
+@router.get("/questions/{int:question_id}", response={200: QuestionDetailOut, **QUESTION_ERRORS})
+def get_question(request, question_id: int):
+    """A question with its evidence and the history of its conclusion."""
+    return _get_question(request, question_id)
+
+
+@router.patch("/questions/{int:question_id}", response={200: QuestionDetailOut, **QUESTION_ERRORS})
+def update_question(request, question_id: int, payload: QuestionPatch):
+    """Change the question's wording or what would resolve it (the conclusion and status
+    change through /conclusion, which keeps their history)."""
+    question = _get_question(request, question_id, "papers.change_researchquestion")
+    for field, value in payload.dict(exclude_unset=True, exclude_none=True).items():
+        setattr(question, field, value.strip())
+    question.full_clean()
+    question.save()
+    return _get_question(request, question_id)
+
+
+@router.put(
+    "/questions/{int:question_id}/conclusion",
+    response={200: QuestionDetailOut, **QUESTION_ERRORS},
+)
+def set_conclusion(request, question_id: int, payload: ConclusionIn):
+    """Set the conclusion and status, kept as a revision. 400 when the question would be
+    answered without a conclusion or without supporting evidence."""
+    question = _get_question(request, question_id, "papers.change_researchquestion")
+    question.revise_conclusion(payload.conclusion, by=request.user, status=payload.status)
+    return _get_question(request, question_id)
+
+
+@router.post(
+    "/questions/{int:question_id}/evidence",
+    response={200: EvidenceOut, 201: EvidenceOut, **QUESTION_ERRORS},
+)
+def add_evidence(request, question_id: int, payload: EvidenceIn):
+    """Cite one paper, passage, experiment, run or technique with a stance and why: 201 when
+    new, 200 when it was cited already (its stance, rationale and quote are replaced). 400
+    naming the field when the id is unknown or not exactly one is given."""
+    question = _get_question(request, question_id, "papers.add_questionlink")
+    target = _evidence_target(payload)
+    existed = question.evidence.filter(
+        **{_evidence_field(target): target.paper if isinstance(target, Passage) else target}
+    ).exists()
+    evidence = question.add_evidence(
+        target,
+        stance=payload.stance,
+        rationale=payload.rationale,
+        quote=payload.quote,
+        by=request.user,
+    )
+    return Status(200 if existed else 201, evidence)
+
+
+def _evidence_field(target):
+    return "paper" if isinstance(target, Paper | Passage) else target._meta.model_name
+
+
+@router.delete(
+    "/questions/{int:question_id}/evidence/{int:evidence_id}",
+    response={204: None, **QUESTION_ERRORS},
+)
+def remove_evidence(request, question_id: int, evidence_id: int):
+    """Remove one piece of evidence; 400 when an answered question rests on it alone."""
+    question = _get_question(request, question_id, "papers.delete_questionlink")
+    question.remove_evidence(get_object_or_404(question.evidence, pk=evidence_id))
+    return Status(204, None)

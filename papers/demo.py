@@ -235,21 +235,45 @@ QUESTIONS = [
         "question": "Does speculative decoding pay off at our serving batch sizes?",
         "status": "partly_answered",
         "author": "alice",
+        "what_would_resolve": "Latency and acceptance rate of a draft model on a replay of "
+        "one day of our traffic, at batch 8 and 16.",
         "conclusion": "Helps at **batch 1-4** (2x); at batch 32 the gain disappears. "
         "Validate with EXP on our traffic before adopting.",
         "links": [
-            ("2211.17192", "supports", "accelerates T5-XXL 2x-3x ... with identical outputs"),
-            ("2309.06180", "background", "throughput depends on batch size and KV-cache memory"),
+            (
+                "2211.17192",
+                "supports",
+                "accelerates T5-XXL 2x-3x ... with identical outputs",
+                "The speed-up is measured at small batches, where our traffic mostly is.",
+            ),
+            (
+                "2309.06180",
+                "context",
+                "throughput depends on batch size and KV-cache memory",
+                "Explains why a large batch leaves no idle compute for the draft model.",
+            ),
         ],
     },
     {
         "question": "Can we fine-tune 70B models on one node without losing quality?",
         "status": "open",
         "author": "bob",
+        "what_would_resolve": "A QLoRA run at 70B on one 8-GPU node, scored on our eval "
+        "set against the full fine-tune.",
         "conclusion": "",
         "links": [
-            ("2305.14314", "supports", "preserving 16-bit finetuning task performance"),
-            ("2106.09685", "background", "reduces trainable parameters 10,000 times"),
+            (
+                "2305.14314",
+                "supports",
+                "preserving 16-bit finetuning task performance",
+                "QLoRA fits a 65B model on one 48 GB GPU at 16-bit quality.",
+            ),
+            (
+                "2106.09685",
+                "context",
+                "reduces trainable parameters 10,000 times",
+                "The adapter method QLoRA builds on.",
+            ),
         ],
     },
 ]
@@ -315,10 +339,13 @@ def load(users, stdout=None):
     for spec in QUESTIONS:
         author = users.get(spec["author"])
         question, _ = ResearchQuestion.objects.get_or_create(
-            question=spec["question"], defaults={"created_by": author}
+            question=spec["question"],
+            defaults={"created_by": author, "what_would_resolve": spec["what_would_resolve"]},
         )
-        for arxiv_id, stance, passage in spec["links"]:
-            question.link_paper(papers[arxiv_id], stance=stance, passage=passage, by=author)
+        for arxiv_id, stance, quote, rationale in spec["links"]:
+            question.link_paper(
+                papers[arxiv_id], stance=stance, rationale=rationale, quote=quote, by=author
+            )
         if spec["conclusion"] or spec["status"] != question.status:
             question.revise_conclusion(spec["conclusion"], by=author, status=spec["status"])
     _say(stdout, f"Papers: {Paper.objects.count()} papers, {len(QUESTIONS)} research questions.")

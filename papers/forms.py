@@ -6,7 +6,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
 from core.uploads import check_upload_size
-from experiments.models import Experiment
+from experiments.models import Experiment, Run
 from radar.models import Ring, Technique
 
 from . import dedupe
@@ -16,6 +16,7 @@ from .importers import ImportFormatError, decode_file
 from .models import (
     Paper,
     PaperNote,
+    Passage,
     QuestionLink,
     ReadingState,
     ResearchQuestion,
@@ -23,6 +24,7 @@ from .models import (
     TriageItem,
     Watch,
 )
+from .models.questions import PASSAGE_OF_ANOTHER_PAPER
 from .search import MAX_K, MODES
 
 
@@ -288,14 +290,45 @@ class ConclusionForm(forms.Form):
     conclusion = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False)
 
 
+class WhatWouldResolveForm(forms.ModelForm):
+    class Meta:
+        model = ResearchQuestion
+        fields = ["what_would_resolve"]
+        widgets = {"what_would_resolve": forms.Textarea(attrs={"rows": 3})}
+
+
+def _stance_field():
+    return forms.ChoiceField(choices=QuestionLink.Stance.choices)
+
+
+def _rationale_field():
+    return forms.CharField(
+        label="Why",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text="Why it supports, contradicts or frames the answer",
+    )
+
+
 class QuestionLinkForm(forms.Form):
+    """A paper (or one passage of it) as evidence for a question."""
+
     paper = forms.CharField(
         label="Paper",
         help_text="Paper number (#12), arXiv id, DOI or the exact title",
         max_length=1000,
     )
-    stance = forms.ChoiceField(choices=QuestionLink.Stance.choices)
-    passage = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    passage = forms.ModelChoiceField(
+        Passage.objects.all(),
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "No passage has that id."},
+    )
+    stance = _stance_field()
+    rationale = _rationale_field()
+    quote = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="The words that matter"
+    )
 
     def clean_paper(self):
         reference = self.cleaned_data["paper"].strip()
@@ -317,6 +350,49 @@ class QuestionLinkForm(forms.Form):
                 f"Several papers are titled “{reference}”: give its number or identifier."
             )
         return found[0]
+
+    def clean(self):
+        data = super().clean()
+        paper, passage = data.get("paper"), data.get("passage")
+        if paper and passage and passage.paper_id != paper.pk:
+            self.add_error("passage", PASSAGE_OF_ANOTHER_PAPER)
+        return data
+
+    def target(self):
+        """The cleaned paper, or its passage when one was chosen."""
+        return self.cleaned_data["passage"] or self.cleaned_data["paper"]
+
+
+class WorkEvidenceForm(forms.Form):
+    """The team's own work as evidence: one experiment, one run or one radar technique."""
+
+    experiment = forms.ModelChoiceField(
+        Experiment.objects.select_related("technique"), required=False
+    )
+    run = forms.ModelChoiceField(
+        Run.objects.all(),
+        required=False,
+        label="Run id",
+        widget=forms.NumberInput(attrs={"min": 1}),
+        error_messages={"invalid_choice": "No run has that id."},
+        help_text="The number in the run's row on its experiment page",
+    )
+    technique = forms.ModelChoiceField(Technique.objects.all(), required=False)
+    stance = _stance_field()
+    rationale = _rationale_field()
+
+    def clean(self):
+        data = super().clean()
+        chosen = [name for name in ("experiment", "run", "technique") if data.get(name)]
+        if len(chosen) != 1 and not any(
+            name in self.errors for name in ("experiment", "run", "technique")
+        ):
+            raise forms.ValidationError("Choose one experiment, one run or one technique.")
+        return data
+
+    def target(self):
+        data = self.cleaned_data
+        return data["experiment"] or data["run"] or data["technique"]
 
 
 class ImportForm(forms.Form):

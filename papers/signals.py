@@ -19,11 +19,12 @@ def paper_tags_changed(sender, instance, action, pk_set, **kwargs):
 
 
 def note_or_link_changed(sender, instance, **kwargs):
-    papers_changed([instance.paper_id])
+    if instance.paper_id:  # evidence may cite an experiment, a run or a technique instead
+        papers_changed([instance.paper_id])
 
 
 def question_changed(sender, instance, **kwargs):
-    papers_changed(instance.links.values_list("paper_id", flat=True))
+    papers_changed(instance.evidence.filter(paper__isnull=False).values_list("paper_id", flat=True))
 
 
 def connect():

@@ -21,6 +21,7 @@ urlpatterns = [
     path("questions/", questions.question_list, name="question_list"),
     path("questions/<int:pk>/", questions.question_detail, name="question_detail"),
     path("questions/<int:pk>/links/", questions.question_link, name="question_link"),
+    path("questions/<int:pk>/links/work/", questions.question_link_work, name="question_link_work"),
     path(
         "questions/<int:pk>/links/<int:link_pk>/remove/",
         questions.question_unlink,
@@ -28,6 +29,11 @@ urlpatterns = [
     ),
     path(
         "questions/<int:pk>/conclusion/", questions.question_conclusion, name="question_conclusion"
+    ),
+    path(
+        "questions/<int:pk>/what-would-resolve/",
+        questions.question_what_would_resolve,
+        name="question_what_would_resolve",
     ),
     path("panel/", library.home_panel, name="home_panel"),
     # --- intake: watches and the triage inbox ---

@@ -1,4 +1,5 @@
-"""The monthly review's agenda and minutes, built from the radar and the experiments."""
+"""The monthly review's agenda and minutes, built from the radar, the experiments and the
+research questions."""
 
 import datetime
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 from experiments.enums import AttentionKind
 from experiments.models import ActionItem, Criterion, Experiment, GateDecision, Prediction
 from experiments.models.handover import missing_sections
+from papers.models import ResearchQuestion
 from radar.models import Nomination, RingMove, Technique
 
 # Gates whose time-box ends within this many days after the review are on its agenda.
@@ -31,7 +33,7 @@ def build_agenda(review):
     """What `review` should discuss: moves since the previous review, stale items, pending
     nominations, deep-dive slots and the experiments' items (gates due, expired time-boxes,
     tripped hard and soft kill criteria, forecasts due, overdue post-mortem actions, unwritten
-    knowledge transfer, flags)."""
+    knowledge transfer, flags) and the open research questions stale on the review's day."""
     previous = review.previous()
     since = previous.covers_until if previous else None
     experiment_items = agenda_items(previous.held_on if previous else None, review.held_on)
@@ -47,6 +49,11 @@ def build_agenda(review):
         "deep_dives": review.deep_dives.select_related(
             "presenter", "technique", "experiment", "decided_by"
         ),
+        # As of the review's day, like the experiments' items: a past review's agenda keeps
+        # what it had to discuss then.
+        "stale_questions": ResearchQuestion.objects.stale_on(review.held_on)
+        .with_last_activity()
+        .order_by("last_activity", "pk"),
         "experiments": [
             {"key": key, "title": title, "items": experiment_items[key]}
             for key, title in EXPERIMENT_SECTIONS

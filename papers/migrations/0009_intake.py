@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('papers', '0005_passages'),
+        ('papers', '0008_question_evidence'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

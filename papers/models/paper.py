@@ -216,11 +216,12 @@ class Paper(models.Model):
         for link in self.question_links.all():
             existing = keep.question_links.filter(question=link.question_id).first()
             if existing is None:
-                link.paper = keep
-                link.save(update_fields=["paper"])
-            elif not existing.passage and link.passage:
-                existing.passage = link.passage
-                existing.save(update_fields=["passage"])
+                # This paper's passages go with it; the quote keeps the words.
+                link.paper, link.passage = keep, None
+                link.save(update_fields=["paper", "passage"])
+            elif not existing.quote and link.quote:
+                existing.quote = link.quote
+                existing.save(update_fields=["quote"])
         fill = self.fields_missing_from(keep)
         # The identifiers move to `keep`, so this row goes first: the unique constraints hold.
         self.delete()

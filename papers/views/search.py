@@ -13,7 +13,7 @@ from core.htmx import for_htmx
 
 from ..embeddings import ModelWarmingUp, UnknownModel, configured_models
 from ..forms import NearDuplicatesForm, SearchForm
-from ..models import IndexState, Paper, ResearchQuestion
+from ..models import IndexState, Paper, QuestionLink, ResearchQuestion
 from ..search import (
     SearchError,
     candidates_for_question,
@@ -127,7 +127,7 @@ def question_candidates(request, pk):
     return _results_fragment(
         request,
         "papers/_candidates.html",
-        {"question": question},
+        {"question": question, "stances": QuestionLink.Stance.choices},
         lambda model: candidates_for_question(question, k=10, model=model),
         (SearchError, UnknownModel),
     )

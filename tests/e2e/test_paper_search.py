@@ -78,10 +78,12 @@ def test_paper_search(live, page):
     page.click("nav >> text=Questions")
     page.click(f"text={question.question}")
     paper_number = paper_url.rstrip("/").rsplit("/", 1)[1]
-    evidence = page.locator("#evidence")
-    evidence.locator("input[name=paper]").fill(f"#{paper_number}")
-    evidence.locator("select[name=stance]").select_option(index=0)
-    evidence.locator("button[type=submit]").click()
+    page.click("#evidence summary >> text=Cite a paper")
+    cite = page.locator("#evidence form").filter(has=page.locator("input[name=paper]"))
+    cite.locator("input[name=paper]").fill(f"#{paper_number}")
+    cite.locator("select[name=stance]").select_option(index=0)
+    cite.locator("textarea[name=rationale]").fill("The sequence parallelism long context needs.")
+    cite.locator("button[type=submit]").click()
     expect(page.locator("#evidence")).to_contain_text("Ring Attention")
     assert QuestionLink.objects.filter(question=question, paper__title=RING).exists()
 

@@ -103,7 +103,7 @@ def test_dedupe_command_merges_title_duplicates_and_moves_notes_and_links(bob, a
     factories.make_note(paper=other, author=bob, summary="Bob's note")
     factories.make_note(paper=keep, author=alice, summary="Alice's note")
     question = factories.make_question()
-    question.link_paper(other, stance="supports", passage="Theorem 1")
+    question.link_paper(other, stance="supports", rationale="Proves it", quote="Theorem 1")
     unrelated = factories.make_paper(title="Incremental view maintenance", authors=["Someone"])
 
     assert find_duplicate_groups() == [[keep, other]]
@@ -115,7 +115,7 @@ def test_dedupe_command_merges_title_duplicates_and_moves_notes_and_links(bob, a
     assert (keep.arxiv_id, keep.doi, keep.venue) == ("1412.4320", "10.1145/2902251.2902286", "PODS")
     assert sorted(keep.notes.values_list("summary", flat=True)) == ["Alice's note", "Bob's note"]
     assert sorted(t.name for t in keep.tags.all()) == ["databases", "ivm"]
-    assert question.links.get().paper == keep
+    assert question.evidence.get().paper == keep
     assert find_duplicate_groups() == []
 
 

@@ -29,7 +29,7 @@ def test_demo_imports_the_samples_and_adds_ml_papers_notes_and_questions():
     assert PaperNote.objects.filter(author__username="dana").count() == 3
     assert ReadingState.objects.get(paper__arxiv_id="2101.03961").state == "dropped"
     question = ResearchQuestion.objects.get(status="partly_answered")
-    assert question.links.count() == 2 and question.revisions.count() == 1
+    assert question.evidence.count() == 2 and question.revisions.count() == 1
 
 
 def test_demo_without_sample_files_says_so_and_still_loads(settings, tmp_path):

@@ -32,17 +32,24 @@ def _reading_state(user):
 def _question_link(user):
     question, paper = make_question(), make_paper()
     url = reverse("papers:question_link", args=[question.pk])
-    return "post", url, {"paper": f"#{paper.pk}", "stance": "supports"}
+    return "post", url, {"paper": f"#{paper.pk}", "stance": "supports", "rationale": "Table 2"}
+
+
+def _question_link_work(user):
+    question, technique = make_question(), make_technique()
+    url = reverse("papers:question_link_work", args=[question.pk])
+    return "post", url, {"technique": technique.pk, "stance": "context", "rationale": "Adopted"}
 
 
 def _question_unlink(user):
     question, paper = make_question(), make_paper()
-    link = question.link_paper(paper, stance="supports")
+    link = question.link_paper(paper, stance="supports", rationale="Table 2")
     return "post", reverse("papers:question_unlink", args=[question.pk, link.pk]), {}
 
 
 def _question_conclusion(user):
     question = make_question()
+    question.link_paper(make_paper(), stance="supports", rationale="Measured past 8k tokens")
     url = reverse("papers:question_conclusion", args=[question.pk])
     return "post", url, {"status": "answered", "conclusion": "Yes, past 8k tokens."}
 
@@ -52,6 +59,12 @@ def _triage(user):
     paper = make_paper()
     item = TriageItem.objects.create(watch=watch, paper=paper, title=paper.title)
     return "post", reverse("papers:triage_item", args=[item.pk]), {"decision": "read_later"}
+
+
+def _question_what_would_resolve(user):
+    question = make_question()
+    url = reverse("papers:question_what_would_resolve", args=[question.pk])
+    return "post", url, {"what_would_resolve": "A 32k-token run on our eval set"}
 
 
 def _similar(user):
@@ -77,7 +90,15 @@ VIEWS = {
         request=_reading_state, region='<section class="card" id="reading-state">', plain="redirect"
     ),
     "papers:question_link": HtmxView(request=_question_link, region=EVIDENCE, plain="redirect"),
+    "papers:question_link_work": HtmxView(
+        request=_question_link_work, region=EVIDENCE, plain="redirect"
+    ),
     "papers:question_unlink": HtmxView(request=_question_unlink, region=EVIDENCE, plain="redirect"),
+    "papers:question_what_would_resolve": HtmxView(
+        request=_question_what_would_resolve,
+        region='<section class="card" id="resolve">',
+        plain="redirect",
+    ),
     "papers:question_conclusion": HtmxView(
         request=_question_conclusion,
         region='<section class="card" id="conclusion">',

@@ -87,7 +87,9 @@ def test_a_question_conclusion_makes_its_linked_papers_hits(db, fake_models, on_
     paper = make_paper(title="Retrieval-augmented generation")
     question = make_question(question="Does retrieval reduce hallucination?")
     with on_commit():
-        QuestionLink.objects.create(question=question, paper=paper, stance="supports")
+        QuestionLink.objects.create(
+            question=question, paper=paper, stance="supports", rationale="Cited"
+        )
     assert search("grounding citations", mode="keyword") == []
     with on_commit():
         question.conclusion = "Yes, grounding with citations helps on open-domain QA"
@@ -120,7 +122,9 @@ def test_question_candidates_leave_out_papers_already_linked(db, fake_models, on
     with on_commit():
         linked = make_paper(title="Quantisation aware training")
         candidate = make_paper(title="Post-training quantisation")
-        QuestionLink.objects.create(question=question, paper=linked, stance="background")
+        QuestionLink.objects.create(
+            question=question, paper=linked, stance="context", rationale="Cited"
+        )
     assert titles(candidates_for_question(question)) == [candidate.title]
 
 

@@ -84,7 +84,9 @@ def test_similar_and_candidate_fragments(bob_client, papers, on_commit):
     assert "Attention &lt;b&gt;bold&lt;/b&gt; tricks" in response.content.decode()
     question = make_question(question="Where does attention beat convolution?")
     with on_commit():
-        QuestionLink.objects.create(question=question, paper=papers[0], stance="supports")
+        QuestionLink.objects.create(
+            question=question, paper=papers[0], stance="supports", rationale="Cited"
+        )
     html = bob_client.get(reverse("papers:question_candidates", args=[question.pk])).content
     assert b"</mark> sequence learning" in html and b"all you need" not in html
     assert bob_client.get(reverse("papers:similar", args=[999999])).status_code == 404

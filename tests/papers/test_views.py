@@ -62,7 +62,7 @@ def test_paper_page_shows_metadata_notes_red_flags_and_links(bob_client, alice):
         flag_toy_datasets=True, flag_toy_datasets_comment="GLUE only",
     )  # fmt: skip
     question = factories.make_question(question="Is LoRA enough for us?")
-    question.link_paper(paper, stance="supports")
+    question.link_paper(paper, stance="supports", rationale="The method we use")
     body = bob_client.get(reverse("papers:paper_detail", args=[paper.pk])).content.decode()
     assert "2106.09685" in body and "Edward Hu" in body and "peft" in body
     assert "Low-rank adapters." in body and "<strong>rank 8</strong>" in body

@@ -2,9 +2,10 @@
 
 At least 1,000 generated requests in all, valid and invalid, authenticated as a Lead (session
 cookie and CSRF token, for the radar and papers endpoints) and with a token (experiments).
-A third of the cases use the real experiment, run and technique in their path, so requests
-reach the code behind authorisation. Every response must be below 500, and every 4xx must
-carry a JSON `detail` that names the problem (for a validation error, the field).
+A third of the cases use the real experiment, run, technique, question and evidence in their
+path, so requests reach the code behind authorisation. Every response must be below 500, and
+every 4xx must carry a JSON `detail` that names the problem (for a validation error, the
+field).
 """
 
 import math
@@ -76,7 +77,10 @@ def world(api_server, transactional_db):
     _, key = factories.make_token(experiment=experiment)
     session = login(api_server.url, "lena", "pw-lena")
     headers = {"Authorization": f"Bearer {key}", "X-CSRFToken": session.cookies["csrftoken"]}
-    real_path = {"experiment_key": experiment.key, "run_id": run.pk, "slug": technique.slug}
+    question = factories.make_question()
+    evidence = question.add_evidence(technique, stance="context", rationale="On the radar")
+    real_path = {"experiment_key": experiment.key, "run_id": run.pk, "slug": technique.slug,
+                 "question_id": question.pk, "evidence_id": evidence.pk}  # fmt: skip
     return {"session": session, "headers": headers, "real_path": real_path,
             "log_path": api_server.log_path}  # fmt: skip
 

@@ -122,7 +122,9 @@ def world(alice, bob, charlie):
     note = factories.make_note(paper=paper, author=bob)
     other_paper = factories.make_paper(title="LoRA: Low-Rank Adaptation of Large Language Models")
     question = factories.make_question()
-    link = QuestionLink.objects.create(question=question, paper=paper, added_by=bob)
+    link = QuestionLink.objects.create(
+        question=question, paper=paper, added_by=bob, stance="supports", rationale="Cited"
+    )
     experiment = factories.make_experiment(technique=technique, owner=dana)
     criterion = factories.make_criterion(experiment=experiment)
     run = factories.make_run(experiment=experiment)
@@ -337,29 +339,49 @@ API_REQUESTS = {
     },
     ("GET", "/api/v1/experiments/{experiment_key}/should-stop"): {},
     ("GET", "/api/v1/experiments/{experiment_key}"): {},
+    ("GET", "/api/v1/papers/questions"): {},
+    ("POST", "/api/v1/papers/questions"): {"question": "Is ring attention worth it for us?"},
+    ("GET", "/api/v1/papers/questions/{question_id}"): {},
+    ("PATCH", "/api/v1/papers/questions/{question_id}"): {"what_would_resolve": "A 64k run"},
+    ("PUT", "/api/v1/papers/questions/{question_id}/conclusion"): {
+        "conclusion": "Only past 64k tokens.",
+        "status": "partly_answered",
+    },
+    ("POST", "/api/v1/papers/questions/{question_id}/evidence"): lambda world: {
+        "paper_id": world["other_paper"].pk,
+        "stance": "context",
+        "rationale": "The adapters we would fine-tune with",
+    },
+    ("DELETE", "/api/v1/papers/questions/{question_id}/evidence/{evidence_id}"): {},
 }
 
 
 # Session-API writes only a Lead may make.
-API_LEAD_ONLY = {("POST", "/api/v1/radar/techniques/{slug}/move")}
+API_LEAD_ONLY = {
+    ("POST", "/api/v1/radar/techniques/{slug}/move"),
+    ("DELETE", "/api/v1/papers/questions/{question_id}/evidence/{evidence_id}"),
+}
 
 
 def _api_url(path, world):
     values = {"slug": world["technique"].slug, "experiment_key": world["experiment"].key,
-              "run_id": world["run"].pk, "paper_id": world["other_paper"].pk}  # fmt: skip
+              "run_id": world["run"].pk, "paper_id": world["other_paper"].pk,
+              "question_id": world["question"].pk, "evidence_id": world["link"].pk}  # fmt: skip
     for parameter in re.findall(r"{(\w+)}", path):
         if parameter not in values:
             pytest.fail(f"{path}: teach _api_url() which object {{{parameter}}} names")
     return path.format(**values)
 
 
-def _call(client, method, path, url, **headers):
+def _call(client, method, path, url, world, **headers):
     if (method, path) not in API_REQUESTS:
         pytest.fail(f"{method} {path}: add a valid request for it to API_REQUESTS")
     data = API_REQUESTS[(method, path)]
+    data = data(world) if callable(data) else data
     if method == "GET":
         return client.get(url, data, **headers)
-    return client.post(url, data=data, content_type="application/json", **headers)
+    send = getattr(client, method.lower())
+    return send(url, data=data, content_type="application/json", **headers)
 
 
 @pytest.mark.parametrize(
@@ -370,42 +392,46 @@ def test_api_access(client, world, method, path, security):
     assert security, f"{method} {path} has no authentication"
 
     # Anonymous: 401 with a message, never data.
-    response = _call(client, method, path, url)
+    response = _call(client, method, path, url, world)
     assert response.status_code == 401, response.content
     assert response.json()["detail"]
 
     if "ApiTokenAuth" in security:
         # A valid token of another experiment: refused, and nothing about this one leaks.
         response = _call(
-            client, method, path, url, HTTP_AUTHORIZATION=f"Bearer {world['other_key']}"
+            client, method, path, url, world, HTTP_AUTHORIZATION=f"Bearer {world['other_key']}"
         )
         assert response.status_code in (403, 404), (response.status_code, response.content)
         assert response.json()["detail"]
         assert world["experiment"].title not in response.content.decode()
         # A logged-in Lead without a token is not a training job.
         client.force_login(world["users"]["alice"])
-        assert _call(client, method, path, url).status_code == 401
+        assert _call(client, method, path, url, world).status_code == 401
         client.logout()
         # The experiment's own token is accepted.
-        response = _call(client, method, path, url, HTTP_AUTHORIZATION=f"Bearer {world['key']}")
+        response = _call(
+            client, method, path, url, world, HTTP_AUTHORIZATION=f"Bearer {world['key']}"
+        )
         assert response.status_code in (200, 201), response.content
     else:
         # Session endpoints: the browser's login, scoped by role.
         client.force_login(world["users"]["charlie"])
-        assert _call(client, method, path, url).status_code == 403
+        assert _call(client, method, path, url, world).status_code == 403
         client.force_login(world["users"]["bob"])
-        bob_status = _call(client, method, path, url).status_code
+        bob_status = _call(client, method, path, url, world).status_code
         # Reads are for every member; writes are the Member's own notes or a Lead's decision.
         if (method, path) in API_LEAD_ONLY:
             assert bob_status == 403
         else:
             assert bob_status in (200, 201), bob_status
         client.force_login(world["users"]["alice"])
-        response = _call(client, method, path, url)
-        assert response.status_code in (200, 201), response.content
+        response = _call(client, method, path, url, world)
+        assert response.status_code in (200, 201, 204), response.content
         # A training token is not a login for the radar or papers.
         client.logout()
-        response = _call(client, method, path, url, HTTP_AUTHORIZATION=f"Bearer {world['key']}")
+        response = _call(
+            client, method, path, url, world, HTTP_AUTHORIZATION=f"Bearer {world['key']}"
+        )
         assert response.status_code == 401
 
 

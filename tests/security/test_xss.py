@@ -1,8 +1,9 @@
 """User-written text cannot inject script into Assay's pages (issue 5, "Bad input and security").
 
 Known XSS payloads go into every field people write: Markdown (technique description, paper
-notes, question conclusions, experiment hypotheses and learnings, post-mortems, review notes)
-and plain text (technique names, which the server draws into the SVG radar; move reasons).
+notes, question conclusions and what would resolve them, experiment hypotheses and learnings,
+post-mortems, review notes) and plain text (evidence's why and quote; technique names, which
+the server draws into the SVG radar; move reasons).
 Each page that shows them is parsed as a browser would, and must contain no element, event
 handler or URL that could run the payload.
 """
@@ -205,8 +206,18 @@ def test_question_conclusion_and_its_history(bob_client, bob):
     assert response.status_code in (200, 302)
     question.refresh_from_db()
     assert question.conclusion.strip() == PAYLOAD_TEXT.strip()
+    # A second revision, so that the page shows what changed word by word; the evidence's
+    # why and quote, and what would resolve the question.
+    question.revise_conclusion(f"Revised. {PAYLOAD_TEXT}", by=bob)
+    bob_client.post(
+        reverse("papers:question_what_would_resolve", kwargs={"pk": question.pk}),
+        {"what_would_resolve": PAYLOAD_TEXT},
+    )
+    question.link_paper(
+        factories.make_paper(), stance="supports", rationale=PAYLOAD_TEXT, quote=PAYLOAD_TEXT
+    )
     url = reverse("papers:question_detail", kwargs={"pk": question.pk})
-    _page(bob_client, url, "question page with conclusion and revisions")
+    _page(bob_client, url, "question page with conclusion, revisions and evidence")
     _page(bob_client, reverse("papers:question_list"), "question list")
 
 
