@@ -1,6 +1,7 @@
 from .notes import PaperNote
 from .paper import Paper, ReadingState, Tag
 from .passages import Passage
+from .pdf import PaperPdf
 from .questions import ConclusionRevision, QuestionLink, ResearchQuestion
 from .search import IndexState, PaperEmbedding, SearchDocument  # search engineer
 
@@ -10,6 +11,7 @@ __all__ = [
     "Paper",
     "PaperEmbedding",
     "PaperNote",
+    "PaperPdf",
     "Passage",
     "QuestionLink",
     "ReadingState",
