@@ -221,6 +221,7 @@ class Paper(models.Model):
             elif not existing.passage and link.passage:
                 existing.passage = link.passage
                 existing.save(update_fields=["passage"])
+        self._move_pdf_to(keep)
         fill = self.fields_missing_from(keep)
         # The identifiers move to `keep`, so this row goes first: the unique constraints hold.
         self.delete()
@@ -228,6 +229,15 @@ class Paper(models.Model):
             setattr(keep, field, value)
         keep.save()
         return keep
+
+    def _move_pdf_to(self, keep):
+        # A PDF and its text go over when `keep` has none; else `keep`'s own stays.
+        from .pdf import PaperPdf
+
+        if PaperPdf.objects.filter(paper=keep).exists() or keep.passages.exists():
+            return
+        PaperPdf.objects.filter(paper=self).update(paper=keep)
+        self.passages.update(paper=keep)
 
     def fields_missing_from(self, other):
         """{field: value} for the fields `other` has blank and this paper has filled."""

@@ -6,7 +6,8 @@ from django.http import FileResponse, Http404
 from django.template.response import TemplateResponse
 from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from core.htmx import for_htmx, form_response
 from core.uploads import set_upload_limit
@@ -36,7 +37,6 @@ def pdf_context(request, paper, upload_form=None, fetch_form=None):
     }
 
 
-@require_GET
 @permission_required("papers.view_paper", raise_exception=True)
 def paper_pdf(request, pk):
     """The PDF itself, streamed from storage (the data folder or S3), inline."""
@@ -54,13 +54,16 @@ def paper_pdf(request, pk):
     return response
 
 
-@require_GET
 @permission_required("papers.view_paper", raise_exception=True)
 @for_htmx(use_partial="pdf")
 def paper_pdf_status(request, pk):
     """The paper page; for htmx, its PDF region, which polls this while the worker is busy."""
     paper = library.get_paper_for_user(request, pk)
-    return TemplateResponse(request, PAGE, _page_context(request, paper))
+    context = _page_context(request, paper)
+    # htmx stops polling on 286 (and still swaps in the final state).
+    done = request.htmx and not (context["pdf"] and context["pdf"].is_busy)
+    status = HttpResponseStopPolling.status_code if done else 200
+    return TemplateResponse(request, PAGE, context, status=status)
 
 
 @csrf_exempt

@@ -74,9 +74,8 @@ def pdf_limits(settings):
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    """Stored files go to a folder of this test's own."""
-    settings.MEDIA_ROOT = tmp_path / "media"
+def media(settings):
+    """The folder of this test's stored files (tests/conftest.py gives each test its own)."""
     return settings.MEDIA_ROOT
 
 
