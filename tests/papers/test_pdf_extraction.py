@@ -9,12 +9,10 @@ from papers.pdf_builder import content_pdf
 from papers.pdf_text import MAX_PASSAGE_WORDS
 from papers.tasks import extract_pdf
 from tests.factories import make_paper
-from tests.papers.pdf_support import (  # noqa: F401  (fixtures)
+from tests.papers.pdf_support import (
     SENTENCE,
     flate_bomb,
-    media,
     paper_pages,
-    pdf_limits,
     text_pdf,
 )
 

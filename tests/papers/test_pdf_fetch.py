@@ -9,11 +9,8 @@ from django.urls import reverse
 
 from papers.models import PaperPdf
 from tests.factories import make_paper
-from tests.papers.pdf_support import (  # noqa: F401  (fixtures)
-    SENTENCE,
-    media,
+from tests.papers.pdf_support import (
     paper_pages,
-    pdf_limits,
     text_pdf,
 )
 

@@ -7,11 +7,9 @@ from django.urls import reverse
 
 from papers.models import PaperPdf
 from tests.factories import make_paper
-from tests.papers.pdf_support import (  # noqa: F401  (fixtures)
+from tests.papers.pdf_support import (
     SENTENCE,
-    media,
     paper_pages,
-    pdf_limits,
     text_pdf,
 )
 
