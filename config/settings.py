@@ -223,20 +223,22 @@ ASSAY_PDF_FETCH_PRIVATE_ADDRESSES = _bool("ASSAY_PDF_FETCH_PRIVATE_ADDRESSES", F
 # Files are served only through a logged-in view (papers:paper_pdf), never from MEDIA_URL.
 ASSAY_S3_BUCKET = _str("ASSAY_S3_BUCKET", "")
 if ASSAY_S3_BUCKET:
-    _s3_options = {
-        "bucket_name": ASSAY_S3_BUCKET,
-        "endpoint_url": _str("ASSAY_S3_ENDPOINT_URL", "") or None,
-        "region_name": _str("ASSAY_S3_REGION", "") or None,
-        # Unset: boto3 finds credentials itself (AWS_* variables, an instance role).
-        "access_key": _str("ASSAY_S3_ACCESS_KEY_ID", "") or None,
-        "secret_key": _str("ASSAY_S3_SECRET_ACCESS_KEY", "") or None,
+    _s3_optional = {
+        "endpoint_url": _str("ASSAY_S3_ENDPOINT_URL", ""),
+        "region_name": _str("ASSAY_S3_REGION", ""),
         "location": _str("ASSAY_S3_PREFIX", ""),
-        "default_acl": None,  # the bucket's own policy: private
-        "file_overwrite": False,
+        # Unset: boto3 finds credentials itself (AWS_* variables, an instance role).
+        "access_key": _str("ASSAY_S3_ACCESS_KEY_ID", ""),
+        "secret_key": _str("ASSAY_S3_SECRET_ACCESS_KEY", ""),
     }
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {key: value for key, value in _s3_options.items() if value is not None},
+        "OPTIONS": {
+            "bucket_name": ASSAY_S3_BUCKET,
+            "default_acl": None,  # the bucket's own policy: private
+            "file_overwrite": False,
+            **{key: value for key, value in _s3_optional.items() if value},
+        },
     }
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
