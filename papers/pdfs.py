@@ -17,6 +17,9 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 from django.conf import settings
 from django.core.files import File
 from django.template.defaultfilters import filesizeformat
@@ -141,8 +144,13 @@ def download(url, destination):
     deadline = _now() + timeout
     limit = settings.ASSAY_PDF_MAX_BYTES
     with requests.Session() as session:
+        if not settings.ASSAY_PDF_FETCH_PRIVATE_ADDRESSES:
+            for scheme in ("http://", "https://"):
+                session.mount(scheme, _PublicOnlyAdapter())
         session.headers["User-Agent"] = "Assay (research paper library)"
         session.headers["Accept"] = "application/pdf"
+        # Bytes as sent: a compressed body could inflate past the size cap in one read.
+        session.headers["Accept-Encoding"] = "identity"
         for _ in range(MAX_REDIRECTS + 1):
             _check_address(url)
             try:
@@ -167,7 +175,9 @@ def download(url, destination):
 def _stream(response, destination, *, limit, deadline, url):
     digest, received, head = hashlib.sha256(), 0, b""
     try:
-        for chunk in response.iter_content(CHUNK_BYTES):
+        # read1 returns what has arrived: a server trickling bytes meets the deadline below
+        # within one read timeout, instead of holding the worker until a whole chunk is in.
+        for chunk in iter(lambda: response.raw.read1(CHUNK_BYTES, decode_content=False), b""):
             if len(head) < MAGIC_WINDOW:
                 head += chunk[:MAGIC_WINDOW]
                 if len(head) >= MAGIC_WINDOW and not looks_like_pdf(head):
@@ -182,7 +192,7 @@ def _stream(response, destination, *, limit, deadline, url):
                 )
             digest.update(chunk)
             destination.write(chunk)
-    except requests.RequestException as error:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
         raise FetchError(f"the download from {url} broke off: {_short(error)}") from None
     if not looks_like_pdf(head):
         raise FetchError(f"{url} is not a PDF (no %PDF- header)")
@@ -190,6 +200,49 @@ def _stream(response, destination, *, limit, deadline, url):
     destination.seek(0)
     return Download(file=File(destination, name="download.pdf"), sha256=digest.hexdigest(),
                     size=received)  # fmt: skip
+
+
+def _refuse_private(address, host):
+    address = ipaddress.ip_address(address.split("%")[0])
+    if not address.is_global:
+        raise FetchError(
+            f"{host} is a private address ({address}); Assay fetches only from the internet "
+            "(ASSAY_PDF_FETCH_PRIVATE_ADDRESSES)"
+        )
+
+
+class _PublicOnly:
+    # The name may resolve differently for the connection than for _check_address (DNS
+    # rebinding): the socket's peer is checked once connected, before any byte is sent.
+    def _new_conn(self):
+        sock = super()._new_conn()
+        try:
+            _refuse_private(sock.getpeername()[0], self.host)
+        except FetchError:
+            sock.close()
+            raise
+        return sock
+
+
+class _PublicHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = type(
+        "PublicHTTPConnection", (_PublicOnly, urllib3.connection.HTTPConnection), {}
+    )
+
+
+class _PublicHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = type(
+        "PublicHTTPSConnection", (_PublicOnly, urllib3.connection.HTTPSConnection), {}
+    )
+
+
+class _PublicOnlyAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _PublicHTTPConnectionPool,
+            "https": _PublicHTTPSConnectionPool,
+        }
 
 
 def _check_address(url):
@@ -203,12 +256,7 @@ def _check_address(url):
     except OSError as error:
         raise FetchError(f"cannot resolve {parts.hostname}: {error}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global:
-            raise FetchError(
-                f"{parts.hostname} is a private address ({address}); Assay fetches only from "
-                "the internet (ASSAY_PDF_FETCH_PRIVATE_ADDRESSES)"
-            )
+        _refuse_private(info[4][0], parts.hostname)
 
 
 def _short(error):

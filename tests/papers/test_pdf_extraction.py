@@ -143,3 +143,31 @@ def test_a_pdf_taking_longer_than_the_cpu_limit_is_refused(attach, settings):
     # 400,000 text operators in a 5 KB file: seconds of pure Python (under pypdf's budget).
     data = content_pdf([b"BT /F1 1 Tf " + b"(a) Tj " * 400_000 + b"ET"])
     _refused(attach(data), "longer than 1 s", "ASSAY_PDF_EXTRACT_SECONDS")
+
+
+def test_the_pdf_is_parsed_in_a_child_process_never_in_this_one(attach, monkeypatch):
+    import pypdf
+
+    def refuse_here(*args, **kwargs):
+        raise AssertionError("pypdf was called in the web/worker process")
+
+    monkeypatch.setattr(pypdf, "PdfReader", refuse_here)
+    assert attach(text_pdf(paper_pages(pages=1))).state == PaperPdf.State.EXTRACTED
+
+
+def test_a_claim_abandoned_by_a_dead_worker_is_taken_again(attach):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    pdf = attach(text_pdf(paper_pages(pages=1)))
+    fresh = timezone.now()
+    PaperPdf.objects.filter(pk=pdf.pk).update(state=PaperPdf.State.EXTRACTING, claimed_at=fresh)
+    assert extract_pdf(pdf.pk) is False  # a live worker holds it
+    long_ago = fresh - timedelta(hours=1)
+    PaperPdf.objects.filter(pk=pdf.pk).update(claimed_at=long_ago)
+    pdf.refresh_from_db()
+    assert pdf.is_stuck
+    assert extract_pdf(pdf.pk) is True
+    pdf.refresh_from_db()
+    assert pdf.state == PaperPdf.State.EXTRACTED and not pdf.is_stuck

@@ -157,6 +157,21 @@ def test_private_addresses_are_refused_by_default(server, fetch, settings):
     assert Handler.requests_seen == []  # never asked
 
 
+def test_an_address_that_changes_after_the_check_is_refused_too(
+    server, fetch, settings, monkeypatch
+):
+    """DNS rebinding: the name passed the check, the connection went to a private address."""
+    import papers.pdfs
+
+    settings.ASSAY_PDF_FETCH_PRIVATE_ADDRESSES = False
+    monkeypatch.setattr(papers.pdfs, "_check_address", lambda url: None)
+    pdf = fetch(make_paper(), f"{server}/paper.pdf")
+    assert pdf.state == PaperPdf.State.REFUSED
+    assert "is a private address (127.0.0.1)" in pdf.reason
+    assert Handler.requests_seen == []  # refused once connected, before the request
+    assert not pdf.has_file
+
+
 def test_the_fetch_task_is_idempotent(server, fetch):
     from papers.tasks import fetch_pdf
 
