@@ -30,6 +30,8 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # A hyphen at a line end splits a word ("exam-\nple"); the line break itself is a space.
 _HYPHENATED = re.compile(r"(\w)-\n(\w)")
 _WHITESPACE = re.compile(r"\s+")
+# Control characters PDFs' font encodings leave in text; PostgreSQL refuses NUL outright.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # A sentence ends at . ! or ? (maybe closing a quote or bracket) before a capital or a digit.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 
@@ -45,6 +47,9 @@ def split_passages(page_text):
     a passage has MIN_PASSAGE_WORDS; a paragraph too long is cut between sentences, and a
     sentence too long (a table, a reference list) between words.
     """
+    # Lone surrogates (broken ToUnicode maps) cannot be stored as UTF-8: they become "?".
+    page_text = page_text.encode("utf-8", "replace").decode("utf-8")
+    page_text = _CONTROL.sub("", page_text)
     passages, current = [], []
 
     def flush():

@@ -52,3 +52,10 @@ def test_a_short_tail_joins_the_passage_before_it():
     passages = split_passages(_sentences(15) + " Tail sentence here.")
     assert len(passages) == 1
     assert passages[0].endswith("Tail sentence here.")
+
+
+def test_characters_a_database_cannot_store_are_dropped():
+    # NUL from a font's encoding (PostgreSQL refuses it), a lone surrogate (not UTF-8).
+    assert split_passages("Atten\x00tion is \ud800 all\x07 you need.") == [
+        "Attention is ? all you need."
+    ]
