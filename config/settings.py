@@ -200,6 +200,53 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+# Papers' PDFs (papers/pdfs.py). An upload or a fetch larger than this is refused while it
+# streams; extraction runs in a child process capped in memory and CPU time (and killed after
+# twice the CPU time in wall-clock time), so a hostile PDF costs one failed extraction.
+ASSAY_PDF_MAX_BYTES = _positive_int("ASSAY_PDF_MAX_BYTES", 50 * 1024 * 1024)
+ASSAY_PDF_MAX_PAGES = _positive_int("ASSAY_PDF_MAX_PAGES", 1000)
+ASSAY_PDF_EXTRACT_SECONDS = _positive_int("ASSAY_PDF_EXTRACT_SECONDS", 120)
+ASSAY_PDF_EXTRACT_MEMORY_MB = _int("ASSAY_PDF_EXTRACT_MEMORY_MB", 1024, minimum=64)
+ASSAY_PDF_FETCH_TIMEOUT_SECONDS = _positive_int("ASSAY_PDF_FETCH_TIMEOUT_SECONDS", 60)
+# Where "Fetch from arXiv" downloads a paper's PDF ({arxiv_id}: the id without version).
+ASSAY_ARXIV_PDF_URL = _str("ASSAY_ARXIV_PDF_URL", "https://arxiv.org/pdf/{arxiv_id}")
+if "{arxiv_id}" not in ASSAY_ARXIV_PDF_URL:
+    raise ImproperlyConfigured(
+        f"ASSAY_ARXIV_PDF_URL must contain {{arxiv_id}}, got {ASSAY_ARXIV_PDF_URL!r}"
+    )
+# A fetch to a loopback, private or link-local address (the cloud metadata service, the
+# database) is refused unless this is on: a URL typed by a Member must not reach them.
+ASSAY_PDF_FETCH_PRIVATE_ADDRESSES = _bool("ASSAY_PDF_FETCH_PRIVATE_ADDRESSES", False)
+
+# Stored files (PDFs) go through Django's storage API: the data folder by default, or any
+# S3-compatible store (AWS, MinIO, Ceph, R2) through django-storages when a bucket is named.
+# Files are served only through a logged-in view (papers:paper_pdf), never from MEDIA_URL.
+ASSAY_S3_BUCKET = _str("ASSAY_S3_BUCKET", "")
+if ASSAY_S3_BUCKET:
+    _s3_optional = {
+        "endpoint_url": _str("ASSAY_S3_ENDPOINT_URL", ""),
+        "region_name": _str("ASSAY_S3_REGION", ""),
+        "location": _str("ASSAY_S3_PREFIX", ""),
+        # Unset: boto3 finds credentials itself (AWS_* variables, an instance role).
+        "access_key": _str("ASSAY_S3_ACCESS_KEY_ID", ""),
+        "secret_key": _str("ASSAY_S3_SECRET_ACCESS_KEY", ""),
+    }
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ASSAY_S3_BUCKET,
+            "default_acl": None,  # the bucket's own policy: private
+            "file_overwrite": False,
+            **{key: value for key, value in _s3_optional.items() if value},
+        },
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
 # Records (papers, radar rows) per imported file; more is refused before any is read.
 ASSAY_IMPORT_MAX_RECORDS = _positive_int("ASSAY_IMPORT_MAX_RECORDS", 10_000)
 # Distinct metric names a run may report (logged points and summary keys together); the

@@ -9,15 +9,26 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.template.defaultfilters import filesizeformat
 
 
-def check_upload_size(upload):
-    """Refuse a file over ASSAY_MAX_UPLOAD_BYTES, naming its size and the limit."""
-    limit = settings.ASSAY_MAX_UPLOAD_BYTES
+def check_upload_size(upload, setting="ASSAY_MAX_UPLOAD_BYTES"):
+    """Refuse a file over the limit `setting` names, naming its size and the limit."""
+    limit = getattr(settings, setting)
     if upload.size > limit:
         raise forms.ValidationError(
             f"The file is {filesizeformat(upload.size)}; the limit is "
-            f"{filesizeformat(limit)} (ASSAY_MAX_UPLOAD_BYTES)."
+            f"{filesizeformat(limit)} ({setting})."
         )
     return upload
+
+
+def set_upload_limit(request, setting):
+    """Let this request's files grow to the limit `setting` names (PDFs are larger than
+    bibliographies), instead of ASSAY_MAX_UPLOAD_BYTES.
+
+    Call it before anything reads request.POST or request.FILES: the view must be csrf_exempt
+    and check the token itself (csrf_protect inside), as Django's docs on changing upload
+    handlers explain, since the CSRF middleware would otherwise read the body first.
+    """
+    request.upload_limit_bytes = getattr(settings, setting)
 
 
 class OversizeUpload(UploadedFile):
@@ -28,7 +39,8 @@ class OversizeUpload(UploadedFile):
 
 
 class SizeLimitUploadHandler(FileUploadHandler):
-    """First of FILE_UPLOAD_HANDLERS: stops a file at ASSAY_MAX_UPLOAD_BYTES while it streams.
+    """First of FILE_UPLOAD_HANDLERS: stops a file at ASSAY_MAX_UPLOAD_BYTES (or the request's
+    own limit, set_upload_limit) while it streams.
 
     Django's own handlers would write the whole file to a temporary file before any form could
     look at its size. Past the limit this handler passes no more data on and discards what the
@@ -43,7 +55,8 @@ class SizeLimitUploadHandler(FileUploadHandler):
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
-        if self.received <= settings.ASSAY_MAX_UPLOAD_BYTES:
+        limit = getattr(self.request, "upload_limit_bytes", settings.ASSAY_MAX_UPLOAD_BYTES)
+        if self.received <= limit:
             return raw_data
         if not self.over_limit:
             self.over_limit = True

@@ -6,6 +6,7 @@ from .models import (
     ConclusionRevision,
     Paper,
     PaperNote,
+    PaperPdf,
     QuestionLink,
     ReadingState,
     ResearchQuestion,
@@ -120,3 +121,13 @@ class TriageItemAdmin(admin.ModelAdmin):
     list_filter = ["status", "watch"]
     search_fields = ["title", "arxiv_id"]
     raw_id_fields = ["paper"]
+
+
+@admin.register(PaperPdf)
+class PaperPdfAdmin(admin.ModelAdmin):
+    list_display = ["paper", "state", "page_count", "size", "source", "added_at"]
+    list_filter = ["state", "source"]
+    search_fields = ["paper__title", "source_url"]
+    # State and text come from the worker; the paper page uploads and re-extracts.
+    readonly_fields = ["paper", "file", "sha256", "size", "state", "reason", "page_count",
+                       "claimed_at", "finished_at"]  # fmt: skip

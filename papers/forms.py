@@ -9,13 +9,14 @@ from core.uploads import check_upload_size
 from experiments.models import Experiment, Run
 from radar.models import Ring, Technique
 
-from . import dedupe
+from . import dedupe, pdfs
 from .embeddings import configured_models, default_model_name
 from .identifiers import arxiv_id_from_doi, normalise_arxiv_id, normalise_doi
 from .importers import ImportFormatError, decode_file
 from .models import (
     Paper,
     PaperNote,
+    PaperPdf,
     Passage,
     QuestionLink,
     ReadingState,
@@ -501,3 +502,52 @@ class TriageForm(forms.Form):
     @property
     def status(self):
         return self.DECISIONS[self.cleaned_data["decision"]]
+
+
+class PdfUploadForm(forms.Form):
+    """A paper's PDF. Checked here only for size and the %PDF- header: the web process never
+    parses a PDF; the worker reads it in a child process with limits (papers/pdfs.py)."""
+
+    file = forms.FileField(label="PDF", widget=forms.ClearableFileInput(attrs={"accept": ".pdf"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = filesizeformat(settings.ASSAY_PDF_MAX_BYTES)
+        self.fields["file"].help_text = f"At most {limit}."
+
+    def clean_file(self):
+        upload = check_upload_size(self.cleaned_data["file"], setting="ASSAY_PDF_MAX_BYTES")
+        head = upload.read(pdfs.MAGIC_WINDOW)
+        upload.seek(0)
+        if not pdfs.looks_like_pdf(head):
+            raise forms.ValidationError("This is not a PDF (it has no %PDF- header).")
+        return upload
+
+
+class PdfFetchForm(forms.Form):
+    """Where the worker downloads the PDF from: a URL, or the paper's arXiv id when blank."""
+
+    url = forms.URLField(
+        label="PDF URL",
+        required=False,
+        max_length=1000,
+        assume_scheme="https",
+        help_text="Blank: the paper's arXiv PDF.",
+    )
+
+    def __init__(self, *args, paper, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.paper = paper
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        if cleaned.get("url"):
+            cleaned["source"] = PaperPdf.Source.URL
+        elif self.paper.arxiv_id:
+            cleaned["url"] = settings.ASSAY_ARXIV_PDF_URL.format(arxiv_id=self.paper.arxiv_id)
+            cleaned["source"] = PaperPdf.Source.ARXIV
+        else:
+            raise forms.ValidationError("This paper has no arXiv id: give the PDF's URL.")
+        return cleaned

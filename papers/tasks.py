@@ -6,6 +6,7 @@ finishes the job rather than repeating or corrupting it.
 """
 
 import logging
+import tempfile
 import threading
 import uuid
 
@@ -15,9 +16,9 @@ from django.db import transaction
 
 from core.tasks import discard, enqueue, enqueue_fallback
 
-from . import arxiv_api, keyword, vector_index
+from . import arxiv_api, keyword, pdfs, vector_index
 from .embeddings import configured_models, embed_papers
-from .models import Watch
+from .models import PaperPdf, Watch
 from .models.search import IndexState, PaperEmbedding, ids_checksum
 
 logger = logging.getLogger(__name__)
@@ -163,3 +164,47 @@ def poll_due_watches():
         for watch_id in due:
             enqueue(poll_watch, watch_id)
     return due
+
+
+# --- PDFs: download and text extraction (papers/pdfs.py does the outside I/O) --------------
+
+
+@shared_task(name="papers.tasks.fetch_pdf")
+def fetch_pdf(pdf_id):
+    """Download a paper's PDF from its source URL, then queue its extraction.
+
+    Idempotent: a PDF no longer waiting for its download (done, replaced, or held by a live
+    worker) is left alone.
+    """
+    pdf = PaperPdf.claim_fetch(pdf_id)
+    if pdf is None:
+        return False
+    with tempfile.TemporaryFile() as destination:
+        try:
+            download = pdfs.download(pdf.source_url, destination)
+        except pdfs.FetchError as error:
+            pdf.refuse(f"download failed: {error}")
+            return False
+        return pdf.store_fetched(download.file, download.sha256, download.size)
+
+
+@shared_task(name="papers.tasks.extract_pdf")
+def extract_pdf(pdf_id):
+    """Read a paper's PDF into its passages (or record why there is no text).
+
+    Idempotent: a PDF not queued (already extracted, or held by a live worker) is left alone;
+    one whose file was replaced while this ran keeps the newer extraction's result.
+    """
+    pdf = PaperPdf.claim_extraction(pdf_id)
+    if pdf is None:
+        return False
+    try:
+        result = pdfs.extract_stored(pdf)
+    except OSError as error:
+        # The stored file is missing or unreadable: nothing a retry would change.
+        return pdf.refuse(f"the stored file cannot be read ({error})")
+    if result.refused:
+        return pdf.refuse(result.refused)
+    return pdf.store_passages(
+        page_count=result.page_count, passages=result.passages, note=result.note
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import imports, intake, library, notes, questions, search
+from .views import imports, intake, library, notes, pdf, questions, search
 
 app_name = "papers"
 urlpatterns = [
@@ -12,6 +12,11 @@ urlpatterns = [
     path("<int:pk>/links/", library.paper_link, name="paper_link"),
     path("<int:pk>/links/remove/", library.paper_unlink, name="paper_unlink"),
     path("<int:pk>/reading/", library.paper_reading_state, name="paper_reading_state"),
+    path("<int:pk>/pdf", pdf.paper_pdf, name="paper_pdf"),
+    path("<int:pk>/pdf/status/", pdf.paper_pdf_status, name="paper_pdf_status"),
+    path("<int:pk>/pdf/upload/", pdf.paper_pdf_upload, name="paper_pdf_upload"),
+    path("<int:pk>/pdf/fetch/", pdf.paper_pdf_fetch, name="paper_pdf_fetch"),
+    path("<int:pk>/pdf/extract/", pdf.paper_pdf_extract, name="paper_pdf_extract"),
     path("<int:pk>/note/", notes.note_edit, name="note_edit"),
     path("notes/<int:pk>/delete/", notes.note_delete, name="note_delete"),
     path("queue/", library.reading_queue, name="reading_queue"),

@@ -22,6 +22,7 @@ def _fast_and_isolated(settings, tmp_path):
 
     cache.clear()
     settings.ASSAY_INDEX_DIR = tmp_path / "indexes"
+    settings.MEDIA_ROOT = tmp_path / "media"  # stored files (PDFs) of this test only
 
 
 @pytest.fixture

@@ -119,6 +119,17 @@ def make_paper(*, title=None, tags=(), **fields):
     return paper
 
 
+def make_pdf(*, paper=None, pages=("A page of the paper. It is short.",), by=None):
+    """A PaperPdf with a stored file, queued (its extraction runs only if the test commits)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from papers.models import PaperPdf
+    from papers.pdf_builder import text_pdf
+
+    upload = SimpleUploadedFile("paper.pdf", text_pdf(list(pages)))
+    return PaperPdf.attach_upload(paper=paper or make_paper(), upload=upload, by=by)
+
+
 def make_note(*, paper=None, author, **fields):
     from papers.models import PaperNote
 

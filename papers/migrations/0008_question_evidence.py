@@ -43,7 +43,7 @@ def drop_evidence_without_paper(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("experiments", "0013_curve_tiles"),
-        ("papers", "0005_passages"),
+        ("papers", "0007_pdf"),
         ("radar", "0003_technique_changes_review_edits"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

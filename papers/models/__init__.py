@@ -2,6 +2,7 @@ from .intake import TriageItem, Watch
 from .notes import PaperNote
 from .paper import Paper, ReadingState, Tag
 from .passages import Passage
+from .pdf import PaperPdf
 from .questions import ConclusionRevision, QuestionLink, ResearchQuestion
 from .search import IndexState, PaperEmbedding, SearchDocument  # search engineer
 
@@ -11,6 +12,7 @@ __all__ = [
     "Paper",
     "PaperEmbedding",
     "PaperNote",
+    "PaperPdf",
     "Passage",
     "QuestionLink",
     "ReadingState",

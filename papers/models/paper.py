@@ -213,11 +213,14 @@ class Paper(models.Model):
             elif state.is_further_than(existing):
                 existing.state, existing.dropped_reason = state.state, state.dropped_reason
                 existing.save(update_fields=["state", "dropped_reason", "updated_at"])
+        passages_moved = self._move_pdf_to(keep)
         for link in self.question_links.all():
             existing = keep.question_links.filter(question=link.question_id).first()
             if existing is None:
-                # This paper's passages go with it; the quote keeps the words.
-                link.paper, link.passage = keep, None
+                link.paper = keep
+                if not passages_moved:
+                    # This paper's passages are deleted with it; the quote keeps the words.
+                    link.passage = None
                 link.save(update_fields=["paper", "passage"])
             elif not existing.quote and link.quote:
                 existing.quote = link.quote
@@ -229,6 +232,15 @@ class Paper(models.Model):
             setattr(keep, field, value)
         keep.save()
         return keep
+
+    def _move_pdf_to(self, keep):
+        # A PDF and its text go over when `keep` has none; else `keep`'s own stays.
+        from .pdf import PaperPdf
+
+        if PaperPdf.objects.filter(paper=keep).exists() or keep.passages.exists():
+            return False
+        PaperPdf.objects.filter(paper=self).update(paper=keep)
+        return self.passages.update(paper=keep) > 0
 
     def fields_missing_from(self, other):
         """{field: value} for the fields `other` has blank and this paper has filled."""

@@ -1,5 +1,5 @@
 """The paper library: list, paper page and its links, adding and editing a paper by hand,
-reading state and queue, merge, dashboard panel."""
+reading state and queue, merge, dashboard panel. The page's PDF region: views/pdf.py."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -15,6 +15,7 @@ from core.htmx import for_htmx, form_response
 
 from ..forms import MergeForm, PaperFilterForm, PaperForm, PaperLinkForm, ReadingStateForm
 from ..models import Paper, ReadingState, ResearchQuestion, TriageItem
+from .pdf import pdf_context
 
 PAGE_SIZE = 25
 
@@ -53,11 +54,12 @@ def paper_detail(request, pk):
     return TemplateResponse(request, "papers/paper_detail.html", context)
 
 
-def _paper_context(request, paper, reading_form=None, link_form=None):
+def _paper_context(request, paper, reading_form=None, link_form=None, **pdf_forms):
     notes = paper.notes.select_related("author")
     return {
         **_reading_context(request, paper, reading_form),
         **_links_context(request, paper, link_form),
+        **pdf_context(request, paper, **pdf_forms),
         "my_note": notes.by(request.user).first(),
         "other_notes": notes.others_than(request.user),
         "red_flags": paper.red_flag_summary(),

@@ -38,3 +38,14 @@ def test_demo_without_sample_files_says_so_and_still_loads(settings, tmp_path):
     demo.load(_users(), stdout=out)
     assert "no sample bibliographies" in out.getvalue()
     assert Paper.objects.count() == len(demo.ML_PAPERS)
+
+
+def test_demo_attaches_a_generated_pdf_that_the_worker_reads(django_capture_on_commit_callbacks):
+    from papers.models import PaperPdf
+
+    with django_capture_on_commit_callbacks(execute=True):
+        demo.load(_users())
+    pdf = PaperPdf.objects.get(paper__arxiv_id="2205.14135")
+    assert pdf.state == PaperPdf.State.EXTRACTED, pdf.reason
+    assert pdf.page_count == 2
+    assert pdf.paper.passages.filter(page=1, text__contains="IO-aware").exists()

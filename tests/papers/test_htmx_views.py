@@ -1,9 +1,11 @@
 """Every papers view that answers htmx, asked with and without HX-Request."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from papers.models import TriageItem, Watch
+from papers.models import PaperPdf, TriageItem, Watch
+from papers.pdf_builder import text_pdf
 from tests.factories import make_paper, make_question, make_technique
 from tests.htmx_views import HtmxView, home_panel_view, htmx_view_tests
 
@@ -11,6 +13,7 @@ pytestmark = pytest.mark.django_db
 
 LINKS = '<section class="card" id="paper-links">'
 EVIDENCE = '<section class="card" id="evidence">'
+PDF = '<section class="card" id="paper-pdf"'
 
 
 def _paper_link(user):
@@ -65,6 +68,24 @@ def _question_what_would_resolve(user):
     question = make_question()
     url = reverse("papers:question_what_would_resolve", args=[question.pk])
     return "post", url, {"what_would_resolve": "A 32k-token run on our eval set"}
+
+
+def _pdf_upload(user):
+    data = {"file": SimpleUploadedFile("paper.pdf", text_pdf(["A page. It is short."]))}
+    return "post", reverse("papers:paper_pdf_upload", args=[make_paper().pk]), data
+
+
+def _pdf_fetch(user):
+    url = reverse("papers:paper_pdf_fetch", args=[make_paper().pk])
+    return "post", url, {"url": "https://example.org/paper.pdf"}  # queued, never run here
+
+
+def _pdf_extract(user):
+    paper = make_paper()
+    upload = SimpleUploadedFile("paper.pdf", text_pdf(["A page. It is short."]))
+    PaperPdf.attach_upload(paper=paper, upload=upload, by=user)
+    PaperPdf.objects.filter(paper=paper).update(state=PaperPdf.State.NO_TEXT)
+    return "post", reverse("papers:paper_pdf_extract", args=[paper.pk]), {}
 
 
 def _similar(user):
@@ -125,6 +146,18 @@ VIEWS = {
         request=_triage, region='<section class="card" id="inbox">', plain="redirect"
     ),
     "papers:home_panel": home_panel_view("papers", "Papers"),
+    "papers:paper_pdf_status": HtmxView(
+        request=lambda user: (
+            "get",
+            reverse("papers:paper_pdf_status", args=[make_paper().pk]),
+            {},
+        ),
+        region=PDF,
+        htmx_status=286,  # no PDF being read: polling stops
+    ),
+    "papers:paper_pdf_upload": HtmxView(request=_pdf_upload, region=PDF, plain="redirect"),
+    "papers:paper_pdf_fetch": HtmxView(request=_pdf_fetch, region=PDF, plain="redirect"),
+    "papers:paper_pdf_extract": HtmxView(request=_pdf_extract, region=PDF, plain="redirect"),
 }
 
 

@@ -119,6 +119,7 @@ def world(alice, bob, charlie):
     review = factories.make_review()
     nomination = factories.make_nomination(proposed_by=bob, review=review)
     paper = factories.make_paper(title="FlashAttention: Fast and Memory-Efficient Attention")
+    factories.make_pdf(paper=paper, by=bob)  # the PDF pages serve or re-read it
     note = factories.make_note(paper=paper, author=bob)
     other_paper = factories.make_paper(title="LoRA: Low-Rank Adaptation of Large Language Models")
     question = factories.make_question()
