@@ -112,7 +112,7 @@ def world(alice, bob, charlie):
         RadarMoveProposal,
         SupersedeProposal,
     )
-    from papers.models import QuestionLink
+    from papers.models import QuestionLink, TriageItem, Watch
 
     dana = factories.make_user(username="dana", role="Member")
     technique = factories.make_technique(name="Flash Attention", ring="adopt", owner=dana)
@@ -152,6 +152,10 @@ def world(alice, bob, charlie):
     )  # fmt: skip
     deep_dive = DeepDive.objects.create(review=review, presenter=bob, technique=technique)
     other_experiment = factories.make_experiment(technique=technique, owner=dana)
+    watch = Watch.objects.create(
+        name="Speculative decoding", kind="library", query="decoding", created_by=dana
+    )
+    triage_item = TriageItem.objects.create(watch=watch, paper=other_paper, title=other_paper.title)
     _, other_key = factories.make_token(experiment=other_experiment, created_by=dana)
     return {
         "users": {"alice": alice, "bob": bob, "charlie": charlie, "dana": dana},
@@ -161,7 +165,8 @@ def world(alice, bob, charlie):
         "criterion": criterion, "run": run, "token": token, "key": key,
         "prediction": prediction, "proposal": proposal, "closed_experiment": closed,
         "action_item": action_item, "other_key": other_key, "decision": decision,
-        "deep_dive": deep_dive, "handover_kind": "runbook",
+        "deep_dive": deep_dive, "handover_kind": "runbook", "watch": watch,
+        "triage_item": triage_item,
         "supersede_proposal": SupersedeProposal.objects.create(
             criterion=criterion, changes={"threshold": 0.7}, reason="new eval set", proposed_by=dana
         ),
@@ -194,6 +199,10 @@ def _pk_object(name):
         return "note"
     if name.startswith("papers:question"):
         return "question"
+    if name.startswith("papers:watch"):
+        return "watch"
+    if name == "papers:triage_item":
+        return "triage_item"
     return {"review": "review", "papers": "paper", "experiments": "experiment"}.get(
         name.split(":")[0]
     )
