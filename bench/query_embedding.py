@@ -1,7 +1,8 @@
 """Query embedding, MiniLM: torch vs ONNX float32 vs ONNX int8, intra-op threads 1 and 2.
 
 Every query is a different text (no cache), short (the first 3 words of an ACLSum title) and long
-(an ACLSum "challenge" summary, ~30 words). Each row times one encoder on the same queries,
+(an ACLSum "challenge" summary, ~30 words). Each row times one encoder on the same queries (the
+encoders take turns query by query, so that a shared machine's load falls on all alike),
 p50 / p95 per query in ms, first as the machine is, then with one busy process per core beside
 it (`--busy 0` skips that), which is what a 2-core server answering searches while it embeds an
 import looks like. Each ONNX row also prints the lowest cosine of its vectors to torch's on those
@@ -36,15 +37,21 @@ def _spin():
         pass
 
 
-def _timed(encode, queries):
-    encode(queries[:3])  # first calls initialise kernels
-    times = []
-    vectors = []
-    for query in queries:
-        started = time.perf_counter()
-        vectors.append(encode([query])[0])
-        times.append((time.perf_counter() - started) * 1000)
-    return times, np.vstack(vectors)
+def _timed(encoders, queries):
+    """{name: (ms per query, vectors)}; the encoders take turns on each query, so that a load
+    that comes and goes on a shared machine falls on all of them alike."""
+    times = {name: [] for name in encoders}
+    vectors = {name: [] for name in encoders}
+    for encode in encoders.values():
+        encode(queries[:3])  # first calls initialise kernels
+    for turn, query in enumerate(queries):
+        names = list(encoders)
+        shift = turn % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            vectors[name].append(encoders[name]([query])[0])
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {name: (times[name], np.vstack(vectors[name])) for name in encoders}
 
 
 def _figures(times):
@@ -112,15 +119,16 @@ def main():
             f"    {'encoder':<22} {'3-word queries':>16} {f'~{words:.0f}-word queries':>18}"
             "   min cosine to torch"
         )
-        reference = {}
-        for name, encode in encoders.items():
-            short_times, short_vectors = _timed(encode, short)
-            long_times, long_vectors = _timed(encode, long)
-            if not reference:
-                reference = {"short": short_vectors, "long": long_vectors}
+        short_runs, long_runs = _timed(encoders, short), _timed(encoders, long)
+        reference = next(iter(encoders))
+        for name in encoders:
+            (short_times, short_vectors), (long_times, long_vectors) = (
+                short_runs[name],
+                long_runs[name],
+            )
             cosine = min(
-                float((short_vectors * reference["short"]).sum(axis=1).min()),
-                float((long_vectors * reference["long"]).sum(axis=1).min()),
+                float((short_vectors * short_runs[reference][1]).sum(axis=1).min()),
+                float((long_vectors * long_runs[reference][1]).sum(axis=1).min()),
             )
             print(
                 f"    {name:<22} {_figures(short_times):>16} {_figures(long_times):>18}"
