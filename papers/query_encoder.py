@@ -126,7 +126,12 @@ class OnnxQueryEncoder:
         self.dim = int(self.encode(["dimension probe"]).shape[1])
 
     def encode(self, texts, batch_size=None):
-        encodings = self.tokenizer.encode_batch(list(texts))
+        texts = list(texts)
+        # One text (a query) skips encode_batch's thread pool: on 2 cores it only adds latency.
+        if len(texts) == 1:
+            encodings = [self.tokenizer.encode(texts[0])]
+        else:
+            encodings = self.tokenizer.encode_batch(texts)
         feeds = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
