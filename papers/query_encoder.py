@@ -56,21 +56,20 @@ class ExportFailed(RuntimeError):
 
 
 def versions():
-    """What the exported file depends on, beside the model's own files."""
-    import onnx
-    import onnxruntime
-    import tokenizers
-    import torch
-    import transformers
+    """What the exported file depends on, beside the model's own files (read from the installed
+    packages' metadata: importing torch only to learn its version would cost a web process
+    seconds)."""
+    from importlib.metadata import version
 
-    return {
-        "recipe": RECIPE,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "onnx": onnx.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "tokenizers": tokenizers.__version__,
-    }
+    packages = (
+        "torch",
+        "transformers",
+        "sentence-transformers",
+        "onnx",
+        "onnxruntime",
+        "tokenizers",
+    )
+    return {"recipe": RECIPE, **{package: version(package) for package in packages}}
 
 
 def cache_key(model_name, model_dir):

@@ -4,6 +4,7 @@ works through torch and the log says why."""
 
 import json
 import logging
+import subprocess
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
@@ -13,6 +14,7 @@ from django.core.management import call_command
 
 from papers import embeddings, query_encoder
 from tests.factories import make_paper
+from tests.services import PYTHON, ROOT, service_env
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +145,28 @@ def test_reindex_exports_so_that_no_search_waits_for_it(minilm, db, tmp_path, mo
     embedder = embeddings.get_embedder("minilm")
     embedder.encode_query("graph neural networks")
     assert isinstance(embedder.load_query_backend(), query_encoder.OnnxQueryEncoder)
+
+
+def test_a_process_that_finds_the_export_never_imports_torch(minilm, tmp_path):
+    # A web process then warms up in a fraction of a second instead of loading torch and the
+    # sentence-transformers model (seconds, and their memory).
+    embeddings.get_embedder("minilm").encode_query("export it")
+    (tmp_path / "models").symlink_to(minilm.ASSAY_MODEL_CACHE_DIR)
+    code = (
+        "import sys, django; django.setup(); from papers import embeddings; "
+        "vector = embeddings.get_embedder('minilm').encode_query('graph neural networks'); "
+        "print(vector.shape, type(embeddings.get_embedder('minilm').load_query_backend()).__name__,"
+        " 'torch' in sys.modules)"
+    )
+    env = service_env(
+        ASSAY_DATA_DIR=str(tmp_path),
+        DATABASE_URL=None,
+        REDIS_URL=None,
+        ASSAY_EMBEDDING_MODELS="minilm",
+        ASSAY_QUERY_EMBEDDING="onnx-int8",
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["(384,)", "OnnxQueryEncoder", "False"]
