@@ -262,6 +262,11 @@ def export(model_name, model_dir):
             raise ExportFailed(f"{type(error).__name__}: {error}") from error
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        # Exports for older versions are dead weight (160 MB each); a process still using one
+        # has its session in memory already.
+        for stale in folder.parent.glob(f"{model_name}-onnx-*"):
+            if stale != folder:
+                shutil.rmtree(stale, ignore_errors=True)
     return folder
 
 

@@ -137,8 +137,12 @@ def test_the_torch_setting_never_exports(minilm, tmp_path, monkeypatch):
 
 def test_reindex_exports_so_that_no_search_waits_for_it(minilm, db, tmp_path, monkeypatch):
     minilm.ASSAY_MODEL_CACHE_DIR = tmp_path / "models"
+    older = minilm.ASSAY_MODEL_CACHE_DIR / "minilm-onnx-0123456789abcdef"  # an older torch's
+    older.mkdir(parents=True)
+    (older / "model.onnx").write_bytes(b"old export")
     call_command("reindex", "--model", "minilm", verbosity=0)
-    assert any(minilm.ASSAY_MODEL_CACHE_DIR.glob("minilm-onnx-*/model-int8.onnx"))
+    [folder] = minilm.ASSAY_MODEL_CACHE_DIR.iterdir()  # the old export is deleted
+    assert (folder / "model-int8.onnx").exists()
 
     monkeypatch.setattr(embeddings, "_loaded", {})  # a web process started after it
     monkeypatch.setattr(query_encoder, "_export_fp32", pytest.fail)
