@@ -7,8 +7,11 @@ paper is the one it summarises (750 queries). Queries go through papers.search.s
 function the web page, the API and `manage.py search` use. The hybrid fusion weight was chosen
 on the train and val queries; the last columns are the test queries alone (held out). A last
 row per model fuses the same keyword and dense candidates by plain reciprocal rank fusion.
+MiniLM's dense and hybrid rows are repeated per query embedding backend (documents are always
+embedded by torch): torch, ONNX float32, ONNX int8 (ASSAY_QUERY_EMBEDDING).
 
     .venv/bin/python bench/retrieval_quality.py [--models minilm wordllama]
+        [--query-embedding torch onnx onnx-int8]
 """
 
 import argparse
@@ -49,11 +52,20 @@ def _metrics(ranks):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["minilm", "wordllama"])
+    parser.add_argument(
+        "--query-embedding",
+        nargs="+",
+        default=["torch", "onnx", "onnx-int8"],
+        choices=["torch", "onnx", "onnx-int8"],
+        help="MiniLM query backends to compare (each gets its own dense and hybrid rows)",
+    )
     args = parser.parse_args()
     django_in_scratch_dir("quality")
 
     from aclsum import ACLSum
+    from django.conf import settings
 
+    from papers.embeddings import get_embedder
     from papers.keyword import refresh_documents
     from papers.models import Paper
     from papers.search import search
@@ -74,7 +86,7 @@ def main():
     print(f"ACLSum known-item retrieval: {len(papers)} papers, {len(queries)} queries (k=10)")
     print(f"  {machine()}")
     print(
-        f"  {'model':<10} {'mode':<9} {'nDCG@10':>8} {'MRR@10':>8} {'hits@10':>8}"
+        f"  {'model':<10} {'mode':<9} {'queries':<10} {'nDCG@10':>8} {'MRR@10':>8} {'hits@10':>8}"
         f"   test only ({tested}): {'nDCG@10':>8} {'MRR@10':>8}   seconds"
     )
     for model in args.models:
@@ -82,7 +94,13 @@ def main():
         reindex_model(model)
         seconds = time.perf_counter() - started
         print(f"  ({model}: {len(papers)} papers embedded in {seconds:.0f} s)")
-        for mode in (*MODES, RRF):
+        backends = args.query_embedding if model == "minilm" else ["-"]
+        rows = [(mode, backends[0]) for mode in (*MODES, RRF)]
+        rows += [(mode, backend) for backend in backends[1:] for mode in ("dense", "hybrid")]
+        for mode, backend in rows:
+            if backend != "-":
+                settings.ASSAY_QUERY_EMBEDDING = backend
+                get_embedder(model).reset_query_backend()
             started = time.perf_counter()
             ranks, test_ranks = [], []
             for is_test, query, relevant in queries:
@@ -97,7 +115,8 @@ def main():
             ndcg, mrr, hits = _metrics(ranks)
             test_ndcg, test_mrr, _ = _metrics(test_ranks)
             print(
-                f"  {model:<10} {mode:<9} {ndcg:8.3f} {mrr:8.3f} {hits:8.3f}"
+                f"  {model:<10} {mode:<9} {backend if mode != 'keyword' else '-':<10}"
+                f" {ndcg:8.3f} {mrr:8.3f} {hits:8.3f}"
                 f"   {'':>17}{test_ndcg:8.3f} {test_mrr:8.3f}"
                 f"   {time.perf_counter() - started:6.0f}"
             )

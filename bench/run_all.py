@@ -17,6 +17,7 @@ BENCHES = [
     ["embedding_throughput.py"],
     ["search_latency.py"],
     ["retrieval_quality.py"],
+    ["query_embedding.py"],
     # imports: line numbering and parsing of large files
     ["import_scaling.py"],
     # experiments: page render and metric ingestion against MLflow

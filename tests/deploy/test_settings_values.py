@@ -109,6 +109,11 @@ def test_the_default_model_is_the_first_configured_one(tmp_path):
     assert values["default_model"] == "wordllama"
 
 
+def test_an_unknown_query_embedding_backend_stops_start_up(tmp_path):
+    message = _refused(tmp_path, ASSAY_QUERY_EMBEDDING="onnx-fp16")
+    assert "ASSAY_QUERY_EMBEDDING must be one of onnx-int8, onnx, torch, got 'onnx-fp16'" in message
+
+
 def test_a_positive_setting_names_itself(tmp_path):
     assert "ASSAY_MAX_UPLOAD_BYTES must be at least 1, got 0" in _refused(
         tmp_path, ASSAY_MAX_UPLOAD_BYTES="0"

@@ -2,7 +2,12 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from papers import keyword, vector_index
-from papers.embeddings import UnknownModel, configured_models, resolve_model_name
+from papers.embeddings import (
+    UnknownModel,
+    configured_models,
+    prepare_query_backend,
+    resolve_model_name,
+)
 from papers.tasks import reindex_model
 
 
@@ -34,6 +39,8 @@ class Command(BaseCommand):
         if verbosity:
             self.stdout.write(f"keyword documents: {written} refreshed")
         for name in models:
+            # MiniLM's ONNX query encoder is exported here (once per machine), not by a search.
+            prepare_query_backend(name)
             if if_needed and vector_index.check(name).ok:
                 if verbosity:
                     self.stdout.write(f"{name}: up to date")
