@@ -24,8 +24,9 @@ from core.schemas import ErrorOut
 
 from . import memos, tasks
 from .auth import ApiTokenAuth
+from .enums import AcceleratorVendor, Precision, Runtime
 from .models import Run, Stage, StageFreeze
-from .models.evidence import IdempotencyKeyReused, RunNotRunning, as_number
+from .models.evidence import VERSION_PATTERN, IdempotencyKeyReused, RunNotRunning, as_number
 
 router = Router(auth=ApiTokenAuth(), tags=["experiments"])
 
@@ -63,7 +64,42 @@ MetricValue = Annotated[
 FiniteNumber = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
 
 
-class RunIn(Schema):
+def _choice(choices):
+    """A field taking one of the model's choices (or "" for not recorded), lower-cased first:
+    "NVIDIA" and "nvidia" are one vendor; anything else is refused with the list."""
+
+    def check(value):
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        value = value.strip().lower()
+        if value and value not in choices.values:
+            raise ValueError(f"must be one of {', '.join(choices.values)} (or empty)")
+        return value
+
+    return Annotated[str, BeforeValidator(check), WithJsonSchema(
+        {"type": "string", "enum": ["", *choices.values]})]  # fmt: skip
+
+
+Version = Annotated[str, Field(max_length=50, pattern=f"({VERSION_PATTERN})|^$")]
+
+
+class PlatformIn(Schema):
+    """What the run trained on; the Python client fills these in from torch or the environment."""
+
+    accelerator_vendor: _choice(AcceleratorVendor) = ""
+    accelerator_model: str = Field(
+        "", max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$", description="e.g. 'H100 80GB HBM3'"
+    )
+    accelerator_count: _integer_in(0, 2**15) | None = None
+    driver_version: Version = Field("", description="e.g. '550.54.15'")
+    runtime: _choice(Runtime) = Field("", description="cuda, rocm, ...")
+    runtime_version: Version = Field("", description="The CUDA or ROCm version, e.g. '12.4'")
+    framework: str = Field("", max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$")
+    framework_version: Version = ""
+    precision: _choice(Precision) = Field("", description="fp32, bf16, fp16, fp8, int8...")
+
+
+class RunIn(PlatformIn):
     name: str = Field(min_length=1, max_length=200)
     variant: str = Field("candidate", min_length=1, max_length=100)
     seed: _integer_in(-(2**31), 2**31) | None = None
@@ -90,6 +126,16 @@ class RunOut(Schema):
     git_commit: str
     host: str
     gpu: str
+    accelerator_vendor: str
+    accelerator_model: str
+    accelerator_count: int | None
+    driver_version: str
+    runtime: str
+    runtime_version: str
+    framework: str
+    framework_version: str
+    precision: str
+    platform: str = Field(description="Vendor, model and precision, as the pages group runs")
     summary: dict[str, Any]
     started_at: datetime
     finished_at: datetime | None

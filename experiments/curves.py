@@ -191,8 +191,7 @@ class _Shape:
         order = np.argsort(steps, kind="stable")
         steps, values = steps[order], values[order]
         if len(steps) > width:
-            keep = MinMaxLTTBDownsampler().downsample(steps, values, n_out=width).astype(np.int64)
-            keep = np.union1d(keep, [np.argmin(values), np.argmax(values)])
+            keep = kept_indices(steps, values, width)
             steps, values = steps[keep], values[keep]
         gaps = _thin(self.gaps.astype(np.int64), width)
         if len(gaps):
@@ -218,6 +217,15 @@ class _Shape:
         means[(centres < steps.min()) | (centres > steps.max())] = np.nan
         means[filled] = sums[filled] / counts[filled]
         return means
+
+
+def kept_indices(steps, values, width):
+    """Indices of about `width` of the points (steps sorted, values finite) that keep a line's
+    shape: MinMaxLTTB's choice, and always the lowest and the highest point."""
+    if len(steps) <= width:
+        return np.arange(len(steps))
+    keep = MinMaxLTTBDownsampler().downsample(steps, values, n_out=width).astype(np.int64)
+    return np.union1d(keep, [np.argmin(values), np.argmax(values)])
 
 
 def _thin(gaps, width):

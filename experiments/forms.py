@@ -142,21 +142,50 @@ class ExperimentForm(forms.ModelForm):
 
 
 # What a person states when writing a criterion: its definition, less the experiment it is on.
-CRITERION_FIELDS = [name for name in DEFINITION_FIELDS if name != "experiment_id"]
+CRITERION_FIELDS = [
+    name.removesuffix("_id") if name == "reference_run_id" else name
+    for name in DEFINITION_FIELDS
+    if name != "experiment_id"
+]
 
 
 class CriterionForm(forms.ModelForm):
     class Meta:
         model = Criterion
         fields = CRITERION_FIELDS
-        labels = {"threshold": "Threshold (percent when relative to the baseline)"}
+        labels = {
+            "threshold": "Threshold (percent when relative to the baseline)",
+            "abs_tolerance": "Absolute tolerance",
+            "rel_tolerance": "Relative tolerance",
+            "last_steps": "Only the last N steps",
+            "platform": "Runs on platform",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        experiment = self.instance.experiment
         # Left empty (an older client), the criterion is the current stage's.
         self.fields["stage"].choices = Stage.choices
         if not self.is_bound and not self.initial.get("stage"):
-            self.initial["stage"] = self.instance.experiment.stage
+            self.initial["stage"] = experiment.stage
+        # A reference check names a run of this experiment, or one of its runs' platforms.
+        runs = experiment.runs.order_by("-started_at", "-pk")
+        self.fields["reference_run"].queryset = runs
+        self.fields["reference_run"].label_from_instance = (
+            lambda run: f"{run.name} ({run.platform or 'platform not recorded'})"
+        )
+        known = sorted({run.platform for run in runs if run.platform})
+        for name in ("reference_platform", "platform"):
+            current = self.initial.get(name) or ""
+            choices = [("", "—"), *((p, p) for p in known)]
+            if current and current not in known:
+                choices.append((current, current))
+            self.fields[name] = forms.ChoiceField(
+                choices=choices,
+                required=False,
+                label=self.fields[name].label,
+                help_text=self.fields[name].help_text,
+            )
 
 
 class SupersedeForm(CriterionForm):

@@ -18,7 +18,7 @@ from django.core.validators import RegexValidator
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from ..enums import RunStatus, Stage
+from ..enums import AcceleratorVendor, Precision, RunStatus, Runtime, Stage
 from .curves import CurveTile
 
 
@@ -107,6 +107,18 @@ def check_metric_count(run, names, fields=()):
             "(ASSAY_MAX_METRICS_PER_RUN)",
             fields,
         )
+
+
+# A version as drivers and frameworks print it: "550.54.15", "12.4", "6.2.41133", "2.5.1+cu124".
+VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$"
+validate_version = RegexValidator(
+    re.compile(VERSION_PATTERN),
+    "a version is letters, digits and . + _ - (e.g. 12.4, 550.54.15, 2.5.1+cu124)",
+)
+PLATFORM_FIELDS = (
+    "accelerator_vendor", "accelerator_model", "accelerator_count", "driver_version",
+    "runtime", "runtime_version", "framework", "framework_version", "precision",
+)  # fmt: skip
 
 
 class RunNotRunning(ValidationError):
@@ -239,6 +251,20 @@ class Run(models.Model):
     git_commit = models.CharField(max_length=64, blank=True)
     host = models.CharField(max_length=200, blank=True)
     gpu = models.CharField(max_length=200, blank=True, help_text="GPU description")
+    # The platform, in fields a drift comparison and a reference criterion can group by.
+    accelerator_vendor = models.CharField(max_length=20, choices=AcceleratorVendor, blank=True)
+    accelerator_model = models.CharField(
+        max_length=100, blank=True, help_text="e.g. H100 80GB HBM3, MI300X"
+    )
+    accelerator_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    driver_version = models.CharField(max_length=50, blank=True, validators=[validate_version])
+    runtime = models.CharField(max_length=10, choices=Runtime, blank=True)
+    runtime_version = models.CharField(
+        max_length=50, blank=True, validators=[validate_version], help_text="CUDA or ROCm version"
+    )
+    framework = models.CharField(max_length=50, blank=True, help_text="e.g. torch, jax")
+    framework_version = models.CharField(max_length=50, blank=True, validators=[validate_version])
+    precision = models.CharField(max_length=10, choices=Precision, blank=True)
     status = models.CharField(max_length=20, choices=RunStatus, default=RunStatus.RUNNING)
     summary = models.JSONField(default=dict, blank=True, help_text="Final metrics")
     started_at = models.DateTimeField(default=timezone.now)
@@ -311,6 +337,37 @@ class Run(models.Model):
     @property
     def is_finished(self):
         return self.status != RunStatus.RUNNING
+
+    @property
+    def platform(self):
+        """What a run's numbers may drift with: "NVIDIA H100 · bf16", "" when not recorded.
+
+        Driver and runtime versions are shown beside it (platform_detail) but do not split
+        groups: a driver upgrade would otherwise scatter one experiment into many.
+        """
+        device = " ".join(
+            part
+            for part in (
+                self.get_accelerator_vendor_display() if self.accelerator_vendor else "",
+                self.accelerator_model,
+            )
+            if part
+        )
+        return " · ".join(part for part in (device, self.precision) if part)
+
+    @property
+    def platform_detail(self):
+        """The platform with count, runtime, driver and framework, for a run's row."""
+        parts = [self.platform or "platform not recorded"]
+        if self.accelerator_count:
+            parts.append(f"×{self.accelerator_count}")
+        if self.runtime:
+            parts.append(f"{self.get_runtime_display()} {self.runtime_version}".strip())
+        if self.driver_version:
+            parts.append(f"driver {self.driver_version}")
+        if self.framework:
+            parts.append(f"{self.framework} {self.framework_version}".strip())
+        return ", ".join(parts)
 
     def finish(self, *, status=RunStatus.FINISHED, summary=None):
         """End the run with a status and its final metrics.
