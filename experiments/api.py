@@ -16,16 +16,18 @@ from typing import Annotated, Any, Literal, NotRequired
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
+from ninja.security import django_auth
 from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 from typing_extensions import TypedDict
 
 from core.schemas import ErrorOut
 
-from . import memos, tasks
+from . import drift, memos, tasks
 from .auth import ApiTokenAuth
 from .enums import AcceleratorVendor, Precision, Runtime
-from .models import Run, Stage, StageFreeze
+from .models import Experiment, Run, Stage, StageFreeze
+from .models.tokens import ApiToken
 from .models.evidence import VERSION_PATTERN, IdempotencyKeyReused, RunNotRunning, as_number
 
 router = Router(auth=ApiTokenAuth(), tags=["experiments"])
@@ -397,6 +399,93 @@ def experiment_should_stop(request, experiment_key: str):
         return refusal
     stop, reasons = experiment.should_stop()
     return {"stop": stop, "reasons": reasons}
+
+
+class DriftQuery(Schema):
+    reference: int = Field(description="The run the others are compared with")
+    runs: list[int] = Field(description="The runs compared with it (repeat the parameter)")
+    metric: list[str] = Field([], description="Metrics (repeat); default: all shared ones")
+    abs_tol: float | None = Field(None, ge=0, allow_inf_nan=False)
+    rel_tol: float | None = Field(None, ge=0, allow_inf_nan=False)
+    last: int | None = Field(None, ge=1, description="Only the last N steps both logged")
+    width: int = Field(800, ge=100, le=4000, description="Points per difference chart")
+
+
+class DriftPointOut(Schema):
+    value: float
+    step: int
+
+
+class DriftChartOut(Schema):
+    steps: list[int]
+    abs: list[float | None]
+    rel: list[float | None]
+
+
+class DriftComparisonOut(Schema):
+    metric: str
+    run: int
+    compared_steps: int
+    only_reference: int | None = Field(description="Steps only the reference logged")
+    only_run: int | None = Field(description="Steps only this run logged")
+    first_step: int | None
+    last_step: int | None
+    first_divergent_step: int | None = Field(description="First step beyond the tolerance")
+    divergent_steps: int
+    max_abs: DriftPointOut | None
+    max_rel: DriftPointOut | None
+    within: bool | None = Field(description="Every step within tolerance; null without one")
+    chart: DriftChartOut = Field(description="|difference| over steps, downsampled")
+
+
+class DriftRunOut(Schema):
+    id: int
+    name: str
+    variant: str
+    seed: int | None
+    platform: str
+    platform_detail: str
+
+
+class DriftOut(Schema):
+    experiment: str
+    reference: DriftRunOut
+    runs: list[DriftRunOut]
+    tolerance: dict[str, float | None]
+    last: int | None
+    metrics: list[str]
+    comparisons: list[DriftComparisonOut]
+
+
+@router.get(
+    "/{experiment_key}/drift",
+    response={200: DriftOut, **ERRORS},
+    auth=[ApiTokenAuth(), django_auth],
+    summary="Drift of runs from a reference run, per metric and step (hardware, precision)",
+    description="A step diverges when |run - reference| > max(abs_tol, rel_tol * |reference|). "
+    "An experiment token, or a signed-in session (the experiment page's drift view).",
+)
+def experiment_drift(request, experiment_key: str, query: Query[DriftQuery]):
+    if isinstance(request.auth, ApiToken):
+        experiment, refusal = _experiment_of(request, experiment_key, write=False)
+        if refusal:
+            return refusal
+    else:
+        if not request.auth.has_perm("experiments.view_experiment"):
+            return Status(403, {"detail": "You may not see experiments."})
+        experiment = get_object_or_404(Experiment.objects.visible(), key=experiment_key)
+    try:
+        return drift.report(
+            experiment,
+            reference=query.reference,
+            runs=query.runs,
+            metrics=query.metric,
+            tolerance=drift.Tolerance(query.abs_tol, query.rel_tol),
+            last=query.last,
+            width=query.width,
+        )
+    except drift.DriftRequest as invalid:
+        return Status(400, {"detail": str(invalid)})
 
 
 @router.get(

@@ -224,3 +224,53 @@ def candidates(reference, runs):
 def platforms(runs):
     """The distinct platforms of `runs`, in the order they first appear ("" not recorded)."""
     return list(dict.fromkeys(run.platform for run in runs))
+
+
+class DriftRequest(ValueError):
+    """A drift comparison asked for with bad parameters; the message says which."""
+
+
+def report(experiment, *, reference, runs, metrics=None, tolerance=None, last=None,
+           width=DEFAULT_WIDTH):  # fmt: skip
+    """The drift comparison as JSON-ready data, for the page and the API alike.
+
+    `reference` and `runs` are run ids (as given by a person or a script); DriftRequest when
+    one is not a run of the experiment, the reference is among the runs, or no metric is
+    shared. Metrics default to every metric the reference shares with the runs.
+    """
+    tolerance = tolerance or Tolerance()
+    by_id = {run.pk: run for run in experiment.runs.filter(pk__in=[reference, *runs])}
+    unknown = [str(run_id) for run_id in [reference, *runs] if run_id not in by_id]
+    if unknown:
+        raise DriftRequest(f"no run {', '.join(unknown)} in {experiment.key}")
+    if reference in runs:
+        raise DriftRequest("the reference run cannot also be compared with itself")
+    if not runs:
+        raise DriftRequest("name at least one run to compare with the reference")
+    if last is not None and last < 1:
+        raise DriftRequest("last must be 1 or more steps")
+    reference_run, compared = by_id[reference], [by_id[run_id] for run_id in runs]
+    shared = shared_metrics(reference_run, compared)
+    if metrics:
+        missing = [metric for metric in metrics if metric not in shared]
+        if missing:
+            raise DriftRequest(
+                f"{', '.join(missing)}: not logged by the reference and a compared run"
+            )
+    else:
+        metrics = shared
+    rows = drift(reference_run, compared, metrics, tolerance, last=last, width=width)
+    return {
+        "experiment": experiment.key,
+        "reference": run_json(reference_run),
+        "runs": [run_json(run) for run in compared],
+        "tolerance": {"abs": tolerance.absolute, "rel": tolerance.relative},
+        "last": last,
+        "metrics": list(metrics),
+        "comparisons": [{**row, "run": row["run"].pk} for row in rows],
+    }
+
+
+def run_json(run):
+    return {"id": run.pk, "name": run.name, "variant": run.variant, "seed": run.seed,
+            "platform": run.platform, "platform_detail": run.platform_detail}  # fmt: skip

@@ -142,8 +142,10 @@ class RunQuerySet(models.QuerySet):
     def counted(self, *, finished_only=False):
         """(counted, left_out): the runs whose values count, and [(run, why not)] for the others.
 
-        A run reported again with the same variant and seed replaces the earlier one: the
-        latest counts, so re-running a seed cannot double its weight. With `finished_only`
+        A run reported again with the same variant and seed (on the same platform) replaces
+        the earlier one: the latest counts, so re-running a seed cannot double its weight. The
+        same seed on another accelerator or precision is another run, not a re-run: it is
+        what a drift comparison needs. With `finished_only`
         (the evidence a gate is decided on) running, failed and killed runs are left out.
         """
         runs = list(self)
@@ -159,10 +161,10 @@ class RunQuerySet(models.QuerySet):
         for run in sorted(runs, key=lambda run: (run.started_at, run.pk)):
             if run.seed is None:
                 continue
-            earlier = latest.get((run.variant, run.seed))
+            earlier = latest.get((run.variant, run.seed, run.platform))
             if earlier is not None:
                 left_out.append((earlier, f"replaced by {run.name} (same variant and seed)"))
-            latest[(run.variant, run.seed)] = run
+            latest[(run.variant, run.seed, run.platform)] = run
         replaced = {run.pk for run, reason in left_out if reason.startswith("replaced")}
         return [run for run in runs if run.pk not in replaced], left_out
 
