@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .enums import ArtifactKind
+from .enums import ArtifactKind, CriterionCheck
 from .models import (
     ActionItem,
     Criterion,
@@ -168,24 +168,26 @@ class CriterionForm(forms.ModelForm):
         self.fields["stage"].choices = Stage.choices
         if not self.is_bound and not self.initial.get("stage"):
             self.initial["stage"] = experiment.stage
+        # Left out (a form or script from before reference checks), it is a threshold check.
+        self.fields["check_kind"].required = False
         # A reference check names a run of this experiment, or one of its runs' platforms.
         runs = experiment.runs.order_by("-started_at", "-pk")
         self.fields["reference_run"].queryset = runs
         self.fields["reference_run"].label_from_instance = (
             lambda run: f"{run.name} ({run.platform or 'platform not recorded'})"
         )
+        # Free text, not a choice: criteria are written before the stage's first run reports.
         known = sorted({run.platform for run in runs if run.platform})
+        spelled = "As the runs table spells it: vendor model · precision, e.g. NVIDIA H100 · bf16."
         for name in ("reference_platform", "platform"):
-            current = self.initial.get(name) or ""
-            choices = [("", "—"), *((p, p) for p in known)]
-            if current and current not in known:
-                choices.append((current, current))
-            self.fields[name] = forms.ChoiceField(
-                choices=choices,
-                required=False,
-                label=self.fields[name].label,
-                help_text=self.fields[name].help_text,
+            field = self.fields[name]
+            field.help_text = f"{field.help_text} {spelled}" + (
+                f" Runs so far: {', '.join(known)}." if known else ""
             )
+
+
+    def clean_check_kind(self):
+        return self.cleaned_data["check_kind"] or CriterionCheck.THRESHOLD
 
 
 class SupersedeForm(CriterionForm):
