@@ -27,8 +27,8 @@ from . import drift, memos, tasks
 from .auth import ApiTokenAuth
 from .enums import AcceleratorVendor, Precision, Runtime
 from .models import Experiment, Run, Stage, StageFreeze
-from .models.tokens import ApiToken
 from .models.evidence import VERSION_PATTERN, IdempotencyKeyReused, RunNotRunning, as_number
+from .models.tokens import ApiToken
 
 router = Router(auth=ApiTokenAuth(), tags=["experiments"])
 

@@ -173,8 +173,8 @@ class CriterionForm(forms.ModelForm):
         # A reference check names a run of this experiment, or one of its runs' platforms.
         runs = experiment.runs.order_by("-started_at", "-pk")
         self.fields["reference_run"].queryset = runs
-        self.fields["reference_run"].label_from_instance = (
-            lambda run: f"{run.name} ({run.platform or 'platform not recorded'})"
+        self.fields["reference_run"].label_from_instance = lambda run: (
+            f"{run.name} ({run.platform or 'platform not recorded'})"
         )
         # Free text, not a choice: criteria are written before the stage's first run reports.
         known = sorted({run.platform for run in runs if run.platform})
@@ -184,7 +184,6 @@ class CriterionForm(forms.ModelForm):
             field.help_text = f"{field.help_text} {spelled}" + (
                 f" Runs so far: {', '.join(known)}." if known else ""
             )
-
 
     def clean_check_kind(self):
         return self.cleaned_data["check_kind"] or CriterionCheck.THRESHOLD

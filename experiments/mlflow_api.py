@@ -21,7 +21,6 @@ import hashlib
 from functools import wraps
 
 import pydantic
-
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import transaction

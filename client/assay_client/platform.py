@@ -121,7 +121,7 @@ def detect(platform=None, *, precision=None, environ=None):
 def _torch():
     try:
         return importlib.import_module("torch")
-    except Exception:  # ImportError, or a broken install raising anything at import
+    except Exception:  # noqa: BLE001 - ImportError, or a broken install raising anything
         return None
 
 
@@ -152,7 +152,7 @@ def _from_torch():
         else:
             found.update(accelerator_vendor="cpu", runtime="cpu")
         found["precision"] = _default_precision(torch, on_gpu)
-    except Exception:  # a driver that fails to answer leaves the device unknown, not the job dead
+    except Exception:  # noqa: BLE001 - a driver failing to answer must not kill the job
         pass
     return found
 

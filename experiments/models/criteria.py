@@ -244,7 +244,10 @@ class Criterion(models.Model):
                 | (
                     models.Q(check_kind=CriterionCheck.MATCHES_REFERENCE)
                     & (models.Q(reference_run__isnull=False) | ~models.Q(reference_platform=""))
-                    & (models.Q(abs_tolerance__isnull=False) | models.Q(rel_tolerance__isnull=False))
+                    & (
+                        models.Q(abs_tolerance__isnull=False)
+                        | models.Q(rel_tolerance__isnull=False)
+                    )
                 ),
                 name="criterion_metric_fields_complete",
             ),
@@ -756,7 +759,9 @@ def assess_reference(criterion, runs):
     label = scale.removeprefix("max_")
     largest = (
         f"; largest {label} {worst[1][scale]['value']:.3g} ({worst[0].name} at step "
-        f"{worst[1][scale]['step']})" if worst else ""
+        f"{worst[1][scale]['step']})"
+        if worst
+        else ""
     )
     observed = worst[1][scale]["value"] if worst else 0.0
     if first is None:

@@ -73,8 +73,12 @@ def experiment_drift(request, pk):
                 "reference": reference_run.name,
                 "tolerance": report["tolerance"],
                 "series": [
-                    {"name": names[row["run"]].name, "platform": names[row["run"]].platform,
-                     "first_divergent_step": row["first_divergent_step"], **row["chart"]}
+                    {
+                        "name": names[row["run"]].name,
+                        "platform": names[row["run"]].platform,
+                        "first_divergent_step": row["first_divergent_step"],
+                        **row["chart"],
+                    }
                     for row in chart_rows
                 ],
             }  # fmt: skip
@@ -101,9 +105,11 @@ def _choice(params, runs):
             proposed = drift.candidates(by_id[reference], runs)
             matching = [run for run, same, other in proposed if same and other]
             # The same seed elsewhere first: another seed differs from the first step anyway.
-            compared = [run.pk for run in matching if run.seed == seed] or [
-                run.pk for run in matching
-            ] or [proposed[0][0].pk]
+            compared = (
+                [run.pk for run in matching if run.seed == seed]
+                or [run.pk for run in matching]
+                or [proposed[0][0].pk]
+            )
     return reference, compared
 
 

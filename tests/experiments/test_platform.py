@@ -5,12 +5,12 @@ import sys
 import types
 
 import pytest
+from assay_client import platform as platforms
 from django.core.cache import cache
 
-from assay_client import platform as platforms
 from experiments.models import Run
 from tests.api import Api
-from tests.factories import make_experiment, make_run, make_token
+from tests.factories import make_experiment, make_token
 
 from .test_mlflow_api import Mlflow, error
 
