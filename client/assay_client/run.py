@@ -38,15 +38,15 @@ class Run:
     The run's fields (name, seed, params...) are checked here, with Assay's limits; bad ones
     raise ValueError/TypeError naming the field. The platform (accelerator, CUDA/ROCm,
     framework, precision) is filled in from torch and the environment (assay_client.platform);
-    pass `platform={"accelerator_model": ...}` or `precision=torch.bfloat16` to set it.
-    `log()` checks its arguments and appends to a buffer, so training never waits on the
-    network. A daemon thread creates the run and takes turns: each turn sends the points
-    buffered when it began (in batches of up to `batch_size`), polls should-stop when `should_stop_interval` has passed (between batches too), then waits
-    `flush_interval` seconds, so however fast the job logs, should-stop is still asked on time.
-    While Assay cannot be reached it writes batches to the spool instead; `finish()` uploads the
-    run's own spool if Assay is back by then. If Assay refuses the token (401/403), everything
-    goes to the spool and the next call of log(), should_stop() or finish() raises
-    AssayAuthError.
+    pass `platform={"accelerator_model": ...}` or `precision=torch.bfloat16` to set it. `log()`
+    checks its arguments and appends to a buffer, so training never waits on the network. A
+    daemon thread creates the run and takes turns: each turn sends the points buffered when it
+    began (in batches of up to `batch_size`), polls should-stop when `should_stop_interval` has
+    passed (between batches too), then waits `flush_interval` seconds, so however fast the job
+    logs, should-stop is still asked on time. While Assay cannot be reached it writes batches to
+    the spool instead; `finish()` uploads the run's own spool if Assay is back by then. If Assay
+    refuses the token (401/403), everything goes to the spool and the next call of log(),
+    should_stop() or finish() raises AssayAuthError.
     """
 
     def __init__(
