@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from ..divergence import Tolerance, compare
 from ..enums import (
     Aggregation,
     Comparator,
@@ -16,7 +17,7 @@ from ..enums import (
     Stage,
     SupersedeStatus,
 )
-from .evidence import MetricSummary
+from .evidence import MetricPoint, MetricSummary
 
 BASELINE_VARIANT = "baseline"
 
@@ -487,8 +488,6 @@ class Criterion(models.Model):
         return f"{aggregation} {self.metric} of {self.variant} {comparator} {self.threshold:g}"
 
     def _describe_reference(self):
-        from ..drift import Tolerance  # drift reads the models: imported when first needed
-
         reference = (
             f"run {self.reference_run.name}" if self.reference_run_id else self.reference_platform
         )
@@ -709,8 +708,6 @@ def assess_reference(criterion, runs):
     latest). observed: the largest relative difference (absolute without a relative
     tolerance); evidence names the first run to diverge and the step.
     """
-    from ..drift import Tolerance, compare, series  # drift reads the models
-
     if criterion.reference_run_id:
         references = [criterion.reference_run] if criterion.reference_run else []
         missing = "the reference run is gone"
@@ -736,7 +733,7 @@ def assess_reference(criterion, runs):
     latest = max(references, key=lambda run: (run.started_at, run.pk))
     by_seed = {run.seed: run for run in sorted(references, key=lambda r: (r.started_at, r.pk))}
     tolerance = Tolerance(criterion.abs_tolerance, criterion.rel_tolerance)
-    logged = series({*reference_ids, *(run.pk for run in candidates)}, criterion.metric)
+    logged = MetricPoint.series({*reference_ids, *(run.pk for run in candidates)}, criterion.metric)
     scale = "max_rel" if tolerance.relative is not None else "max_abs"
     worst, first, compared = None, None, 0
     for run in candidates:

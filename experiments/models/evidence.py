@@ -12,12 +12,14 @@ import re
 from collections import defaultdict
 from urllib.parse import urlsplit
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from ..arrays import fetch_array
 from ..enums import AcceleratorVendor, Precision, RunStatus, Runtime, Stage
 from .curves import CurveTile
 
@@ -517,6 +519,30 @@ class MetricPoint(models.Model):
         return f"{self.key}@{self.step}={self.value}"
 
     COLUMNS = ("run_id", "key", "bucket", "step", "value", "wall_time", "seq")
+    # A run with no points of a metric: no steps, no values.
+    NO_SERIES = (np.arange(0, dtype=np.int64), np.arange(0, dtype=np.float64))
+
+    @classmethod
+    def series(cls, run_ids, metric):
+        """{run_id: (steps, values)}: each run's un-bucketed points of `metric`, one value per step
+        (the later of a step logged twice), steps ascending. One query for all the runs."""
+        points = (
+            cls.objects.filter(run_id__in=list(run_ids), key=metric, bucket="")
+            .order_by("run_id", "seq")
+            .values_list("run_id", "step", "value")
+        )
+        rows = fetch_array(points)
+        found = {}
+        if not len(rows):
+            return found
+        run_column = rows[:, 0]
+        for run_id in np.unique(run_column):
+            mine = rows[run_column == run_id]
+            steps, values = mine[:, 1].astype(np.int64), mine[:, 2]
+            # Reversed, np.unique's first occurrence is the last point logged for each step.
+            unique, first = np.unique(steps[::-1], return_index=True)
+            found[int(run_id)] = (unique, values[::-1][first])
+        return found
 
     @classmethod
     def insert_many(cls, rows):
