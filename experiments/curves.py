@@ -83,7 +83,8 @@ def page_chart(experiment, metric):
 
 
 def curve_data(experiment, metric, width=DEFAULT_WIDTH, window=None):
-    """{metric, width, window, runs: [{name, variant, seed, points, level, steps, values}], bands}.
+    """{metric, width, window, runs: [{name, variant, seed, platform, points, level, steps,
+    values}], bands}.
 
     None when no run logged the metric. `window` (first, last step) narrows the curves to a zoomed
     window, read at the resolution that window needs. `bands`: per variant with two runs or
@@ -125,6 +126,7 @@ def curve_data(experiment, metric, width=DEFAULT_WIDTH, window=None):
         series.append(
             {
                 "name": run.name, "variant": run.variant, "seed": run.seed,
+                "platform": run.platform,
                 "points": totals[run_id], "level": levels.get(run_id),
                 "steps": steps, "values": values,
             }

@@ -43,8 +43,15 @@
 
   // --- metric curves -------------------------------------------------------------------------
 
+  // A run's colour: its variant's, or its variant and platform's when the runs differ in
+  // platform (the same recipe on H100 and MI300X must not share a colour).
+  function colorKey(payload, run) {
+    const platforms = new Set(payload.runs.map(function (r) { return r.platform || ""; }));
+    return platforms.size > 1 ? run.variant + " · " + (run.platform || "") : run.variant;
+  }
+
   function curveTables(payload, state) {
-    const variants = Array.from(new Set(payload.runs.map(function (run) { return run.variant; }))).sort();
+    const variants = Array.from(new Set(payload.runs.map(function (run) { return colorKey(payload, run); }))).sort();
     const tables = [];
     const modes = [];
     const series = [{ label: "step", value: function (u, v) { return v == null ? "—" : Math.round(v); } }];
@@ -57,13 +64,13 @@
       tables.push([run.steps, shape(run.values)]);
       modes.push([0, NULL_EXPAND]);
       series.push({
-        label: run.name, stroke: colorFor(variants, run.variant), width: state.band ? 0.6 : 1.25,
+        label: run.name, stroke: colorFor(variants, colorKey(payload, run)), width: state.band ? 0.6 : 1.25,
         alpha: state.band ? 0.35 : 1, value: function (u, v) { return format(v); },
       });
     });
     if (state.band) {
       payload.bands.forEach(function (band) {
-        const color = colorFor(variants, band.variant);
+        const color = PALETTE[Math.max(variants.findIndex(function (key) { return key.split(" · ")[0] === band.variant; }), 0) % PALETTE.length];
         tables.push([band.steps, shape(band.mean), shape(band.low), shape(band.high)]);
         modes.push([0, NULL_EXPAND, NULL_EXPAND, NULL_EXPAND]);
         const first = series.length;
@@ -261,7 +268,8 @@
       height: HEIGHT,
       series: series,
       scales: { x: { time: false }, y: state.log ? { distr: 3, log: 10 } : {} },
-      axes: [{ label: "step" }, { label: (kind === "rel" ? "relative " : "|Δ| ") + chart.metric + " vs " + chart.reference }],
+      axes: [{ label: "step" }, { label: (kind === "rel" ? "relative " : "|Δ| ") + chart.metric + " vs " + chart.reference,
+        size: 70, values: function (u, splits) { return splits.map(format); } }],
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
       hooks: {
