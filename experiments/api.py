@@ -215,6 +215,12 @@ class CriterionOut(Schema):
     severity: str = Field(description="hard or soft for kill criteria, empty for success")
     statement: str
     metric: str = Field(description="Empty for a criterion checked by hand")
+    check_kind: Literal["threshold", "matches_reference"] = Field(
+        description="An aggregate against a threshold, or runs against a reference run step by step"
+    )
+    evidence: dict[str, Any] = Field(
+        description="A reference check's: metric, reference and run ids, first_divergent_step"
+    )
     result: Literal["pending", "holds", "does_not_hold", "insufficient"]
     label: str = Field(description="The result in the criterion's terms: met, tripped, clear...")
     observed: float | None = Field(description="The aggregated value the result rests on")
@@ -548,6 +554,8 @@ def _criterion(criterion):
         "severity": criterion.severity,
         "statement": criterion.statement,
         "metric": criterion.metric,
+        "check_kind": criterion.check_kind,
+        "evidence": criterion.evidence,
         "result": criterion.result,
         "label": criterion.result_label,
         # JSON has no NaN or Infinity: an observed value that is not finite reads as null.
