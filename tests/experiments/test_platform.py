@@ -1,5 +1,6 @@
-"""The platform a run trained on: accepted and checked by the native API, mapped from MLflow
-tags, filled in by the Python client from torch or the environment, explicit values first."""
+"""The platform a run trained on: accepted and checked by the native API (the MLflow tags are
+in test_mlflow_api.py), filled in by the Python client from torch or the environment,
+explicit values first."""
 
 import sys
 import types
@@ -11,8 +12,6 @@ from django.core.cache import cache
 from experiments.models import Run
 from tests.api import Api
 from tests.factories import make_experiment, make_token
-
-from .test_mlflow_api import Mlflow, error
 
 pytestmark = pytest.mark.django_db
 
@@ -68,40 +67,6 @@ def test_the_native_api_refuses_a_bad_platform_value_naming_the_field(api, field
     assert response.status_code == 422, response.content
     detail = response.json()["detail"]
     assert field in detail and message in detail, detail
-    assert not Run.objects.exists()
-
-
-def test_mlflow_tags_map_to_the_platform_fields(client, experiment):
-    mlflow = Mlflow(client, make_token(experiment=experiment)[1])
-    tags = {"assay.accelerator_vendor": "amd", "assay.accelerator": "MI300X",
-            "assay.accelerator_count": "8", "assay.runtime": "rocm",
-            "assay.runtime_version": "6.2.41133", "assay.precision": "BF16",
-            "assay.framework": "torch", "assay.framework_version": "2.5.1"}  # fmt: skip
-    mlflow.create_run(tags=[{"key": key, "value": value} for key, value in tags.items()])
-    run = Run.objects.get()
-    assert run.platform == "AMD MI300X · bf16"
-    assert (run.accelerator_count, run.runtime, run.runtime_version) == (8, "rocm", "6.2.41133")
-    # A tag set later (MLflow's set-tag) changes the field too.
-    response = mlflow.post("runs/set-tag", {"run_id": str(run.pk), "key": "assay.precision",
-                                            "value": "fp8"})  # fmt: skip
-    assert response.status_code == 200, response.content
-    run.refresh_from_db()
-    assert run.precision == "fp8"
-
-
-@pytest.mark.parametrize(
-    ("tag", "value", "message"),
-    [
-        ("assay.precision", "fp7", "The tag assay.precision: "),
-        ("assay.accelerator_count", "eight", "assay.accelerator_count must be a whole number"),
-        ("assay.driver_version", "55 0", "The tag assay.driver_version"),
-    ],
-)
-def test_a_bad_platform_tag_is_an_invalid_parameter(client, experiment, tag, value, message):
-    mlflow = Mlflow(client, make_token(experiment=experiment)[1])
-    response = mlflow.post("runs/create", {"experiment_id": "EXP-12",
-                                           "tags": [{"key": tag, "value": value}]})  # fmt: skip
-    assert message in error(response, 400, "INVALID_PARAMETER_VALUE")
     assert not Run.objects.exists()
 
 
