@@ -7,8 +7,10 @@ Each field takes the first value found, in this order:
    ASSAY_ACCELERATOR_COUNT, ASSAY_DRIVER_VERSION, ASSAY_RUNTIME, ASSAY_RUNTIME_VERSION,
    ASSAY_FRAMEWORK, ASSAY_FRAMEWORK_VERSION, ASSAY_PRECISION), set on purpose by whoever
    launches the job,
-3. torch, if it can be imported: the device, its count, CUDA or ROCm version, torch's version
-   and its default dtype,
+3. torch, if it can be imported: the device count, CUDA or ROCm version, torch's version and
+   its default dtype, and the device's name once the job has initialised CUDA (asking for it
+   earlier would initialise CUDA in a process that may yet fork workers: create the run after
+   the model is on the GPU, or set ASSAY_ACCELERATOR),
 4. what container images set: NVIDIA_DRIVER_VERSION, CUDA_VERSION, ROCM_VERSION.
 
 Values given (1, 2) are checked with the server's rules and a bad one raises ValueError
@@ -136,7 +138,6 @@ def _from_torch():
     try:
         on_gpu = bool(cuda and cuda.is_available())
         if on_gpu:
-            name = str(cuda.get_device_name(0))
             found["accelerator_count"] = int(cuda.device_count())
             hip = getattr(version, "hip", None)
             if hip:
@@ -144,9 +145,13 @@ def _from_torch():
             else:
                 found.update(accelerator_vendor="nvidia", runtime="cuda",
                              runtime_version=str(getattr(version, "cuda", "") or ""))  # fmt: skip
-            for prefix in _VENDOR_PREFIXES:
-                name = name.removeprefix(prefix)
-            found["accelerator_model"] = name.strip()
+            # Asking for the name initialises CUDA, which a process that forks workers after
+            # creating its run must not have done: read it only once the job has.
+            if getattr(cuda, "is_initialized", lambda: False)():
+                name = str(cuda.get_device_name(0))
+                for prefix in _VENDOR_PREFIXES:
+                    name = name.removeprefix(prefix)
+                found["accelerator_model"] = name.strip()
         elif _mps_available(torch):
             found.update(accelerator_vendor="apple", runtime="mps", accelerator_count=1)
         else:

@@ -74,14 +74,23 @@ def test_the_native_api_refuses_a_bad_platform_value_naming_the_field(api, field
 
 
 def fake_torch(*, hip=None, name="NVIDIA H100 80GB HBM3", count=8, available=True,
-               tf32=False, dtype="torch.float32"):  # fmt: skip
-    """A module standing in for torch on a machine with (or without) GPUs."""
+               tf32=False, dtype="torch.float32", initialized=True):  # fmt: skip
+    """A module standing in for torch on a machine with (or without) GPUs; its CUDA is
+    initialised (the job moved its model to the GPU) unless told otherwise."""
     torch = types.ModuleType("torch")
     torch.__version__ = "2.5.1+rocm6.2" if hip else "2.5.1+cu124"
     torch.version = types.SimpleNamespace(cuda=None if hip else "12.4", hip=hip)
+
+    def device_name(index=0):
+        # torch initialises CUDA here: a client doing it before the job would break forking.
+        torch.cuda_initialised_by_client |= not initialized
+        return name
+
+    torch.cuda_initialised_by_client = False
+
     torch.cuda = types.SimpleNamespace(
         is_available=lambda: available, device_count=lambda: count,
-        get_device_name=lambda index=0: name,
+        get_device_name=device_name, is_initialized=lambda: initialized,
     )  # fmt: skip
     torch.backends = types.SimpleNamespace(
         cuda=types.SimpleNamespace(matmul=types.SimpleNamespace(allow_tf32=tf32)),
@@ -118,6 +127,14 @@ def test_the_client_reads_an_amd_gpu_from_torch_and_the_dtype_the_user_passes(to
     assert (found["accelerator_vendor"], found["accelerator_model"]) == ("amd", "Instinct MI300X")
     assert (found["runtime"], found["runtime_version"]) == ("rocm", "6.2.41133")
     assert found["precision"] == "bf16" and found["accelerator_count"] == 4
+
+
+def test_the_client_does_not_initialise_cuda_for_the_device_name(torch_module):
+    torch = torch_module(initialized=False)
+    found = platforms.detect(environ={"ASSAY_ACCELERATOR": "H100 SXM"})
+    assert found["accelerator_model"] == "H100 SXM" and found["accelerator_count"] == 8
+    assert "accelerator_model" not in platforms.detect(environ={})
+    assert not torch.cuda_initialised_by_client
 
 
 def test_fp32_with_tf32_matmuls_on_nvidia_is_reported_as_tf32(torch_module):
