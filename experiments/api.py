@@ -407,13 +407,19 @@ def experiment_should_stop(request, experiment_key: str):
     return {"stop": stop, "reasons": reasons}
 
 
+# A run id in a query string (text there, so not _integer's refusal of strings).
+RunId = Annotated[int, Field(ge=1, lt=2**63)]
+
+
 class DriftQuery(Schema):
-    reference: int = Field(description="The run the others are compared with")
-    runs: list[int] = Field(description="The runs compared with it (repeat the parameter)")
-    metric: list[str] = Field([], description="Metrics (repeat); default: all shared ones")
+    reference: RunId = Field(description="The run the others are compared with")
+    runs: list[RunId] = Field(description="The runs compared with it (repeat the parameter)")
+    metric: list[Annotated[str, Field(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]] = Field(
+        [], description="Metrics (repeat); default: all shared ones"
+    )
     abs_tol: float | None = Field(None, ge=0, allow_inf_nan=False)
     rel_tol: float | None = Field(None, ge=0, allow_inf_nan=False)
-    last: int | None = Field(None, ge=1, description="Only the last N steps both logged")
+    last: int | None = Field(None, ge=1, lt=2**31, description="Only the last N steps both logged")
     width: int = Field(800, ge=100, le=4000, description="Points per difference chart")
 
 

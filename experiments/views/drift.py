@@ -28,6 +28,8 @@ def experiment_drift(request, pk):
         reference, compared = _choice(params, runs)
         tolerance = drift.Tolerance.parse(params.get("abs_tol"), params.get("rel_tol"))
         last = int(params["last"]) if params.get("last") else None
+        if last is not None and not 0 < last < 2**31:
+            raise ValueError("last is a number of steps from 1")
     except ValueError as invalid:
         context["error"] = str(invalid) if str(invalid) else "bad parameters"
         return TemplateResponse(request, PAGE, context, status=400)
@@ -96,6 +98,9 @@ def _choice(params, runs):
         compared = [int(value) for value in params.getlist("runs") if value]
     except ValueError:
         raise ValueError("reference and runs are run ids (whole numbers)") from None
+    # Beyond a database integer no run has that id, and SQLite would overflow asking.
+    if any(not 0 < run_id < 2**63 for run_id in [reference or 1, *compared]):
+        raise ValueError("reference and runs are run ids (whole numbers from 1)")
     if reference is None:
         reference = _proposed_reference(runs)
     if not compared:

@@ -337,7 +337,15 @@ API_REQUESTS = {
     },
     ("GET", "/api/v1/experiments/{experiment_key}/should-stop"): {},
     ("GET", "/api/v1/experiments/{experiment_key}"): {},
+    # Two runs of the experiment: the world's, and one more made for this (by name, once).
+    ("GET", "/api/v1/experiments/{experiment_key}/drift"): lambda world: {
+        "reference": world["run"].pk,
+        "runs": world["experiment"].runs.get_or_create(name="matrix-drift")[0].pk,
+    },
 }
+
+# Token endpoints that a signed-in member may read too (the pages fetch them).
+API_TOKEN_OR_SESSION = {("GET", "/api/v1/experiments/{experiment_key}/drift")}
 
 
 # Session-API writes only a Lead may make.
@@ -353,10 +361,12 @@ def _api_url(path, world):
     return path.format(**values)
 
 
-def _call(client, method, path, url, **headers):
+def _call(client, method, path, url, world=None, **headers):
     if (method, path) not in API_REQUESTS:
         pytest.fail(f"{method} {path}: add a valid request for it to API_REQUESTS")
     data = API_REQUESTS[(method, path)]
+    if callable(data):
+        data = data(world)
     if method == "GET":
         return client.get(url, data, **headers)
     return client.post(url, data=data, content_type="application/json", **headers)
@@ -370,42 +380,53 @@ def test_api_access(client, world, method, path, security):
     assert security, f"{method} {path} has no authentication"
 
     # Anonymous: 401 with a message, never data.
-    response = _call(client, method, path, url)
+    response = _call(client, method, path, url, world)
     assert response.status_code == 401, response.content
     assert response.json()["detail"]
 
     if "ApiTokenAuth" in security:
         # A valid token of another experiment: refused, and nothing about this one leaks.
         response = _call(
-            client, method, path, url, HTTP_AUTHORIZATION=f"Bearer {world['other_key']}"
+            client, method, path, url, world, HTTP_AUTHORIZATION=f"Bearer {world['other_key']}"
         )
         assert response.status_code in (403, 404), (response.status_code, response.content)
         assert response.json()["detail"]
         assert world["experiment"].title not in response.content.decode()
-        # A logged-in Lead without a token is not a training job.
-        client.force_login(world["users"]["alice"])
-        assert _call(client, method, path, url).status_code == 401
+        if (method, path) in API_TOKEN_OR_SESSION:
+            # Read by the pages too: a member's session, scoped by role.
+            client.force_login(world["users"]["charlie"])
+            assert _call(client, method, path, url, world).status_code == 403
+            client.force_login(world["users"]["bob"])
+            assert _call(client, method, path, url, world).status_code == 200
+        else:
+            # A logged-in Lead without a token is not a training job.
+            client.force_login(world["users"]["alice"])
+            assert _call(client, method, path, url, world).status_code == 401
         client.logout()
         # The experiment's own token is accepted.
-        response = _call(client, method, path, url, HTTP_AUTHORIZATION=f"Bearer {world['key']}")
+        response = _call(
+            client, method, path, url, world, HTTP_AUTHORIZATION=f"Bearer {world['key']}"
+        )
         assert response.status_code in (200, 201), response.content
     else:
         # Session endpoints: the browser's login, scoped by role.
         client.force_login(world["users"]["charlie"])
-        assert _call(client, method, path, url).status_code == 403
+        assert _call(client, method, path, url, world).status_code == 403
         client.force_login(world["users"]["bob"])
-        bob_status = _call(client, method, path, url).status_code
+        bob_status = _call(client, method, path, url, world).status_code
         # Reads are for every member; writes are the Member's own notes or a Lead's decision.
         if (method, path) in API_LEAD_ONLY:
             assert bob_status == 403
         else:
             assert bob_status in (200, 201), bob_status
         client.force_login(world["users"]["alice"])
-        response = _call(client, method, path, url)
+        response = _call(client, method, path, url, world)
         assert response.status_code in (200, 201), response.content
         # A training token is not a login for the radar or papers.
         client.logout()
-        response = _call(client, method, path, url, HTTP_AUTHORIZATION=f"Bearer {world['key']}")
+        response = _call(
+            client, method, path, url, world, HTTP_AUTHORIZATION=f"Bearer {world['key']}"
+        )
         assert response.status_code == 401
 
 
