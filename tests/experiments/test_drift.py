@@ -288,3 +288,21 @@ def test_the_criterion_form_creates_a_reference_check_and_the_page_links_its_evi
     page = alice_client.get(experiment.get_absolute_url()).content.decode()
     assert f"diverges at step {DIVERGES_AT}" in page
     assert "NVIDIA H100 · bf16" in alice_client.get(url).content.decode()
+
+
+def test_a_lead_supersedes_a_criterion_into_a_reference_run_check(alice_client):
+    experiment, reference, run = port_experiment()
+    old = Criterion(experiment=experiment, kind="success", metric="loss", aggregation="max",
+                    comparator="lt", threshold=2.5)  # fmt: skip
+    old.save(allow_after_data=True)
+    url = reverse("experiments:criterion_supersede", args=[experiment.pk, old.pk])
+    fields = {"kind": "success", "metric": "loss", "check_kind": "matches_reference",
+              "reference_run": reference.pk, "rel_tolerance": "1e-3", "variant": "candidate",
+              "min_seeds": "1", "reason": "The port must match H100 step by step"}  # fmt: skip
+    response = alice_client.post(url, fields)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    new = Criterion.objects.current().get()
+    assert new.reference_run == reference and new.supersedes == old
+    experiment.evaluate()
+    new.refresh_from_db()
+    assert new.result == "does_not_hold" and new.evidence["first_divergent_step"] == DIVERGES_AT
