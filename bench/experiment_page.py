@@ -8,6 +8,8 @@ keeps); a few bucketed points go in through Run.log_points, the API's path. Time
 Django's test client as a Lead, after a warm-up: the page itself, and the chart data the page's
 script fetches (experiment_curves at 800 pixels: every run downsampled by tsdownsample). The
 target: under 300 ms p95 each, and query counts that do not grow with the number of points.
+Also timed, beside them: the drift comparison of one candidate run against one baseline run
+(experiments:experiment_drift, every point of both read and differenced in numpy).
 
     .venv/bin/python bench/experiment_page.py [--points 1000000] [--runs 20] [--repeat 20]
 """
@@ -153,20 +155,27 @@ def main():
             page = measure(client, experiment.get_absolute_url(), args.repeat,
                            "Baseline versus candidate")  # fmt: skip
             chart = measure(client, f"{curves}?metric=loss&width={WIDTH}", args.repeat, '"runs"')
-            rows.append((points, page, chart))
+            pair = {run.name: run.pk for run in experiment.runs.filter(seed=0)}
+            drift_url = (f"{reverse('experiments:experiment_drift', args=[experiment.pk])}"
+                         f"?reference={pair['baseline-s0']}&runs={pair['candidate-s0']}"
+                         "&rel_tol=1e-3")  # fmt: skip
+            drift = measure(client, drift_url, min(args.repeat, 5), "first-divergent")
+            rows.append((points, page, chart, drift))
         report(label, rows, args)
 
 
 def report(label, rows, args):
     print(f"\n{connection_vendor()}, {label}; chart data at {WIDTH} px")
     print(f"{'points/run':>12} {'total points':>13} | {'page q':>6} {'p50 ms':>7} {'p95 ms':>7} | "
-          f"{'chart q':>7} {'p50 ms':>7} {'p95 ms':>7}")  # fmt: skip
-    for points, (page_queries, page), (chart_queries, chart) in rows:
+          f"{'chart q':>7} {'p50 ms':>7} {'p95 ms':>7} | {'drift q':>7} {'p50 ms':>7} "
+          f"{'p95 ms':>7}")  # fmt: skip
+    for points, (page_queries, page), (chart_queries, chart), (drift_queries, drift) in rows:
         print(f"{points:>12,} {points * args.runs:>13,} | {page_queries:>6} "
               f"{percentile(page, 50):>7.1f} {percentile(page, 95):>7.1f} | {chart_queries:>7} "
-              f"{percentile(chart, 50):>7.1f} {percentile(chart, 95):>7.1f}")  # fmt: skip
+              f"{percentile(chart, 50):>7.1f} {percentile(chart, 95):>7.1f} | {drift_queries:>7} "
+              f"{percentile(drift, 50):>7.1f} {percentile(drift, 95):>7.1f}")  # fmt: skip
     small, large = rows
-    same = all(small[i][0] == large[i][0] for i in (1, 2))
+    same = all(small[i][0] == large[i][0] for i in (1, 2, 3))
     slowest = max(percentile(large[i][1], 95) for i in (1, 2))
     print(f"query counts: {'same' if same else 'DIFFERENT'} at 1k and {args.points:,} points per "
           f"run; slowest p95 {slowest:.0f} ms {'meets' if slowest < 300 else 'MISSES'} the 300 ms "

@@ -180,9 +180,9 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # A run is evidence a gate is decided on: the API refuses writes to a finished run (409),
     # so the admin may not rewrite or delete it either. The one correction, closing a run whose
     # job died, is the "mark failed" action: Lead-only and kept in the experiment's history.
-    list_display = ["name", "experiment", "variant", "seed", "status", "started_at"]
-    list_filter = ["status", "variant"]
-    search_fields = ["name", "experiment__key", "host", "git_commit"]
+    list_display = ["name", "experiment", "variant", "seed", "platform", "status", "started_at"]
+    list_filter = ["status", "variant", "accelerator_vendor", "precision"]
+    search_fields = ["name", "experiment__key", "host", "git_commit", "accelerator_model"]
     inlines = [ArtifactInline]
     actions = ["mark_failed"]
 

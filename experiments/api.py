@@ -16,16 +16,19 @@ from typing import Annotated, Any, Literal, NotRequired
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
+from ninja.security import django_auth
 from pydantic import BaseModel, BeforeValidator, WithJsonSchema
 from typing_extensions import TypedDict
 
 from core.schemas import ErrorOut
 
-from . import memos, tasks
+from . import drift, memos, tasks
 from .auth import ApiTokenAuth
-from .models import Run, Stage, StageFreeze
-from .models.evidence import IdempotencyKeyReused, RunNotRunning, as_number
+from .enums import AcceleratorVendor, Precision, Runtime
+from .models import Experiment, Run, Stage, StageFreeze
+from .models.evidence import VERSION_PATTERN, IdempotencyKeyReused, RunNotRunning, as_number
+from .models.tokens import ApiToken
 
 router = Router(auth=ApiTokenAuth(), tags=["experiments"])
 
@@ -63,7 +66,42 @@ MetricValue = Annotated[
 FiniteNumber = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
 
 
-class RunIn(Schema):
+def _choice(choices):
+    """A field taking one of the model's choices (or "" for not recorded), lower-cased first:
+    "NVIDIA" and "nvidia" are one vendor; anything else is refused with the list."""
+
+    def check(value):
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        value = value.strip().lower()
+        if value and value not in choices.values:
+            raise ValueError(f"must be one of {', '.join(choices.values)} (or empty)")
+        return value
+
+    return Annotated[str, BeforeValidator(check), WithJsonSchema(
+        {"type": "string", "enum": ["", *choices.values]})]  # fmt: skip
+
+
+Version = Annotated[str, Field(max_length=50, pattern=f"({VERSION_PATTERN})|^$")]
+
+
+class PlatformIn(Schema):
+    """What the run trained on; the Python client fills these in from torch or the environment."""
+
+    accelerator_vendor: _choice(AcceleratorVendor) = ""
+    accelerator_model: str = Field(
+        "", max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$", description="e.g. 'H100 80GB HBM3'"
+    )
+    accelerator_count: _integer_in(0, 2**15) | None = None
+    driver_version: Version = Field("", description="e.g. '550.54.15'")
+    runtime: _choice(Runtime) = Field("", description="cuda, rocm, ...")
+    runtime_version: Version = Field("", description="The CUDA or ROCm version, e.g. '12.4'")
+    framework: str = Field("", max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$")
+    framework_version: Version = ""
+    precision: _choice(Precision) = Field("", description="fp32, bf16, fp16, fp8, int8...")
+
+
+class RunIn(PlatformIn):
     name: str = Field(min_length=1, max_length=200)
     variant: str = Field("candidate", min_length=1, max_length=100)
     seed: _integer_in(-(2**31), 2**31) | None = None
@@ -90,6 +128,16 @@ class RunOut(Schema):
     git_commit: str
     host: str
     gpu: str
+    accelerator_vendor: str
+    accelerator_model: str
+    accelerator_count: int | None
+    driver_version: str
+    runtime: str
+    runtime_version: str
+    framework: str
+    framework_version: str
+    precision: str
+    platform: str = Field(description="Vendor, model and precision, as the pages group runs")
     summary: dict[str, Any]
     started_at: datetime
     finished_at: datetime | None
@@ -167,6 +215,12 @@ class CriterionOut(Schema):
     severity: str = Field(description="hard or soft for kill criteria, empty for success")
     statement: str
     metric: str = Field(description="Empty for a criterion checked by hand")
+    check_kind: Literal["threshold", "matches_reference"] = Field(
+        description="An aggregate against a threshold, or runs against a reference run step by step"
+    )
+    evidence: dict[str, Any] = Field(
+        description="A reference check's: metric, reference and run ids, first_divergent_step"
+    )
     result: Literal["pending", "holds", "does_not_hold", "insufficient"]
     label: str = Field(description="The result in the criterion's terms: met, tripped, clear...")
     observed: float | None = Field(description="The aggregated value the result rests on")
@@ -353,6 +407,99 @@ def experiment_should_stop(request, experiment_key: str):
     return {"stop": stop, "reasons": reasons}
 
 
+# A run id in a query string (text there, so not _integer's refusal of strings).
+RunId = Annotated[int, Field(ge=1, lt=2**63)]
+
+
+class DriftQuery(Schema):
+    reference: RunId = Field(description="The run the others are compared with")
+    runs: list[RunId] = Field(description="The runs compared with it (repeat the parameter)")
+    metric: list[Annotated[str, Field(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]] = Field(
+        [], description="Metrics (repeat); default: all shared ones"
+    )
+    abs_tol: float | None = Field(None, ge=0, allow_inf_nan=False)
+    rel_tol: float | None = Field(None, ge=0, allow_inf_nan=False)
+    last: int | None = Field(None, ge=1, lt=2**31, description="Only the last N steps both logged")
+    width: int = Field(800, ge=100, le=4000, description="Points per difference chart")
+
+
+class DriftPointOut(Schema):
+    value: float
+    step: int
+
+
+class DriftChartOut(Schema):
+    steps: list[int]
+    abs: list[float | None]
+    rel: list[float | None]
+
+
+class DriftComparisonOut(Schema):
+    metric: str
+    run: int
+    compared_steps: int
+    only_reference: int | None = Field(description="Steps only the reference logged")
+    only_run: int | None = Field(description="Steps only this run logged")
+    first_step: int | None
+    last_step: int | None
+    first_divergent_step: int | None = Field(description="First step beyond the tolerance")
+    divergent_steps: int
+    max_abs: DriftPointOut | None
+    max_rel: DriftPointOut | None
+    within: bool | None = Field(description="Every step within tolerance; null without one")
+    chart: DriftChartOut = Field(description="|difference| over steps, downsampled")
+
+
+class DriftRunOut(Schema):
+    id: int
+    name: str
+    variant: str
+    seed: int | None
+    platform: str
+    platform_detail: str
+
+
+class DriftOut(Schema):
+    experiment: str
+    reference: DriftRunOut
+    runs: list[DriftRunOut]
+    tolerance: dict[str, float | None]
+    last: int | None
+    metrics: list[str]
+    comparisons: list[DriftComparisonOut]
+
+
+@router.get(
+    "/{experiment_key}/drift",
+    response={200: DriftOut, **ERRORS},
+    auth=[ApiTokenAuth(), django_auth],
+    summary="Drift of runs from a reference run, per metric and step (hardware, precision)",
+    description="A step diverges when |run - reference| > max(abs_tol, rel_tol * |reference|). "
+    "An experiment token, or a signed-in session (the experiment page's drift view).",
+)
+def experiment_drift(request, experiment_key: str, query: Query[DriftQuery]):
+    if isinstance(request.auth, ApiToken):
+        experiment, refusal = _experiment_of(request, experiment_key, write=False)
+        if refusal:
+            return refusal
+    else:
+        if not request.auth.has_perm("experiments.view_experiment"):
+            return Status(403, {"detail": "You may not see experiments."})
+        experiment = get_object_or_404(Experiment.objects.visible(), key=experiment_key)
+    try:
+        return drift.report(
+            experiment,
+            reference=query.reference,
+            runs=query.runs,
+            metrics=query.metric,
+            tolerance=drift.Tolerance(query.abs_tol, query.rel_tol),
+            last=query.last,
+            width=query.width,
+        )
+    except drift.DriftRequest as invalid:
+        return Status(400, {"detail": str(invalid)})
+
+
 @router.get(
     "/{experiment_key}",
     response={200: ExperimentOut, **ERRORS},
@@ -413,6 +560,8 @@ def _criterion(criterion):
         "severity": criterion.severity,
         "statement": criterion.statement,
         "metric": criterion.metric,
+        "check_kind": criterion.check_kind,
+        "evidence": criterion.evidence,
         "result": criterion.result,
         "label": criterion.result_label,
         # JSON has no NaN or Infinity: an observed value that is not finite reads as null.

@@ -11,10 +11,9 @@ points are always kept. NaN and infinities become null values, which the chart d
 import math
 
 import numpy as np
-from django.db import connection
 from django.urls import reverse
-from tsdownsample import MinMaxLTTBDownsampler
 
+from .arrays import fetch_array, json_floats, kept_indices
 from .models import CurveTile, MetricPoint, MetricSummary
 from .models.curves import TILE_SIZES
 
@@ -84,7 +83,8 @@ def page_chart(experiment, metric):
 
 
 def curve_data(experiment, metric, width=DEFAULT_WIDTH, window=None):
-    """{metric, width, window, runs: [{name, variant, seed, points, level, steps, values}], bands}.
+    """{metric, width, window, runs: [{name, variant, seed, platform, points, level, steps,
+    values}], bands}.
 
     None when no run logged the metric. `window` (first, last step) narrows the curves to a zoomed
     window, read at the resolution that window needs. `bands`: per variant with two runs or
@@ -108,7 +108,7 @@ def curve_data(experiment, metric, width=DEFAULT_WIDTH, window=None):
     tiled = {run_id: level for run_id, level in levels.items() if level is not None}
     if tiled:
         tiles = CurveTile.objects.for_chart(tiled, metric, window).values_list(*TILE_COLUMNS)
-        for run_id, rows in _by_run(_fetch(tiles)):
+        for run_id, rows in _by_run(fetch_array(tiles)):
             shapes[run_id] = _Shape.from_tiles(rows)
     short = [run_id for run_id, level in levels.items() if level is None]
     if short:
@@ -116,7 +116,7 @@ def curve_data(experiment, metric, width=DEFAULT_WIDTH, window=None):
         if window is not None:
             points = points.filter(step__gte=window[0], step__lte=window[1])
         points = points.order_by("run_id", "seq").values_list("run_id", "step", "value")
-        for run_id, rows in _by_run(_fetch(points)):
+        for run_id, rows in _by_run(fetch_array(points)):
             shapes[run_id] = _Shape.from_points(rows)
     series = []
     for run_id, run in runs.items():
@@ -126,6 +126,7 @@ def curve_data(experiment, metric, width=DEFAULT_WIDTH, window=None):
         series.append(
             {
                 "name": run.name, "variant": run.variant, "seed": run.seed,
+                "platform": run.platform,
                 "points": totals[run_id], "level": levels.get(run_id),
                 "steps": steps, "values": values,
             }
@@ -137,16 +138,6 @@ def curve_data(experiment, metric, width=DEFAULT_WIDTH, window=None):
         "runs": series,
         "bands": _bands(runs, shapes, width),
     }
-
-
-def _fetch(queryset):
-    """The rows as a float array (NULL as NaN), past the ORM's per-row conversion: at tens of
-    thousands of rows that conversion would cost more than the whole rest of the chart."""
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return np.array(rows, dtype=np.float64).reshape(len(rows), -1)
 
 
 def _by_run(rows):
@@ -191,8 +182,7 @@ class _Shape:
         order = np.argsort(steps, kind="stable")
         steps, values = steps[order], values[order]
         if len(steps) > width:
-            keep = MinMaxLTTBDownsampler().downsample(steps, values, n_out=width).astype(np.int64)
-            keep = np.union1d(keep, [np.argmin(values), np.argmax(values)])
+            keep = kept_indices(steps, values, width)
             steps, values = steps[keep], values[keep]
         gaps = _thin(self.gaps.astype(np.int64), width)
         if len(gaps):
@@ -200,7 +190,7 @@ class _Shape:
             values = np.concatenate([values, np.full(len(gaps), np.nan)])
             order = np.argsort(steps, kind="stable")
             steps, values = steps[order], values[order]
-        return steps.tolist(), _json_floats(values)
+        return steps.tolist(), json_floats(values)
 
     def binned_means(self, edges):
         """The run's mean in each bin between `edges`, interpolated over empty bins inside the
@@ -257,13 +247,9 @@ def _bands(runs, shapes, width):
                 "variant": variant,
                 "runs": len(members),
                 "steps": ((edges[:-1] + edges[1:]) / 2).round(1).tolist(),
-                "mean": _json_floats(mean),
-                "low": _json_floats(mean - spread),
-                "high": _json_floats(mean + spread),
+                "mean": json_floats(mean),
+                "low": json_floats(mean - spread),
+                "high": json_floats(mean + spread),
             }
         )
     return bands
-
-
-def _json_floats(values):
-    return [value if math.isfinite(value) else None for value in values.tolist()]

@@ -1,7 +1,8 @@
 """Demo data for this app, loaded by `manage.py load_demo`.
 
-Four experiments on demo radar techniques: one past its Discovery gate, one fresh, one
-flagged by a tripped hard kill criterion (and a NaN loss), one killed with a post-mortem.
+Five experiments on demo radar techniques: one past its Discovery gate, one fresh, one
+flagged by a tripped hard kill criterion (and a NaN loss), one killed with a post-mortem, and
+one porting training from H100 to MI300X whose loss drifts beyond tolerance after step 180.
 Runs report through Run.log_points, the path the API takes, so the evidence pages read the
 same summaries they read in production.
 """
@@ -167,6 +168,7 @@ def load(users, stdout=None):
     )
 
     _predictions(speculative, fp8, mtp, alice=alice, bob=bob, dana=dana, today=today)
+    _port(rng, owner=dana, today=today)
     if stdout:
         stdout.write(f"  experiments: {Experiment.objects.count()} with runs, gates and flags")
 
@@ -263,6 +265,58 @@ def _report(experiment, rng, *, accuracy, latency, days_ago, nan_loss=False):
                 status="failed" if diverges else "finished",
                 summary={"accuracy": round(seed_accuracy, 4), "latency_ms": round(seed_latency, 1)},
             )
+
+
+DRIFT_STEP = 180
+H100 = {"accelerator_vendor": "nvidia", "accelerator_model": "H100 80GB HBM3",
+        "runtime": "cuda", "runtime_version": "12.4", "driver_version": "550.54.15"}  # fmt: skip
+MI300X = {"accelerator_vendor": "amd", "accelerator_model": "MI300X", "runtime": "rocm",
+          "runtime_version": "6.2.41133"}  # fmt: skip
+
+
+def _port(rng, *, owner, today):
+    """The same 7B recipe on H100 and MI300X in bf16, seed for seed: the MI300X loss follows
+    the H100 one to within 1e-4 until DRIFT_STEP, then strays (a fused kernel's reduction)."""
+    port = _experiment(
+        "EXP-5",
+        "Train the 7B on AMD MI300X",
+        "MI300X training",
+        owner=owner,
+        hypothesis="Our 7B recipe trains on MI300X with a loss within 0.1% of the H100 run at "
+        "every step, in bf16 as on H100.",
+        engineer_weeks="2",
+        compute_cost="8000",
+        expected_benefit_per_month="5000",
+        started=today - 5 * DAY,
+    )
+    reference_platform = "NVIDIA H100 80GB HBM3 · bf16"
+    _criterion(port, "success", metric="loss", check_kind="matches_reference",
+               reference_platform=reference_platform, platform="AMD MI300X · bf16",
+               rel_tolerance=1e-3, aggregation="", comparator="", threshold=None)  # fmt: skip
+    steps = np.arange(STEPS * 4)
+    started = timezone.now() - 2 * DAY
+    for seed in (1, 2):
+        loss = 2.4 * np.exp(-steps / 300) + 0.6 + rng.normal(0, 0.02, len(steps))
+        drift = np.where(steps < DRIFT_STEP, 0.0, (steps - DRIFT_STEP) / len(steps) * 0.02)
+        jitter = rng.normal(0, 1e-4, len(steps))
+        for name, platform, values in (
+            (f"h100-bf16-s{seed}", H100, loss),
+            (f"mi300x-bf16-s{seed}", MI300X, loss * (1 + jitter + drift)),
+        ):
+            run = Run.objects.create(
+                experiment=port, name=name, variant="candidate", seed=seed,
+                params={"lr": 3e-4, "batch_size": 256, "dtype": "bf16"},
+                host=f"{name.split('-')[0]}-node-{seed}", accelerator_count=8,
+                framework="torch", framework_version="2.5.1", precision="bf16",
+                started_at=started, **platform,
+            )  # fmt: skip
+            run.log_points(
+                [{"key": "loss", "step": int(step), "value": float(value)}
+                 for step, value in zip(steps, values, strict=True)],
+                idempotency_key=f"demo-{run.pk}",
+            )  # fmt: skip
+            run.finish(summary={"loss": round(float(values[-1]), 4)})
+    port.evaluate()
 
 
 def _predictions(speculative, fp8, mtp, *, alice, bob, dana, today):

@@ -66,6 +66,18 @@ class CriterionKind(models.TextChoices):
     KILL = "kill", "Kill"
 
 
+class CriterionCheck(models.TextChoices):
+    """What a machine-checked criterion compares; its kind says what a gate does with it.
+
+    A reference check "holds" as a success criterion when the runs match the reference
+    within tolerance at every step checked, and as a kill criterion when they do not
+    (diverged): a gate can require a match, or stop the job on a divergence.
+    """
+
+    THRESHOLD = "threshold", "Aggregate against a threshold"
+    MATCHES_REFERENCE = "matches_reference", "Matches reference within tolerance"
+
+
 class Severity(models.TextChoices):
     HARD = "hard", "Hard (stop at once)"
     SOFT = "soft", "Soft (discuss)"
@@ -123,6 +135,43 @@ class RunStatus(models.TextChoices):
     FINISHED = "finished"
     FAILED = "failed"
     KILLED = "killed"
+
+
+# --- the platform a run trained on (hardware and precision drift) ---
+
+
+class AcceleratorVendor(models.TextChoices):
+    NVIDIA = "nvidia", "NVIDIA"
+    AMD = "amd", "AMD"
+    INTEL = "intel", "Intel"
+    GOOGLE = "google", "Google"
+    APPLE = "apple", "Apple"
+    CPU = "cpu", "CPU only"
+    OTHER = "other", "Other"
+
+
+class Runtime(models.TextChoices):
+    """The accelerator's compute stack; its version is the run's runtime_version."""
+
+    CUDA = "cuda", "CUDA"
+    ROCM = "rocm", "ROCm"
+    XPU = "xpu", "oneAPI / XPU"
+    MPS = "mps", "Metal (MPS)"
+    XLA = "xla", "XLA"
+    CPU = "cpu", "CPU"
+
+
+class Precision(models.TextChoices):
+    """The dtype the run computed in (weights and activations): what drift is blamed on."""
+
+    FP64 = "fp64", "fp64"
+    FP32 = "fp32", "fp32"
+    TF32 = "tf32", "tf32"
+    BF16 = "bf16", "bf16"
+    FP16 = "fp16", "fp16"
+    FP8 = "fp8", "fp8"
+    INT8 = "int8", "int8"
+    INT4 = "int4", "int4"
 
 
 # --- post-mortems and knowledge transfer ---

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .enums import ArtifactKind
+from .enums import ArtifactKind, CriterionCheck
 from .models import (
     ActionItem,
     Criterion,
@@ -142,21 +142,51 @@ class ExperimentForm(forms.ModelForm):
 
 
 # What a person states when writing a criterion: its definition, less the experiment it is on.
-CRITERION_FIELDS = [name for name in DEFINITION_FIELDS if name != "experiment_id"]
+CRITERION_FIELDS = [
+    name.removesuffix("_id") if name == "reference_run_id" else name
+    for name in DEFINITION_FIELDS
+    if name != "experiment_id"
+]
 
 
 class CriterionForm(forms.ModelForm):
     class Meta:
         model = Criterion
         fields = CRITERION_FIELDS
-        labels = {"threshold": "Threshold (percent when relative to the baseline)"}
+        labels = {
+            "threshold": "Threshold (percent when relative to the baseline)",
+            "abs_tolerance": "Absolute tolerance",
+            "rel_tolerance": "Relative tolerance",
+            "last_steps": "Only the last N steps",
+            "platform": "Runs on platform",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        experiment = self.instance.experiment
         # Left empty (an older client), the criterion is the current stage's.
         self.fields["stage"].choices = Stage.choices
         if not self.is_bound and not self.initial.get("stage"):
-            self.initial["stage"] = self.instance.experiment.stage
+            self.initial["stage"] = experiment.stage
+        # Left out (a form or script from before reference checks), it is a threshold check.
+        self.fields["check_kind"].required = False
+        # A reference check names a run of this experiment, or one of its runs' platforms.
+        runs = experiment.runs.order_by("-started_at", "-pk")
+        self.fields["reference_run"].queryset = runs
+        self.fields["reference_run"].label_from_instance = lambda run: (
+            f"{run.name} ({run.platform or 'platform not recorded'})"
+        )
+        # Free text, not a choice: criteria are written before the stage's first run reports.
+        known = sorted({run.platform for run in runs if run.platform})
+        spelled = "As the runs table spells it: vendor model · precision, e.g. NVIDIA H100 · bf16."
+        for name in ("reference_platform", "platform"):
+            field = self.fields[name]
+            field.help_text = f"{field.help_text} {spelled}" + (
+                f" Runs so far: {', '.join(known)}." if known else ""
+            )
+
+    def clean_check_kind(self):
+        return self.cleaned_data["check_kind"] or CriterionCheck.THRESHOLD
 
 
 class SupersedeForm(CriterionForm):

@@ -12,11 +12,15 @@ Run.finish, Run.add_artifact, and the same evaluation after each. The variant an
 from the tags assay.variant and assay.seed or the params variant and seed. runs/get answers
 the should-stop question in the tags assay.should_stop ("true"/"false") and
 assay.stop_reasons.
+
+The platform comes from the tags in PLATFORM_TAGS (assay.accelerator, assay.precision...),
+checked by the native API's rules (api.PlatformIn): a bad value is INVALID_PARAMETER_VALUE.
 """
 
 import hashlib
 from functools import wraps
 
+import pydantic
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,6 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja.errors import HttpError
 
 from . import mlflow_search, tasks
+from .api import PlatformIn
 from .auth import ApiTokenAuth
 from .enums import RunStatus
 from .mlflow_protocol import (
@@ -63,6 +68,18 @@ HISTORY_PAGE = 25_000
 SEARCH_PAGE = 1000
 SEARCH_PAGE_MAX = 50_000
 ARTIFACT_TAG = "assay.artifact."
+# Tag -> the run's platform field (README, "Reporting from MLflow scripts").
+PLATFORM_TAGS = {
+    "assay.accelerator_vendor": "accelerator_vendor",
+    "assay.accelerator": "accelerator_model",
+    "assay.accelerator_count": "accelerator_count",
+    "assay.driver_version": "driver_version",
+    "assay.runtime": "runtime",
+    "assay.runtime_version": "runtime_version",
+    "assay.framework": "framework",
+    "assay.framework_version": "framework_version",
+    "assay.precision": "precision",
+}
 
 
 def endpoint(*methods):
@@ -229,7 +246,30 @@ def _run_fields(tags, params):
                        ("assay.gpu", "gpu"), ("mlflow.runName", "name")):  # fmt: skip
         if tags.get(tag):
             fields[field] = tags[tag]
+    fields.update(_platform_fields(tags))
     return fields
+
+
+def _platform_fields(tags):
+    """The platform fields the tags name, checked as the native API checks them."""
+    given = {field: tags[tag] for tag, field in PLATFORM_TAGS.items() if tags.get(tag)}
+    if not given:
+        return {}
+    count = given.get("accelerator_count")
+    if count is not None:
+        try:
+            given["accelerator_count"] = int(count)
+        except ValueError:
+            raise invalid(f"The tag assay.accelerator_count must be a whole number, "
+                          f"got {count!r}.") from None  # fmt: skip
+    try:
+        checked = PlatformIn(**given)
+    except pydantic.ValidationError as error:
+        problem = error.errors()[0]
+        field = problem["loc"][-1]
+        tag = next(tag for tag, name in PLATFORM_TAGS.items() if name == field)
+        raise invalid(f"The tag {tag}: {problem['msg']}, got {given[field]!r}.") from None
+    return {field: getattr(checked, field) for field in given}
 
 
 def _record(run, *, params=(), tags=()):

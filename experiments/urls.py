@@ -1,6 +1,16 @@
 from django.urls import path
 
-from .views import criteria, curves, experiments, gates, memos, postmortems, predictions, tokens
+from .views import (
+    criteria,
+    curves,
+    drift,
+    experiments,
+    gates,
+    memos,
+    postmortems,
+    predictions,
+    tokens,
+)
 
 app_name = "experiments"
 urlpatterns = [
@@ -13,6 +23,7 @@ urlpatterns = [
     path("<int:pk>/edit/", experiments.experiment_edit, name="experiment_edit"),
     path("<int:pk>/evidence/", experiments.experiment_evidence, name="experiment_evidence"),
     path("<int:pk>/curves.json", curves.experiment_curves, name="experiment_curves"),
+    path("<int:pk>/drift/", drift.experiment_drift, name="experiment_drift"),
     path("<int:pk>/criteria/new/", criteria.criterion_add, name="criterion_add"),
     path(
         "<int:pk>/criteria/<int:criterion_id>/supersede/",

@@ -10,6 +10,7 @@ import time
 import uuid
 from contextlib import contextmanager
 
+from . import platform as platforms
 from .points import (
     MAX_BUCKET_LENGTH,
     MAX_GIT_COMMIT_LENGTH,
@@ -35,15 +36,17 @@ class Run:
     """One run of an experiment. Use `start_run(...)` as a context manager rather than this.
 
     The run's fields (name, seed, params...) are checked here, with Assay's limits; bad ones
-    raise ValueError/TypeError naming the field. `log()` checks its arguments and appends to a
-    buffer, so training never waits on the network. A daemon thread creates the run and takes
-    turns: each turn sends the points buffered when it began (in batches of up to `batch_size`),
-    polls should-stop when `should_stop_interval` has passed (between batches too), then waits
-    `flush_interval` seconds, so however fast the job logs, should-stop is still asked on time.
-    While Assay cannot be reached it writes batches to the spool instead; `finish()` uploads the
-    run's own spool if Assay is back by then. If Assay refuses the token (401/403), everything
-    goes to the spool and the next call of log(), should_stop() or finish() raises
-    AssayAuthError.
+    raise ValueError/TypeError naming the field. The platform (accelerator, CUDA/ROCm,
+    framework, precision) is filled in from torch and the environment (assay_client.platform);
+    pass `platform={"accelerator_model": ...}` or `precision=torch.bfloat16` to set it. `log()`
+    checks its arguments and appends to a buffer, so training never waits on the network. A
+    daemon thread creates the run and takes turns: each turn sends the points buffered when it
+    began (in batches of up to `batch_size`), polls should-stop when `should_stop_interval` has
+    passed (between batches too), then waits `flush_interval` seconds, so however fast the job
+    logs, should-stop is still asked on time. While Assay cannot be reached it writes batches to
+    the spool instead; `finish()` uploads the run's own spool if Assay is back by then. If Assay
+    refuses the token (401/403), everything goes to the spool and the next call of log(),
+    should_stop() or finish() raises AssayAuthError.
     """
 
     def __init__(
@@ -61,6 +64,8 @@ class Run:
         git_commit=None,
         host=None,
         gpu=None,
+        platform=None,
+        precision=None,
         batch_size=1000,
         flush_interval=1.0,
         should_stop_interval=2.0,
@@ -92,6 +97,9 @@ class Run:
                 max_length=MAX_GPU_LENGTH,
                 required=False,
             ),
+            # Accelerator, runtime, framework and precision: `platform` ({field: value})
+            # and `precision` (a torch dtype or a name) win over what platform.detect finds.
+            **platforms.detect(platform, precision=precision),
         }
         self.experiment = experiment
         self.transport = Transport(

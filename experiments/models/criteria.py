@@ -6,8 +6,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from ..enums import Aggregation, Comparator, CriterionKind, Result, Severity, Stage, SupersedeStatus
-from .evidence import MetricSummary
+from ..divergence import Tolerance, compare
+from ..enums import (
+    Aggregation,
+    Comparator,
+    CriterionCheck,
+    CriterionKind,
+    Result,
+    Severity,
+    Stage,
+    SupersedeStatus,
+)
+from .evidence import MetricPoint, MetricSummary
 
 BASELINE_VARIANT = "baseline"
 
@@ -52,6 +62,13 @@ DEFINITION_FIELDS = (
     "relative_to_baseline",
     "variant",
     "min_seeds",
+    "check_kind",
+    "reference_run_id",
+    "reference_platform",
+    "platform",
+    "abs_tolerance",
+    "rel_tolerance",
+    "last_steps",
 )
 
 
@@ -149,11 +166,42 @@ class Criterion(models.Model):
     )
     variant = models.CharField(max_length=100, default="candidate")
     min_seeds = models.PositiveSmallIntegerField(default=1)
+    # A reference check: the variant's runs step by step against a reference run, or the
+    # runs on a reference platform (Run.platform), within an absolute and/or relative
+    # tolerance (experiments/drift.py), e.g. MI300X loss within 1e-3 relative of the H100 run.
+    check_kind = models.CharField(
+        max_length=20,
+        choices=CriterionCheck,
+        default=CriterionCheck.THRESHOLD,
+        verbose_name="check",
+    )
+    reference_run = models.ForeignKey(
+        "experiments.Run",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The run the others must match.",
+    )
+    reference_platform = models.CharField(
+        max_length=200, blank=True, help_text="Or: the runs on this platform are the reference."
+    )
+    platform = models.CharField(
+        max_length=200, blank=True, help_text="Only runs on this platform; empty: any other."
+    )
+    abs_tolerance = models.FloatField(null=True, blank=True)
+    rel_tolerance = models.FloatField(null=True, blank=True)
+    last_steps = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Only the last N steps both logged; empty: every step."
+    )
 
     # Set by evaluation (machine-checked) or by a person (qualitative).
     result = models.CharField(max_length=20, choices=Result, default=Result.PENDING)
     observed = models.FloatField(null=True, blank=True)
     result_detail = models.CharField(max_length=300, blank=True)
+    # A reference check's evidence: {metric, reference, run, first_divergent_step}, for the
+    # link to the drift comparison that shows it.
+    evidence = models.JSONField(default=dict, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
     checked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -189,9 +237,18 @@ class Criterion(models.Model):
             models.CheckConstraint(
                 condition=models.Q(metric="")
                 | (
-                    models.Q(aggregation__in=Aggregation.values)
+                    models.Q(check_kind=CriterionCheck.THRESHOLD)
+                    & models.Q(aggregation__in=Aggregation.values)
                     & models.Q(comparator__in=Comparator.values)
                     & models.Q(threshold__isnull=False)
+                )
+                | (
+                    models.Q(check_kind=CriterionCheck.MATCHES_REFERENCE)
+                    & (models.Q(reference_run__isnull=False) | ~models.Q(reference_platform=""))
+                    & (
+                        models.Q(abs_tolerance__isnull=False)
+                        | models.Q(rel_tolerance__isnull=False)
+                    )
                 ),
                 name="criterion_metric_fields_complete",
             ),
@@ -241,7 +298,9 @@ class Criterion(models.Model):
             errors["severity"] = "A kill criterion is hard (stop at once) or soft (discuss)."
         if self.kind == CriterionKind.SUCCESS and self.severity:
             errors["severity"] = "Only kill criteria have a severity."
-        if self.metric:
+        if self.metric and self.is_reference_check:
+            errors.update(self._reference_errors())
+        elif self.metric:
             for name in ("aggregation", "comparator"):
                 if not getattr(self, name):
                     errors[name] = "A metric criterion needs this."
@@ -255,6 +314,28 @@ class Criterion(models.Model):
             errors["statement"] = "Say what is checked by hand, or name a metric."
         if errors:
             raise ValidationError(errors)
+
+    def _reference_errors(self):
+        errors = {}
+        if self.reference_run_id is None and not self.reference_platform.strip():
+            errors["reference_run"] = "Name the reference: a run, or a platform of the experiment."
+        elif self.reference_run_id is not None and self.reference_platform.strip():
+            errors["reference_platform"] = "Name one reference: a run or a platform, not both."
+        elif (
+            self.reference_run_id is not None
+            and self.experiment_id
+            and self.reference_run.experiment_id != self.experiment_id
+        ):
+            errors["reference_run"] = "The reference run must be a run of this experiment."
+        if self.abs_tolerance is None and self.rel_tolerance is None:
+            errors["rel_tolerance"] = "Give an absolute or a relative tolerance (or both)."
+        for name in ("abs_tolerance", "rel_tolerance"):
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value < 0):
+                errors[name] = "A tolerance is a finite number of 0 or more."
+        if self.last_steps == 0:
+            errors["last_steps"] = "Check at least the last step, or leave empty for every step."
+        return errors
 
     def _definition_changed(self):
         if self.pk is None:
@@ -361,6 +442,10 @@ class Criterion(models.Model):
         return bool(self.metric)
 
     @property
+    def is_reference_check(self):
+        return self.check_kind == CriterionCheck.MATCHES_REFERENCE
+
+    @property
     def is_current(self):
         return self.superseded_by_id is None
 
@@ -391,6 +476,8 @@ class Criterion(models.Model):
         return "ok" if good else "bad"
 
     def describe(self):
+        if self.is_reference_check:
+            return self._describe_reference()
         comparator = Comparator(self.comparator).label
         aggregation = Aggregation(self.aggregation).label
         if self.relative_to_baseline:
@@ -399,6 +486,17 @@ class Criterion(models.Model):
                 f"{comparator} {self.threshold:+g}%"
             )
         return f"{aggregation} {self.metric} of {self.variant} {comparator} {self.threshold:g}"
+
+    def _describe_reference(self):
+        reference = (
+            f"run {self.reference_run.name}" if self.reference_run_id else self.reference_platform
+        )
+        runs = f"{self.variant} on {self.platform}" if self.platform else self.variant
+        tolerance = Tolerance(self.abs_tolerance, self.rel_tolerance)
+        steps = f"over the last {self.last_steps} steps" if self.last_steps else "at every step"
+        if self.kind == CriterionKind.KILL:
+            return f"{self.metric} of {runs} diverges from {reference} beyond {tolerance} {steps}"
+        return f"{self.metric} of {runs} within {tolerance} of {reference} {steps}"
 
     def snapshot(self):
         return {
@@ -411,6 +509,7 @@ class Criterion(models.Model):
             "label": self.result_label,
             "observed": self.observed,
             "detail": self.result_detail,
+            "evidence": self.evidence,
         }
 
     # --- evaluation ---
@@ -561,7 +660,13 @@ def evaluate_criteria(experiment, criteria, *, now):
     """
     groups = {}
     for criterion in criteria:
-        if criterion.is_machine_checked:
+        if criterion.is_reference_check and criterion.is_machine_checked:
+            finished_only = criterion.kind == CriterionKind.SUCCESS
+            runs, _ = experiment.runs.counting_for(criterion.stage).counted(
+                finished_only=finished_only
+            )
+            _store(criterion, *assess_reference(criterion, runs), now=now)
+        elif criterion.is_machine_checked:
             finished_only = criterion.kind == CriterionKind.SUCCESS
             by_metric = groups.setdefault((criterion.stage, finished_only), {})
             by_metric.setdefault(criterion.metric, []).append(criterion)
@@ -580,10 +685,96 @@ def _assess_group(group, run_values, runs, metric, now):
     if any(criterion.is_percentile for criterion in group):
         samples = MetricSummary.objects.for_runs(runs).sample_values(metric)
     for criterion in group:
-        result, observed, detail = criterion.assess(values_by_variant, samples)
-        criterion.result, criterion.observed = result, observed
-        criterion.result_detail, criterion.evaluated_at = detail[:300], now
-        # A queryset update: results change as evidence arrives, the definition does not.
-        Criterion.objects.filter(pk=criterion.pk).update(
-            result=result, observed=observed, result_detail=detail[:300], evaluated_at=now
-        )
+        _store(criterion, *criterion.assess(values_by_variant, samples), now=now)
+
+
+def _store(criterion, result, observed, detail, evidence=None, *, now):
+    evidence = evidence or {}
+    criterion.result, criterion.observed = result, observed
+    criterion.result_detail, criterion.evaluated_at = detail[:300], now
+    criterion.evidence = evidence
+    # A queryset update: results change as evidence arrives, the definition does not.
+    Criterion.objects.filter(pk=criterion.pk).update(
+        result=result, observed=observed, result_detail=detail[:300], evaluated_at=now,
+        evidence=evidence,
+    )  # fmt: skip
+
+
+def assess_reference(criterion, runs):
+    """(result, observed, detail, evidence) of a reference check on the counted `runs`.
+
+    Each run of the variant (on `platform` if named) that is not a reference is compared with
+    the reference run, or with the reference platform's run of the same seed (else its
+    latest). observed: the largest relative difference (absolute without a relative
+    tolerance); evidence names the first run to diverge and the step.
+    """
+    if criterion.reference_run_id:
+        references = [criterion.reference_run] if criterion.reference_run else []
+        missing = "the reference run is gone"
+    else:
+        references = [run for run in runs if run.platform == criterion.reference_platform]
+        missing = f"no run on {criterion.reference_platform} to compare with"
+    if not references:
+        return Result.INSUFFICIENT, None, missing, None
+    reference_ids = {run.pk for run in references}
+    reference_platforms = {run.platform for run in references}
+    candidates = [
+        run
+        for run in runs
+        if run.variant == criterion.variant
+        and run.pk not in reference_ids
+        and (run.platform == criterion.platform if criterion.platform else
+             run.platform not in reference_platforms or criterion.reference_run_id)
+    ]  # fmt: skip
+    if _seed_count([(run.seed, run.pk, 0) for run in candidates]) < criterion.min_seeds:
+        where = f" on {criterion.platform}" if criterion.platform else " on another platform"
+        return (Result.INSUFFICIENT, None, f"{criterion.variant} has {len(candidates)} runs"
+                f"{where}, {criterion.min_seeds} seeds needed", None)  # fmt: skip
+    latest = max(references, key=lambda run: (run.started_at, run.pk))
+    by_seed = {run.seed: run for run in sorted(references, key=lambda r: (r.started_at, r.pk))}
+    tolerance = Tolerance(criterion.abs_tolerance, criterion.rel_tolerance)
+    logged = MetricPoint.series({*reference_ids, *(run.pk for run in candidates)}, criterion.metric)
+    scale = "max_rel" if tolerance.relative is not None else "max_abs"
+    worst, first, compared = None, None, 0
+    for run in candidates:
+        reference = by_seed.get(run.seed, latest) if run.seed is not None else latest
+        if reference.pk not in logged or run.pk not in logged:
+            who = reference.name if reference.pk not in logged else run.name
+            return (Result.INSUFFICIENT, None, f"{who} logged no {criterion.metric}",
+                    None)  # fmt: skip
+        row = compare(logged[reference.pk], logged[run.pk], tolerance,
+                      last=criterion.last_steps, width=16)  # fmt: skip
+        if not row["compared_steps"]:
+            return (Result.INSUFFICIENT, None, f"{run.name} and {reference.name} share no step "
+                    f"of {criterion.metric}", None)  # fmt: skip
+        compared += row["compared_steps"]
+        if row[scale] and (worst is None or row[scale]["value"] > worst[1][scale]["value"]):
+            worst = (run, row, reference)
+        step = row["first_divergent_step"]
+        if step is not None and (first is None or step < first[1]["first_divergent_step"]):
+            first = (run, row, reference)
+    label = scale.removeprefix("max_")
+    largest = (
+        f"; largest {label} {worst[1][scale]['value']:.3g} ({worst[0].name} at step "
+        f"{worst[1][scale]['step']})"
+        if worst
+        else ""
+    )
+    observed = worst[1][scale]["value"] if worst else 0.0
+    if first is None:
+        matches = True
+        detail = (f"{len(candidates)} run{'s' if len(candidates) > 1 else ''} within {tolerance} "
+                  f"over {compared:,} steps{largest}")  # fmt: skip
+        run, row, reference = worst or (candidates[0], None, latest)
+        evidence = {"metric": criterion.metric, "reference": reference.pk, "run": run.pk,
+                    "first_divergent_step": None}  # fmt: skip
+    else:
+        matches = False
+        run, row, reference = first
+        detail = (f"{run.name} beyond {tolerance} of {reference.name} from step "
+                  f"{row['first_divergent_step']} ({row['divergent_steps']:,} of "
+                  f"{row['compared_steps']:,} steps){largest}")  # fmt: skip
+        evidence = {"metric": criterion.metric, "reference": reference.pk, "run": run.pk,
+                    "first_divergent_step": row["first_divergent_step"]}  # fmt: skip
+    holds = matches if criterion.kind == CriterionKind.SUCCESS else not matches
+    return (Result.HOLDS if holds else Result.DOES_NOT_HOLD), observed, detail, evidence

@@ -12,13 +12,15 @@ import re
 from collections import defaultdict
 from urllib.parse import urlsplit
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from ..enums import RunStatus, Stage
+from ..arrays import fetch_array
+from ..enums import AcceleratorVendor, Precision, RunStatus, Runtime, Stage
 from .curves import CurveTile
 
 
@@ -109,6 +111,18 @@ def check_metric_count(run, names, fields=()):
         )
 
 
+# A version as drivers and frameworks print it: "550.54.15", "12.4", "6.2.41133", "2.5.1+cu124".
+VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$"
+validate_version = RegexValidator(
+    re.compile(VERSION_PATTERN),
+    "a version is letters, digits and . + _ - (e.g. 12.4, 550.54.15, 2.5.1+cu124)",
+)
+PLATFORM_FIELDS = (
+    "accelerator_vendor", "accelerator_model", "accelerator_count", "driver_version",
+    "runtime", "runtime_version", "framework", "framework_version", "precision",
+)  # fmt: skip
+
+
 class RunNotRunning(ValidationError):
     """A write to a run that has finished: its evidence is no longer open to change."""
 
@@ -130,8 +144,10 @@ class RunQuerySet(models.QuerySet):
     def counted(self, *, finished_only=False):
         """(counted, left_out): the runs whose values count, and [(run, why not)] for the others.
 
-        A run reported again with the same variant and seed replaces the earlier one: the
-        latest counts, so re-running a seed cannot double its weight. With `finished_only`
+        A run reported again with the same variant and seed (on the same platform) replaces
+        the earlier one: the latest counts, so re-running a seed cannot double its weight. The
+        same seed on another accelerator or precision is another run, not a re-run: it is
+        what a drift comparison needs. With `finished_only`
         (the evidence a gate is decided on) running, failed and killed runs are left out.
         """
         return counted_runs(list(self), finished_only=finished_only)
@@ -234,10 +250,12 @@ def counted_runs(runs, *, finished_only=False):
     for run in sorted(runs, key=lambda run: (run.started_at, run.pk)):
         if run.seed is None:
             continue
-        earlier = latest.get((run.variant, run.seed))
+        # The same seed on another platform is a second run, not a re-run (drift compares them).
+        key = (run.variant, run.seed, run.platform)
+        earlier = latest.get(key)
         if earlier is not None:
             left_out.append((earlier, f"replaced by {run.name} (same variant and seed)"))
-        latest[(run.variant, run.seed)] = run
+        latest[key] = run
     replaced = {run.pk for run, reason in left_out if reason.startswith("replaced")}
     return [run for run in runs if run.pk not in replaced], left_out
 
@@ -261,6 +279,20 @@ class Run(models.Model):
     git_commit = models.CharField(max_length=64, blank=True)
     host = models.CharField(max_length=200, blank=True)
     gpu = models.CharField(max_length=200, blank=True, help_text="GPU description")
+    # The platform, in fields a drift comparison and a reference criterion can group by.
+    accelerator_vendor = models.CharField(max_length=20, choices=AcceleratorVendor, blank=True)
+    accelerator_model = models.CharField(
+        max_length=100, blank=True, help_text="e.g. H100 80GB HBM3, MI300X"
+    )
+    accelerator_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    driver_version = models.CharField(max_length=50, blank=True, validators=[validate_version])
+    runtime = models.CharField(max_length=10, choices=Runtime, blank=True)
+    runtime_version = models.CharField(
+        max_length=50, blank=True, validators=[validate_version], help_text="CUDA or ROCm version"
+    )
+    framework = models.CharField(max_length=50, blank=True, help_text="e.g. torch, jax")
+    framework_version = models.CharField(max_length=50, blank=True, validators=[validate_version])
+    precision = models.CharField(max_length=10, choices=Precision, blank=True)
     status = models.CharField(max_length=20, choices=RunStatus, default=RunStatus.RUNNING)
     summary = models.JSONField(default=dict, blank=True, help_text="Final metrics")
     started_at = models.DateTimeField(default=timezone.now)
@@ -333,6 +365,37 @@ class Run(models.Model):
     @property
     def is_finished(self):
         return self.status != RunStatus.RUNNING
+
+    @property
+    def platform(self):
+        """What a run's numbers may drift with: "NVIDIA H100 · bf16", "" when not recorded.
+
+        Driver and runtime versions are shown beside it (platform_detail) but do not split
+        groups: a driver upgrade would otherwise scatter one experiment into many.
+        """
+        device = " ".join(
+            part
+            for part in (
+                self.get_accelerator_vendor_display() if self.accelerator_vendor else "",
+                self.accelerator_model,
+            )
+            if part
+        )
+        return " · ".join(part for part in (device, self.precision) if part)
+
+    @property
+    def platform_detail(self):
+        """The platform with count, runtime, driver and framework, for a run's row."""
+        parts = [self.platform or "platform not recorded"]
+        if self.accelerator_count:
+            parts.append(f"×{self.accelerator_count}")
+        if self.runtime:
+            parts.append(f"{self.get_runtime_display()} {self.runtime_version}".strip())
+        if self.driver_version:
+            parts.append(f"driver {self.driver_version}")
+        if self.framework:
+            parts.append(f"{self.framework} {self.framework_version}".strip())
+        return ", ".join(parts)
 
     def finish(self, *, status=RunStatus.FINISHED, summary=None):
         """End the run with a status and its final metrics.
@@ -480,6 +543,32 @@ class MetricPoint(models.Model):
         return f"{self.key}@{self.step}={self.value}"
 
     COLUMNS = ("run_id", "key", "bucket", "step", "value", "wall_time", "seq")
+    # A run with no points of a metric: no steps, no values.
+    NO_SERIES = (np.arange(0, dtype=np.int64), np.arange(0, dtype=np.float64))
+
+    @classmethod
+    def series(cls, run_ids, metric):
+        """{run_id: (steps, values)}: each run's un-bucketed points of `metric`, one value per step
+        (the later of a step logged twice), steps ascending; runs without any are left out.
+
+        A query per run (a comparison names a handful), two columns read straight into numpy:
+        at a million points a run the reading is what costs, not the arithmetic.
+        """
+        found = {}
+        for run_id in dict.fromkeys(run_ids):
+            points = (
+                cls.objects.filter(run_id=run_id, key=metric, bucket="")
+                .order_by("seq")
+                .values_list("step", "value")
+            )
+            rows = fetch_array(points)
+            if not len(rows):
+                continue
+            steps, values = rows[:, 0].astype(np.int64), rows[:, 1]
+            # Reversed, np.unique's first occurrence is the last point logged for each step.
+            unique, first = np.unique(steps[::-1], return_index=True)
+            found[run_id] = (unique, values[::-1][first])
+        return found
 
     @classmethod
     def insert_many(cls, rows):

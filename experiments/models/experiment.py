@@ -493,32 +493,47 @@ class Experiment(models.Model):
             runs, _ = self.counted_runs()
         return self.runs.values_by_metric(among=runs)
 
-    def comparisons(self, values_by_metric=None):
-        """Baseline against each other variant, per metric, across seeds (stats.compare)."""
+    def comparisons(self, values_by_metric=None, *, by_platform=False):
+        """Baseline against each other variant, per metric, across seeds (stats.compare).
+
+        With `by_platform`, within each platform (Run.platform) apart: a gap between variants
+        on one accelerator is then not mixed with the drift between accelerators. Each
+        comparison's `platform` says which ("" when not split).
+        """
         if values_by_metric is None:
             values_by_metric = self.run_values_by_metric()
         criteria = [c for c in self.criteria.current().of_stage(self.stage) if c.is_machine_checked]
         results = []
-        for metric, run_values in values_by_metric.items():
-            by_variant = {}
-            for run, value in run_values:
-                by_variant.setdefault(run.variant, []).append((run.seed, value))
-            baseline = by_variant.pop(BASELINE_VARIANT, [])
-            for variant, rows in sorted(by_variant.items()):
-                comparison = stats.compare(
-                    metric,
-                    [value for _, value in baseline],
-                    [value for _, value in rows],
-                    baseline_seeds=[seed for seed, _ in baseline],
-                    candidate_seeds=[seed for seed, _ in rows],
-                    variant=variant,
-                )
-                comparison.criteria = [
-                    (c.statement, c.result_label, c.result_badge)
-                    for c in criteria
-                    if c.metric == metric and c.variant == variant
-                ]
-                results.append(comparison)
+        for metric, all_values in values_by_metric.items():
+            groups = {}
+            for run, value in all_values:
+                groups.setdefault(run.platform if by_platform else "", []).append((run, value))
+            for platform, run_values in groups.items():
+                results += self._compare_variants(metric, run_values, criteria, platform)
+        return results
+
+    def _compare_variants(self, metric, run_values, criteria, platform):
+        results = []
+        by_variant = {}
+        for run, value in run_values:
+            by_variant.setdefault(run.variant, []).append((run.seed, value))
+        baseline = by_variant.pop(BASELINE_VARIANT, [])
+        for variant, rows in sorted(by_variant.items()):
+            comparison = stats.compare(
+                metric,
+                [value for _, value in baseline],
+                [value for _, value in rows],
+                baseline_seeds=[seed for seed, _ in baseline],
+                candidate_seeds=[seed for seed, _ in rows],
+                variant=variant,
+            )
+            comparison.criteria = [
+                (c.statement, c.result_label, c.result_badge)
+                for c in criteria
+                if c.metric == metric and c.variant == variant
+            ]
+            comparison.platform = platform
+            results.append(comparison)
         return results
 
     def evidence_snapshot(self):

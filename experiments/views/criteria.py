@@ -53,6 +53,10 @@ def criterion_supersede(request, pk, criterion_id):
             for name in CRITERION_FIELDS
             if form.cleaned_data[name] != getattr(criterion, name)
         }
+        if "reference_run" in changes:
+            # By id: a proposal keeps its changes as JSON.
+            run = changes.pop("reference_run")
+            changes["reference_run_id"] = run.pk if run else None
         reason = form.cleaned_data["reason"]
         # A Lead supersedes; the owner proposes, and a Lead approves on the experiment page.
         lead = request.user.has_perm("experiments.sign_gate")

@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from core.htmx import for_htmx
 
-from .. import charts, curves, memos, stats
+from .. import charts, curves, drift, memos, stats
 from ..forms import ExperimentForm, GateDecisionForm, KnowledgeArtifactForm
 from ..models import (
     Experiment,
@@ -252,6 +252,8 @@ def evidence_context(experiment, params):
             (bucket, run.variant, value)
             for run, bucket, value in experiment.runs.bucket_values(metric)
         )
+    platforms = drift.platforms(runs)
+    split = params.get("split") == "platform" and len(platforms) > 1
     quality = charts.pick_metric(params.get("quality"), metrics, charts.QUALITY_HINTS)
     cost = charts.pick_metric(
         params.get("cost"), [m for m in metrics if m != quality], charts.COST_HINTS
@@ -263,6 +265,13 @@ def evidence_context(experiment, params):
         # The page's own parameters (metric, axes), kept by each poll.
         "evidence_query": query,
         "runs": runs,
+        # Runs grouped by platform when they differ in it: drift shows between the groups.
+        "platform_groups": [
+            (platform, [run for run in runs if run.platform == platform]) for platform in platforms
+        ]
+        if len(platforms) > 1
+        else [],
+        "split_by_platform": split,
         "left_out_runs": left_out,
         "running": running,
         # An active experiment keeps listening even with no run going: a training job may
@@ -272,7 +281,7 @@ def evidence_context(experiment, params):
         "logged_metrics": logged,
         "metric": metric,
         "curves": chart,
-        "comparisons": experiment.comparisons(values_by_metric),
+        "comparisons": experiment.comparisons(values_by_metric, by_platform=split),
         "baseline_variant": BASELINE_VARIANT,
         "strata": strata,
         "quality": quality,

@@ -2,7 +2,7 @@
 //
 // The metric curves come from the JSON endpoint named in data-curves-url (experiments/curves.py:
 // every run downsampled to the chart's width on the server); the quality-versus-cost points come
-// in a data-scatter attribute. The evidence region is swapped by htmx every few seconds while
+// in a data-scatter attribute, a drift comparison's differences in data-drift. The evidence region is swapped by htmx every few seconds while
 // evidence can arrive: each chart's plot element is hx-preserve'd, so zoom, log scale and
 // smoothing survive a swap, and the curves are fetched again only when the point count that the
 // region shows (data-version) has changed. Zooming fetches the window again (from/to), so a
@@ -43,8 +43,15 @@
 
   // --- metric curves -------------------------------------------------------------------------
 
+  // A run's colour: its variant's, or its variant and platform's when the runs differ in
+  // platform (the same recipe on H100 and MI300X must not share a colour).
+  function colorKey(payload, run) {
+    const platforms = new Set(payload.runs.map(function (r) { return r.platform || ""; }));
+    return platforms.size > 1 ? run.variant + " · " + (run.platform || "") : run.variant;
+  }
+
   function curveTables(payload, state) {
-    const variants = Array.from(new Set(payload.runs.map(function (run) { return run.variant; }))).sort();
+    const variants = Array.from(new Set(payload.runs.map(function (run) { return colorKey(payload, run); }))).sort();
     const tables = [];
     const modes = [];
     const series = [{ label: "step", value: function (u, v) { return v == null ? "—" : Math.round(v); } }];
@@ -57,13 +64,13 @@
       tables.push([run.steps, shape(run.values)]);
       modes.push([0, NULL_EXPAND]);
       series.push({
-        label: run.name, stroke: colorFor(variants, run.variant), width: state.band ? 0.6 : 1.25,
+        label: run.name, stroke: colorFor(variants, colorKey(payload, run)), width: state.band ? 0.6 : 1.25,
         alpha: state.band ? 0.35 : 1, value: function (u, v) { return format(v); },
       });
     });
     if (state.band) {
       payload.bands.forEach(function (band) {
-        const color = colorFor(variants, band.variant);
+        const color = PALETTE[Math.max(variants.findIndex(function (key) { return key.split(" · ")[0] === band.variant; }), 0) % PALETTE.length];
         tables.push([band.steps, shape(band.mean), shape(band.low), shape(band.high)]);
         modes.push([0, NULL_EXPAND, NULL_EXPAND, NULL_EXPAND]);
         const first = series.length;
@@ -253,14 +260,91 @@
     plot.dataset.ready = "true";
   }
 
+  // --- drift: |difference| from a reference run over steps (experiments/drift.py) ----------
+
+  function buildDrift(holder) {
+    const state = holder.chartState;
+    const chart = state.chart;
+    const kind = state.kind;
+    const tables = [];
+    const modes = [];
+    const series = [{ label: "step", value: function (u, v) { return v == null ? "—" : Math.round(v); } }];
+    chart.series.forEach(function (run, index) {
+      // On a log scale an exact match (0) has no place: a gap rather than a wrong line.
+      tables.push([run.steps, state.log ? positive(run[kind]) : run[kind]]);
+      modes.push([0, NULL_EXPAND]);
+      series.push({ label: run.name + (run.platform ? " (" + run.platform + ")" : ""),
+        stroke: PALETTE[index % PALETTE.length], width: 1.25, value: function (u, v) { return format(v); } });
+    });
+    const tolerance = chart.tolerance[kind];
+    const plot = holder.querySelector(".chart-plot");
+    const options = {
+      width: Math.max(plot.clientWidth, 300),
+      height: HEIGHT,
+      series: series,
+      scales: { x: { time: false }, y: state.log ? { distr: 3, log: 10 } : {} },
+      axes: [{ label: "step" }, { label: (kind === "rel" ? "relative " : "|Δ| ") + chart.metric + " vs " + chart.reference,
+        size: 70, values: function (u, splits) { return splits.map(format); } }],
+      cursor: { drag: { x: true, y: false } },
+      legend: { live: true },
+      hooks: {
+        draw: [function (u) {
+          const context = u.ctx;
+          context.save();
+          context.lineWidth = 1;
+          if (tolerance != null && tolerance > 0) {
+            const y = u.valToPos(tolerance, "y", true);
+            context.strokeStyle = "#1f2328";
+            context.setLineDash([6, 4]);
+            context.beginPath();
+            context.moveTo(u.bbox.left, y);
+            context.lineTo(u.bbox.left + u.bbox.width, y);
+            context.stroke();
+          }
+          chart.series.forEach(function (run, index) {
+            if (run.first_divergent_step == null) return;
+            const x = u.valToPos(run.first_divergent_step, "x", true);
+            context.strokeStyle = PALETTE[index % PALETTE.length];
+            context.setLineDash([2, 3]);
+            context.beginPath();
+            context.moveTo(x, u.bbox.top);
+            context.lineTo(x, u.bbox.top + u.bbox.height);
+            context.stroke();
+          });
+          context.restore();
+        }],
+      },
+    };
+    if (state.plot) state.plot.destroy();
+    state.plot = new uPlot(options, uPlot.join(tables, modes), plot);
+    plot.dataset.ready = "true";
+  }
+
+  function setUpDrift(wrapper) {
+    const holder = wrapper.querySelector(".drift-chart");
+    if (!holder || holder.chartState) return;
+    const controls = holder.querySelector(".chart-controls");
+    holder.chartState = { chart: JSON.parse(wrapper.dataset.drift), kind: "abs",
+      log: controls.querySelector("[data-control=log]").checked };
+    controls.hidden = false;
+    controls.addEventListener("input", function (event) {
+      const control = event.target.dataset.control;
+      if (control === "log") holder.chartState.log = event.target.checked;
+      if (control === "kind") holder.chartState.kind = event.target.value;
+      buildDrift(holder);
+    });
+    buildDrift(holder);
+  }
+
   function setUp(root) {
     if (typeof uPlot === "undefined") return;
     root.querySelectorAll("[data-curves-url]").forEach(setUpCurves);
     root.querySelectorAll("[data-scatter]").forEach(buildScatter);
+    root.querySelectorAll("[data-drift]").forEach(setUpDrift);
   }
 
   function resize() {
-    document.querySelectorAll(".curve-chart, .scatter-chart").forEach(function (holder) {
+    document.querySelectorAll(".curve-chart, .scatter-chart, .drift-chart").forEach(function (holder) {
       const chart = holder.chartState ? holder.chartState.plot : holder.chartPlot;
       const plot = holder.querySelector(".chart-plot");
       if (chart) chart.setSize({ width: Math.max(plot.clientWidth, 300), height: HEIGHT });

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_has_a_decided_gate_a_flagged_and_a_killed_experiment(client):
     call_command("load_demo")
-    assert Experiment.objects.count() == 4
+    assert Experiment.objects.count() == 5
     assert GateDecision.objects.filter(decision="yes").exists()
     flagged = Experiment.objects.flagged().get()
     assert any("Hard kill criterion tripped" in flag for flag in flagged.flags)

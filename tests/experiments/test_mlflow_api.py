@@ -171,6 +171,38 @@ def test_create_maps_tags_to_the_runs_fields(mlflow):
     assert tags["assay.should_stop"] == "false" and tags["mlflow.runName"] == "lora-r16"
 
 
+def test_platform_tags_map_to_the_runs_platform_fields(mlflow):
+    tags = {"assay.accelerator_vendor": "amd", "assay.accelerator": "MI300X",
+            "assay.accelerator_count": "8", "assay.runtime": "rocm",
+            "assay.runtime_version": "6.2.41133", "assay.precision": "BF16",
+            "assay.framework": "torch", "assay.framework_version": "2.5.1"}  # fmt: skip
+    mlflow.create_run(tags=[{"key": key, "value": value} for key, value in tags.items()])
+    run = Run.objects.get()
+    assert run.platform == "AMD MI300X · bf16"
+    assert (run.accelerator_count, run.runtime, run.runtime_version) == (8, "rocm", "6.2.41133")
+    # A tag set later (MLflow's set-tag) changes the field too.
+    response = mlflow.post("runs/set-tag", {"run_id": str(run.pk), "key": "assay.precision",
+                                            "value": "fp8"})  # fmt: skip
+    assert response.status_code == 200, response.content
+    run.refresh_from_db()
+    assert run.precision == "fp8"
+
+
+@pytest.mark.parametrize(
+    ("tag", "value", "message"),
+    [
+        ("assay.precision", "fp7", "The tag assay.precision: "),
+        ("assay.accelerator_count", "eight", "assay.accelerator_count must be a whole number"),
+        ("assay.driver_version", "55 0", "The tag assay.driver_version"),
+    ],
+)
+def test_a_bad_platform_tag_is_an_invalid_parameter(mlflow, tag, value, message):
+    response = mlflow.post("runs/create", {"experiment_id": "EXP-12",
+                                           "tags": [{"key": tag, "value": value}]})  # fmt: skip
+    assert message in error(response, 400, "INVALID_PARAMETER_VALUE")
+    assert not Run.objects.exists()
+
+
 def test_variant_and_seed_come_from_params_logged_later(mlflow):
     run_id = mlflow.create_run()["info"]["run_id"]
     params = [{"key": "variant", "value": "baseline"}, {"key": "seed", "value": "2"}]

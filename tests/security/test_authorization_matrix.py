@@ -363,7 +363,15 @@ API_REQUESTS = {
         "rationale": "The adapters we would fine-tune with",
     },
     ("DELETE", "/api/v1/papers/questions/{question_id}/evidence/{evidence_id}"): {},
+    # Two runs of the experiment: the world's, and one more made for this (by name, once).
+    ("GET", "/api/v1/experiments/{experiment_key}/drift"): lambda world: {
+        "reference": world["run"].pk,
+        "runs": world["experiment"].runs.get_or_create(name="matrix-drift")[0].pk,
+    },
 }
+
+# Token endpoints that a signed-in member may read too (the pages fetch them).
+API_TOKEN_OR_SESSION = {("GET", "/api/v1/experiments/{experiment_key}/drift")}
 
 
 # Session-API writes only a Lead may make.
@@ -383,11 +391,12 @@ def _api_url(path, world):
     return path.format(**values)
 
 
-def _call(client, method, path, url, world, **headers):
+def _call(client, method, path, url, world=None, **headers):
     if (method, path) not in API_REQUESTS:
         pytest.fail(f"{method} {path}: add a valid request for it to API_REQUESTS")
     data = API_REQUESTS[(method, path)]
-    data = data(world) if callable(data) else data
+    if callable(data):
+        data = data(world)
     if method == "GET":
         return client.get(url, data, **headers)
     send = getattr(client, method.lower())
@@ -414,9 +423,16 @@ def test_api_access(client, world, method, path, security):
         assert response.status_code in (403, 404), (response.status_code, response.content)
         assert response.json()["detail"]
         assert world["experiment"].title not in response.content.decode()
-        # A logged-in Lead without a token is not a training job.
-        client.force_login(world["users"]["alice"])
-        assert _call(client, method, path, url, world).status_code == 401
+        if (method, path) in API_TOKEN_OR_SESSION:
+            # Read by the pages too: a member's session, scoped by role.
+            client.force_login(world["users"]["charlie"])
+            assert _call(client, method, path, url, world).status_code == 403
+            client.force_login(world["users"]["bob"])
+            assert _call(client, method, path, url, world).status_code == 200
+        else:
+            # A logged-in Lead without a token is not a training job.
+            client.force_login(world["users"]["alice"])
+            assert _call(client, method, path, url, world).status_code == 401
         client.logout()
         # The experiment's own token is accepted.
         response = _call(

@@ -1,0 +1,143 @@
+"""How far one series strays from a reference series, step by step, in numpy: the arithmetic
+under the drift comparison (experiments/drift.py) and the reference criteria
+(Criterion.check_kind matches_reference). Imports no model, so the models modules can use it.
+
+A step is within tolerance when |candidate - reference| <= max(abs_tol, rel_tol *
+|reference|), math.isclose's rule with the reference as the scale, so an absolute tolerance is
+the floor near zero; NaN or an infinity where the other run has something else is a
+divergence.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arrays import json_floats, kept_indices
+
+DEFAULT_WIDTH = 800
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Absolute and/or relative tolerance; None for one not given."""
+
+    absolute: float | None = None
+    relative: float | None = None
+
+    @classmethod
+    def parse(cls, absolute, relative):
+        """From query or form text; ValueError (with the reason) for anything but >= 0 numbers."""
+        values = []
+        for name, raw in (("abs_tol", absolute), ("rel_tol", relative)):
+            if raw in (None, ""):
+                values.append(None)
+                continue
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a number, got {raw!r}") from None
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number of 0 or more, got {raw!r}")
+            values.append(value)
+        return cls(*values)
+
+    @property
+    def given(self):
+        return self.absolute is not None or self.relative is not None
+
+    def __str__(self):
+        parts = []
+        if self.absolute is not None:
+            parts.append(f"abs {self.absolute:g}")
+        if self.relative is not None:
+            parts.append(f"rel {self.relative:g}")
+        return " or ".join(parts) or "no tolerance"
+
+    def exceeded(self, reference, absolute):
+        """Per step, whether |difference| is beyond the tolerance (all False without one)."""
+        bound = np.zeros_like(absolute)
+        if self.absolute is not None:
+            bound = np.maximum(bound, self.absolute)
+        if self.relative is not None:
+            bound = np.maximum(bound, self.relative * np.abs(reference))
+        if not self.given:
+            return np.zeros(len(absolute), dtype=bool)
+        return absolute > bound
+
+
+def compare(reference, candidate, tolerance, *, last=None, width=DEFAULT_WIDTH):
+    """What one candidate series does against the reference series ((steps, values) each).
+
+    `last` keeps only the last N steps both logged. Returns a dict: compared steps, steps
+    only one of them logged, first step beyond tolerance (None if none), the largest absolute
+    and relative differences with their steps, and the differences over steps downsampled to
+    about `width` points for the chart (the first divergent step always kept).
+    """
+    ref_steps, ref_values = reference
+    cand_steps, cand_values = candidate
+    steps, ref_at, cand_at = np.intersect1d(
+        ref_steps, cand_steps, assume_unique=True, return_indices=True
+    )
+    if last is not None:
+        steps, ref_at, cand_at = steps[-last:], ref_at[-last:], cand_at[-last:]
+    ref, cand = ref_values[ref_at], cand_values[cand_at]
+    result = {
+        "compared_steps": len(steps),
+        "only_reference": len(ref_steps) - len(steps) if last is None else None,
+        "only_run": len(cand_steps) - len(steps) if last is None else None,
+        "first_step": int(steps[0]) if len(steps) else None,
+        "last_step": int(steps[-1]) if len(steps) else None,
+        "first_divergent_step": None,
+        "divergent_steps": 0,
+        "max_abs": None,
+        "max_rel": None,
+        "within": None,
+        "chart": {"steps": [], "abs": [], "rel": []},
+    }
+    if not len(steps):
+        return result
+    with np.errstate(invalid="ignore", divide="ignore"):
+        absolute = np.abs(cand - ref)
+        relative = absolute / np.abs(ref)
+    # 0/0 is no difference; x/0 an infinite relative one.
+    relative[(absolute == 0)] = 0.0
+    same = (ref == cand) | (np.isnan(ref) & np.isnan(cand))
+    broken = ~np.isfinite(absolute) & ~same
+    absolute[same] = 0.0
+    relative[same] = 0.0
+    beyond = tolerance.exceeded(ref, np.where(broken, 0.0, absolute)) | broken
+    result["divergent_steps"] = int(beyond.sum())
+    if tolerance.given:
+        result["within"] = not beyond.any()
+    first = int(np.argmax(beyond)) if beyond.any() else None
+    if first is not None:
+        result["first_divergent_step"] = int(steps[first])
+    for name, values in (("max_abs", absolute), ("max_rel", relative)):
+        finite = np.isfinite(values)
+        if finite.any():
+            at = int(np.argmax(np.where(finite, values, -1.0)))
+            result[name] = {"value": float(values[at]), "step": int(steps[at])}
+    result["chart"] = _chart(steps, absolute, relative, first, width)
+    return result
+
+
+def _chart(steps, absolute, relative, first, width):
+    """The differences at about `width` steps: the union of what keeps each line's shape."""
+    keep = []
+    for values in (absolute, relative):
+        finite = np.isfinite(values)
+        positions = np.flatnonzero(finite)
+        if len(positions):
+            keep.append(positions[kept_indices(steps[positions], values[positions], width)])
+        # Non-finite differences are gaps; at most a width's worth of them are kept.
+        gaps = np.flatnonzero(~finite)
+        keep.append(gaps[:: max(len(gaps) // width, 1)])
+    if first is not None:
+        keep.append(np.array([first]))
+    keep = np.unique(np.concatenate(keep)) if keep else np.arange(0)
+    return {
+        "steps": steps[keep].tolist(),
+        "abs": json_floats(absolute[keep]),
+        "rel": json_floats(relative[keep]),
+    }
