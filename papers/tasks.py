@@ -1,4 +1,4 @@
-"""Background work that keeps keyword documents, vectors and vector indexes in step with papers.
+"""Background work that keeps the keyword index, vectors and vector indexes in step with papers.
 
 Tasks take ids and are idempotent: each compares content hashes and index checksums with the
 database and does only what is missing, so running one twice, or after a worker died half-way,
@@ -63,15 +63,22 @@ def index_papers(model_name, paper_ids=None, rebuild=False):
     return reindex_model(model_name, paper_ids=paper_ids, rebuild=rebuild)
 
 
-@shared_task(name="papers.tasks.refresh_search_documents")
+# The name predates the Tantivy index: queued and deferred rows still carry it.
+@shared_task(
+    name="papers.tasks.refresh_search_documents",
+    autoretry_for=(keyword.WriterBusy,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
 def refresh_search_documents(paper_ids=None):
-    """Keyword documents of these papers (all when None)."""
-    return keyword.refresh_documents(paper_ids)
+    """Keyword index documents of these papers (all when None)."""
+    return keyword.update_documents(paper_ids)
 
 
 @shared_task(name="papers.tasks.reconcile_indexes")
 def reconcile_indexes():
-    """Periodic repair: refresh every keyword document, and reindex each model that drifted.
+    """Periodic repair: bring the keyword index up to date, and reindex each model that drifted.
 
     Vectors of deleted papers go with them (foreign key cascade); indexes drop them here.
     """

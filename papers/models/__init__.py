@@ -2,7 +2,7 @@ from .notes import PaperNote
 from .paper import Paper, ReadingState, Tag
 from .passages import Passage
 from .questions import ConclusionRevision, QuestionLink, ResearchQuestion
-from .search import IndexState, PaperEmbedding, SearchDocument  # search engineer
+from .search import IndexState, PaperEmbedding  # search engineer
 
 __all__ = [
     "ConclusionRevision",
@@ -14,6 +14,5 @@ __all__ = [
     "QuestionLink",
     "ReadingState",
     "ResearchQuestion",
-    "SearchDocument",
     "Tag",
 ]

@@ -1,8 +1,9 @@
-"""What search is built from: vectors per paper and model, index state, keyword documents.
+"""What search is built from: vectors per paper and model, index state, keyword text.
 
 The database is the source of truth. PaperEmbedding rows hold every vector; the faiss files in
 ASSAY_INDEX_DIR are derived from them (papers/vector_index.py) and IndexState records which
-version of each file is current. SearchDocument holds the text keyword search ranks.
+version of each file is current, of the keyword index (papers/keyword.py) too.
+document_fields says what text of a paper keyword search ranks.
 """
 
 import hashlib
@@ -11,7 +12,6 @@ import socket
 from datetime import timedelta
 
 import numpy as np
-from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -212,27 +212,6 @@ class IndexState(models.Model):
         self.refresh_from_db()
 
 
-class SearchDocument(models.Model):
-    """The text keyword search ranks for one paper (title, body, notes and conclusions).
-
-    On SQLite an FTS5 table mirrors it (kept in sync by triggers, see the migration); on
-    PostgreSQL `search_vector` is filled from it and carries a GIN index.
-    """
-
-    paper = models.OneToOneField(
-        "papers.Paper", on_delete=models.CASCADE, primary_key=True, related_name="search_document"
-    )
-    title = models.TextField()
-    body = models.TextField(blank=True)
-    notes = models.TextField(blank=True)
-    content_hash = models.CharField(max_length=64)
-    # PostgreSQL only: stays NULL on SQLite, where the FTS5 table does the work.
-    search_vector = SearchVectorField(null=True, blank=True, editable=False)
-
-    def __str__(self):
-        return f"search document of paper {self.paper_id}"
-
-
 # --- the text each paper contributes -------------------------------------------------------
 
 
@@ -240,7 +219,7 @@ def embedding_text(paper):
     """What a paper's vector encodes: its title and abstract (what the paper is about).
 
     Notes and conclusions stay out of the vector so readers' opinions do not move the paper in
-    embedding space; keyword search covers them (see SearchDocument).
+    embedding space; keyword search covers them (see document_fields).
     """
     return f"{paper.title}. {paper.abstract}".strip() if paper.abstract else paper.title
 
@@ -259,7 +238,8 @@ def _prose_values(obj):
 
 
 def document_fields(paper):
-    """{title, body, notes} of a paper's keyword document."""
+    """{title, body, notes} of a paper's keyword document (its passages are documents of
+    their own, see papers/keyword.py)."""
     body = [", ".join(paper.authors), paper.venue, paper.abstract]
     body.append(" ".join(tag.name for tag in paper.tags.all()))
     notes = []
