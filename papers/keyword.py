@@ -450,5 +450,5 @@ def keyword_search(query, *, limit=100, paper_ids=None):
     return KeywordHits(
         hits=hits,
         passages={pk: value for pk, value in passages.items() if pk in kept},
-        complete=len(found) < wanted,
+        complete=len(found) < wanted and len(best) <= limit,
     )
