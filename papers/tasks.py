@@ -16,8 +16,8 @@ from django.db import transaction
 from core.tasks import discard, enqueue, enqueue_fallback
 
 from . import keyword, vector_index
-from .embeddings import configured_models, embed_papers
-from .models.search import IndexState, PaperEmbedding, ids_checksum
+from .embeddings import configured_models, embed_papers, embed_passages
+from .models.search import IndexState, PaperEmbedding, PassageEmbedding, ids_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +38,22 @@ def reindex_model(model_name, *, paper_ids=None, rebuild=False, progress=None):
             progress(done, total)
 
     try:
-        embed_papers(model_name, paper_ids, force=rebuild and paper_ids is None, progress=report)
+        force = rebuild and paper_ids is None
+        embed_papers(model_name, paper_ids, force=force, progress=report)
+        # Passages after papers: a paper's own vector matters more, and comes first.
+        embed_passages(model_name, paper_ids, force=force)
+        passage_index = vector_index.passage_index_name(model_name)
         # Papers edited while this ran are embedded by their own task, which found the model
         # claimed and returned: pick their vectors up before letting go.
         for _ in range(3):
+            passages = vector_index.update_index(passage_index, rebuild=rebuild)
             state = vector_index.update_index(model_name, rebuild=rebuild)
             rebuild = False
             current = PaperEmbedding.objects.for_model(model_name).contents()
-            if ids_checksum(current.keys()) == state.ids_checksum:
+            current_passages = PassageEmbedding.objects.for_model(model_name).contents()
+            if ids_checksum(current.keys()) == state.ids_checksum and (
+                ids_checksum(current_passages.keys()) == passages.ids_checksum
+            ):
                 break
     except Exception as error:
         state.finish(error=f"{type(error).__name__}: {error}")

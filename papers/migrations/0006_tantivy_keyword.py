@@ -1,7 +1,9 @@
-from django.db import migrations
+import django.db.models.deletion
+from django.db import migrations, models
 
 # Keyword search moved to a Tantivy index derived from the database (papers/keyword.py):
-# SearchDocument, SQLite's FTS5 table and its triggers go. On PostgreSQL the GIN index goes
+# SearchDocument, SQLite's FTS5 table and its triggers go. Passages get vectors of their own
+# (PassageEmbedding), for each model's passage index (papers/vector_index.py). On PostgreSQL the GIN index goes
 # with the table. Backwards, the FTS5 structures come back empty (0003's statements), and
 # `manage.py reindex` of that code fills them.
 SQLITE_FORWARD = [
@@ -55,4 +57,20 @@ class Migration(migrations.Migration):
             _run({"sqlite": SQLITE_BACKWARD, "postgresql": POSTGRES_BACKWARD}),
         ),
         migrations.DeleteModel(name="SearchDocument"),
+        migrations.CreateModel(
+            name='PassageEmbedding',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('model', models.CharField(max_length=100)),
+                ('dim', models.PositiveIntegerField()),
+                ('vector', models.BinaryField()),
+                ('content_hash', models.CharField(max_length=64)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('passage', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='papers.passage')),
+            ],
+            options={
+                'indexes': [models.Index(fields=['model', 'passage'], name='papers_passage_embedding_idx')],
+                'constraints': [models.UniqueConstraint(fields=('passage', 'model'), name='one_passage_embedding_per_model')],
+            },
+        ),
     ]

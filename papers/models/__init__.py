@@ -2,7 +2,7 @@ from .notes import PaperNote
 from .paper import Paper, ReadingState, Tag
 from .passages import Passage
 from .questions import ConclusionRevision, QuestionLink, ResearchQuestion
-from .search import IndexState, PaperEmbedding  # search engineer
+from .search import IndexState, PaperEmbedding, PassageEmbedding  # search engineer
 
 __all__ = [
     "ConclusionRevision",
@@ -11,6 +11,7 @@ __all__ = [
     "PaperEmbedding",
     "PaperNote",
     "Passage",
+    "PassageEmbedding",
     "QuestionLink",
     "ReadingState",
     "ResearchQuestion",

@@ -26,17 +26,20 @@ def ids_checksum(embedding_ids):
     return hashlib.sha256(ids.tobytes()).hexdigest()
 
 
-class PaperEmbeddingQuerySet(models.QuerySet):
+class EmbeddingQuerySet(models.QuerySet):
+    # The id a vector index holds for each row: the paper's (or the passage's).
+    owner = "paper_id"
+
     def for_model(self, model_name):
         return self.filter(model=model_name)
 
     def contents(self):
-        """{embedding id: paper id} of this queryset: what an index built from it contains."""
-        return dict(self.values_list("pk", "paper_id"))
+        """{embedding id: owner id} of this queryset: what an index built from it contains."""
+        return dict(self.values_list("pk", self.owner))
 
     def matrix(self):
-        """(embedding ids, paper ids, float32 vectors) of this queryset, in paper id order."""
-        rows = list(self.order_by("paper_id").values_list("pk", "paper_id", "vector"))
+        """(embedding ids, owner ids, float32 vectors) of this queryset, in owner id order."""
+        rows = list(self.order_by(self.owner).values_list("pk", self.owner, "vector"))
         embedding_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         paper_ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
         if not rows:
@@ -60,7 +63,7 @@ class PaperEmbedding(models.Model):
     content_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = PaperEmbeddingQuerySet.as_manager()
+    objects = EmbeddingQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -73,6 +76,36 @@ class PaperEmbedding(models.Model):
 
     def as_array(self):
         return np.frombuffer(bytes(self.vector), dtype=np.float32)
+
+
+class PassageEmbeddingQuerySet(EmbeddingQuerySet):
+    owner = "passage_id"
+
+
+class PassageEmbedding(models.Model):
+    """One passage's vector under one embedding model; its index holds passage ids."""
+
+    passage = models.ForeignKey(
+        "papers.Passage", on_delete=models.CASCADE, related_name="embeddings"
+    )
+    model = models.CharField(max_length=100)
+    dim = models.PositiveIntegerField()
+    vector = models.BinaryField()
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PassageEmbeddingQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["passage", "model"], name="one_passage_embedding_per_model"
+            ),
+        ]
+        indexes = [models.Index(fields=["model", "passage"], name="papers_passage_embedding_idx")]
+
+    def __str__(self):
+        return f"{self.model} vector of passage {self.passage_id}"
 
 
 class IndexState(models.Model):
@@ -257,6 +290,23 @@ def document_fields(paper):
 
 # The relations document_fields reads, for prefetch_related on a Paper queryset.
 SEARCH_PREFETCHES = ("tags", "notes", "question_links__question")
+
+
+def stale_passages(model_name):
+    """(ids of passages with no vector, ids of passages whose text changed since)."""
+    from .passages import Passage
+
+    hashes = dict(
+        PassageEmbedding.objects.for_model(model_name).values_list("passage_id", "content_hash")
+    )
+    missing, stale = [], []
+    for pk, text in Passage.objects.order_by("pk").values_list("pk", "text").iterator(5000):
+        recorded = hashes.get(pk)
+        if recorded is None:
+            missing.append(pk)
+        elif recorded != content_hash(text):
+            stale.append(pk)
+    return missing, stale
 
 
 def stale_papers(model_name):

@@ -33,13 +33,6 @@ def test_title_matches_rank_above_body_matches(library):
     assert found.hits[0][1] > found.hits[1][1]
 
 
-def test_title_boost_beats_a_body_that_repeats_the_word(db):
-    body = make_paper(title="Notes", abstract="Routing routing routing of tokens to experts")
-    title = make_paper(title="Routing", abstract="A survey of many other things")
-    update_documents()
-    assert ids(keyword_search("routing")) == [title.pk, body.pk]
-
-
 def test_stemming_and_prefix_of_the_word_being_typed(library):
     assert ids(keyword_search("representation")) == [library["title"].pk]
     assert ids(keyword_search("contras")) == [library["title"].pk, library["abstract"].pk]
@@ -150,7 +143,7 @@ def test_rebuild_from_scratch_equals_incremental_updates(library, bob):
     make_note(paper=library["other"], author=bob, key_insight="negative sampling is cheap")
     Passage.objects.create(paper=library["title"], page=4, ordinal=0, text="sampling negatives")
     update_documents([library["other"].pk, library["title"].pk])
-    queries = ["contrastive", "negative sampling", "cheap", "visual models", "sampl"]
+    queries = ["contrastive", "negative sampling", "cheap", "visual", "big models", "sampl"]
     # Rankings and passages, not scores: until segments merge, BM25 statistics still count
     # the documents an update replaced.
     incremental = [(ids(keyword_search(q)), keyword_search(q).passages) for q in queries]
