@@ -1,11 +1,11 @@
 """Keyword search: a Tantivy (BM25) index derived from the database, the same on every backend.
 
 One document per paper (its title and body: authors, venue, abstract and tags; its notes:
-notes and the conclusions of linked questions) and one per passage of its full text (papers.Passage), each
-carrying its paper id, so a query ranks papers and names the passage that matched. A query is
-a flat disjunction of boosted term queries, which Tantivy answers with block-max WAND: it skips
-the documents that cannot enter the top k instead of ranking every match, so a 30-word query
-costs about what a 3-word one does (bench/search_latency.py).
+notes and the conclusions of linked questions) and one per passage of its full text
+(papers.Passage), each carrying its paper id, so a query ranks papers and names the passage
+that matched. A query is a flat disjunction of boosted term queries, which Tantivy answers
+with block-max WAND: it skips the documents that cannot enter the top k instead of ranking
+every match, so a 30-word query costs about what a 3-word one does (bench/search_latency.py).
 
 Like the vector indexes (papers/vector_index.py) the index is derived and rebuildable: it lives
 in ASSAY_INDEX_DIR/keyword-v<version>/, IndexState row KEYWORD_STATE names the current version,
