@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 
 from . import vector_index
 from .embeddings import get_embedder, resolve_model_name
-from .keyword import KeywordHits, keyword_search, query_terms
+from .keyword import DOCUMENTS_PER_HIT, KeywordHits, keyword_search, query_terms
 from .models import Paper, PaperEmbedding, Passage
 from .models.search import SEARCH_PREFETCHES, document_fields
 
@@ -172,21 +172,57 @@ def search(query, *, model=None, mode="hybrid", k=10, filters=None, user=None):
     return _ranked(query, model_name, mode, k, filtered_papers(filters, user))
 
 
+def start_passage_search(query, model_name, limit):
+    """A future of [(passage id, cosine)] from the model's passage index ([] when it has none)."""
+    index = vector_index.current_index(vector_index.passage_index_name(model_name))
+    embedder = get_embedder(model_name)
+
+    def run():
+        if index is None:
+            return []
+        # The query's vector comes from the embedder's cache when the paper search made it.
+        hits = index.search(embedder.encode_query(query), limit)
+        return [hit for hit in hits if hit[1] > 0]
+
+    return _dense_pool.submit(run)
+
+
+def _fold_passages(dense_hits, passage_hits):
+    """Dense paper hits with passage hits folded in: a paper scores its best vector, its own or
+    a passage's. Returns (hits best first, {paper id: (passage id, page)} where a passage won)."""
+    if not passage_hits:
+        return dense_hits, {}
+    rows = Passage.objects.filter(pk__in=[pk for pk, _ in passage_hits])
+    where = {pk: (paper_id, page) for pk, paper_id, page in rows.values_list("pk", "paper", "page")}
+    best, passages = dict(dense_hits), {}
+    for pk, score in passage_hits:  # best first: a paper's first passage is its best
+        if pk in where and score > best.get(where[pk][0], 0.0):
+            paper_id, page = where[pk]
+            best[paper_id], passages[paper_id] = score, (pk, page)
+    return sorted(best.items(), key=lambda item: (-item[1], item[0])), passages
+
+
 def _retrieve(query, model_name, mode, limit, paper_ids=None):
-    """(KeywordHits, dense hits) of `limit` candidates each, the two retrievers side by side."""
-    dense = start_dense_search(query, model_name, limit, paper_ids) if mode != "keyword" else None
+    """(KeywordHits, dense hits, dense passages) of `limit` candidates each, the retrievers
+    side by side."""
+    dense = passages = None
+    if mode != "keyword":
+        dense = start_dense_search(query, model_name, limit, paper_ids)
+        passages = start_passage_search(query, model_name, limit * DOCUMENTS_PER_HIT)
     keyword = (
         keyword_search(query, limit=limit, paper_ids=paper_ids)
         if mode != "dense"
         else KeywordHits()
     )
-    return keyword, dense.result() if dense else []
+    if dense is None:
+        return keyword, [], {}
+    return keyword, *_fold_passages(dense.result(), passages.result())
 
 
 def _ranked(query, model_name, mode, k, papers):
     limit = max(MIN_CANDIDATES, 3 * k)
     fetch = limit if papers is None else limit * FILTER_OVERFETCH
-    keyword, dense_hits = _retrieve(query, model_name, mode, fetch)
+    keyword, dense_hits, dense_passages = _retrieve(query, model_name, mode, fetch)
     # One query checks that the candidates exist (an index may hold a paper deleted since) and
     # pass the filters.
     candidates = {pk for pk, _ in keyword.hits} | {pk for pk, _ in dense_hits}
@@ -202,7 +238,7 @@ def _ranked(query, model_name, mode, k, papers):
     if papers is not None and (keyword_short or dense_short):
         # A narrow filter: ask again among the papers it allows, listed.
         paper_ids = list(papers.values_list("pk", flat=True))
-        again_keyword, again_dense = _retrieve(
+        again_keyword, again_dense, again_passages = _retrieve(
             query,
             model_name,
             "hybrid"
@@ -214,7 +250,7 @@ def _ranked(query, model_name, mode, k, papers):
         if keyword_short:
             keyword, keyword_hits = again_keyword, again_keyword.hits
         if dense_short:
-            dense_hits_kept = again_dense
+            dense_hits_kept, dense_passages = again_dense, again_passages
     dense_hits = dense_hits_kept
     keyword_ranks = {pk: rank for rank, (pk, _) in enumerate(keyword_hits, start=1)}
     dense_ranks = {pk: rank for rank, (pk, _) in enumerate(dense_hits, start=1)}
@@ -224,7 +260,9 @@ def _ranked(query, model_name, mode, k, papers):
         ranked = keyword_hits or dense_hits
     shown = ranked[:k]
     shown_papers = Paper.objects.in_bulk([pk for pk, _ in shown])
-    passage_of = {pk: keyword.passages[pk][0] for pk, _ in shown if pk in keyword.passages}
+    # The keyword side's passage first: its words are the ones the snippet marks.
+    matched = {**dense_passages, **keyword.passages}
+    passage_of = {pk: matched[pk][0] for pk, _ in shown if pk in matched}
     passages = Passage.objects.in_bulk(passage_of.values())
     results = [
         SearchResult(

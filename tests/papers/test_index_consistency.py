@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from papers import embeddings, keyword, vector_index
-from papers.models import IndexState, Paper, PaperEmbedding, Passage
+from papers.models import IndexState, Paper, PaperEmbedding, Passage, PassageEmbedding
 from papers.search import search
 from papers.tasks import reconcile_indexes, reindex_model
 from tests.factories import make_paper
@@ -221,3 +221,33 @@ def test_reindex_rebuilds_the_keyword_index_to_a_new_version(db, fake_models, on
     assert IndexState.objects.get(model=keyword.KEYWORD_STATE).version == 4  # nothing to do
     call_command("check_index", stdout=out)
     assert "keyword: in sync" in out.getvalue()
+
+
+def test_passages_are_embedded_and_found_by_dense_search(db, fake_models, on_commit):
+    with on_commit():
+        paper = make_paper(title="Scaling laws", abstract="Loss falls as a power of compute")
+        make_paper(title="Data pruning", abstract="Fewer examples, same loss")
+        passage = Passage.objects.create(
+            paper=paper, page=9, ordinal=0, text="chinchilla tokens per parameter ratio"
+        )
+    assert PassageEmbedding.objects.filter(passage=passage).count() == 2  # one per model
+    state = IndexState.objects.get(model=vector_index.passage_index_name("bow"))
+    assert (state.version, state.count) == (1, 1)
+    [first, *_] = search("chinchilla tokens per parameter", mode="dense")
+    assert (first.paper, first.passage) == (paper, passage)
+    assert first.highlights["source"] == "passage"
+    with on_commit():
+        passage.delete()
+    assert IndexState.objects.get(model=vector_index.passage_index_name("bow")).count == 0
+    assert all(r.passage is None for r in search("chinchilla tokens", mode="dense"))
+
+
+def test_check_index_reports_passages_without_vectors(db, fake_models, on_commit):
+    with on_commit():
+        paper = make_paper(title="Mamba")
+    Passage.objects.bulk_create([Passage(paper=paper, page=1, ordinal=0, text="selective scan")])
+    assert "1 passages have no bow vector" in vector_index.check("bow").problems
+    with on_commit():
+        assert "bow" in reconcile_indexes()
+    assert vector_index.check("bow").ok
+    assert search("selective scan", mode="dense")[0].passage.text == "selective scan"
