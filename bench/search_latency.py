@@ -1,13 +1,18 @@
-"""Search latency at 100,000 papers (HTTP end to end) and exact vs HNSW at 1,000,000 vectors.
+"""Search latency at 100,000 papers, old keyword engine (FTS5) and new (Tantivy) side by side,
+and exact vs HNSW at 1,000,000 vectors.
 
-Part 1 puts 100,000 papers in a fresh database: titles and abstracts recombined from ACLSum
-sentences (so keyword search has real text to rank), keyword documents built by Assay's own
-refresh, and synthetic 384-d vectors stored as MiniLM vectors (embedding 100k abstracts on 2
-CPU cores would take over an hour). The query path is real end to end: an HTTP GET of the
-search page (htmx fragment) through Django's test client, MiniLM embedding the query, faiss,
-FTS5, fusion, the database re-read and template rendering. SQLite by default; with
-DATABASE_URL naming an empty scratch PostgreSQL database it runs there and also compares the
-stored, GIN-indexed tsvector with one computed per query.
+Part 1 puts 100,000 papers in a database: titles and abstracts recombined from ACLSum sentences
+(so keyword search has real text to rank), both keyword indexes (Assay's Tantivy index, and the
+FTS5 table of the engine before it, rebuilt by bench/_fts5.py for comparison) and synthetic
+384-d vectors stored as MiniLM vectors (embedding 100k abstracts on 2 CPU cores would take over
+an hour). The corpus is cached under var/bench/ (keyed by size and generator), so later runs
+skip the build. It prints, for 3-word queries (title starts) and 30-word queries (ACLSum
+summaries cut to 30 words), p50/p95 of the keyword query alone per engine, then of an HTTP GET
+of the search fragment through Django's test client (MiniLM embedding the query, faiss, the
+keyword engine, fusion, the database re-read, template rendering) in keyword and hybrid mode
+per engine, then dense; the embedder's query cache is cleared before every query, so every
+figure includes embedding the query. Last, the dense index at this size: exact against HNSW on
+the same vectors, with HNSW recall@10. SQLite only (the old engine was FTS5 there).
 
 Part 2 builds a flat and an HNSW index over 1,000,000 synthetic vectors and reports per-query
 latency and HNSW recall@10 against exact search. Synthetic vectors imitate sentence embeddings:
