@@ -393,6 +393,9 @@ def _reader():
     with _readers_lock:
         index = _readers.get(key)
         if index is None:
+            # A new version replaces the old one's reader (its files may be deleted soon).
+            for old in [k for k in _readers if k[0] == key[0]]:
+                del _readers[old]
             index = _readers[key] = _open(_path(version))
             index.config_reader(reload_policy="Manual")
     return index
@@ -425,7 +428,14 @@ def _query(query, searcher, paper_ids=None):
         return None
     if len(tokens) > MAX_TERMS:
         tokens = _rarest(tokens, searcher)
-    clauses = [(name, token, boost) for token in tokens for name, boost in BOOSTS.items()]
+    # Only (field, word) pairs some document has: a missing term's empty scorer is not a term
+    # scorer, and one in the union turns block-max WAND off (30 words at 100k: 8.3 -> 4.2 ms).
+    clauses = [
+        (name, token, boost)
+        for token in tokens
+        for name, boost in BOOSTS.items()
+        if searcher.doc_freq(name, token)
+    ]
     last = terms[-1]
     if (
         not query[-1:].isspace()
@@ -439,6 +449,8 @@ def _query(query, searcher, paper_ids=None):
             for name, boost in BOOSTS.items():
                 for term, _ in searcher.terms_with_prefix(name, prefix, limit=PREFIX_EXPANSIONS):
                     clauses.append((name, term, boost * PREFIX_DISCOUNT))
+    if not clauses:
+        return None
     text = tantivy.Query.boolean_query(
         [
             (
