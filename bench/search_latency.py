@@ -122,8 +122,9 @@ def build_corpus(args, rng, corpus):
 
     marker = Path(settings.DATA_DIR) / "corpus-complete"
     if marker.exists():
-        # Cheap when in sync; rebuilds after a keyword FORMAT bump or a threshold change.
-        keyword.update_documents()
+        # Rebuilt after a keyword FORMAT bump or an ASSAY_ANN_THRESHOLD change; else cheap.
+        if keyword.current_version() is None:
+            keyword.rebuild()
         vector_index.update_index("minilm")
         print(f"  corpus cached in {settings.DATA_DIR} ({Paper.objects.count():,} papers)")
         return

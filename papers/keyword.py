@@ -283,8 +283,8 @@ def _state():
 _usable = set()
 
 
-def _current_version():
-    """The version a search or an update should use, or None when it is missing or stale."""
+def current_version():
+    """The version a search or an update should use, or None when there is none of FORMAT."""
     state = IndexState.objects.filter(model=KEYWORD_STATE).values("version").first()
     if not state or not state["version"]:
         return None
@@ -346,7 +346,7 @@ def update_documents(paper_ids=None, progress=None):
     Builds the index first when there is none of the current FORMAT. Returns how many papers
     were written or dropped.
     """
-    version = _current_version()
+    version = current_version()
     if version is None:
         return rebuild(progress).count
     written = _write_documents(_open(_path(version)), paper_ids, progress)
@@ -357,7 +357,7 @@ def update_documents(paper_ids=None, progress=None):
 
 def check():
     """What separates the keyword index from the database ([] when in sync)."""
-    version = _current_version()
+    version = current_version()
     if version is None:
         return [f"no keyword index of format {FORMAT} has been built"]
     recorded = _recorded_digests(_open(_path(version)))
@@ -386,7 +386,7 @@ def _forget_reader():
 
 def _reader():
     """The current index opened once per process; None when none was built."""
-    version = _current_version()
+    version = current_version()
     if version is None:
         return None
     key = (str(index_dir()), version)
