@@ -131,24 +131,41 @@ def fuse(keyword_hits, dense_hits, keyword_weight=KEYWORD_WEIGHT):
 _dense_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense-search")
 
 
-def start_dense_search(query, model_name, limit, paper_ids=None):
-    """A future of [(paper id, cosine)] from the model's index ([] before its first build),
-    restricted to `paper_ids` when given.
+def start_dense_search(query, model_name, limit, paper_ids=None, passage_limit=0):
+    """A future of ([(paper id, cosine)], [(passage id, cosine)]), best first, from the model's
+    paper index (restricted to `paper_ids` when given) and, for `passage_limit` hits, its
+    passage index; [] for an index not built yet.
 
-    Everything touching the database happens here, in the caller's thread (and transaction).
+    One query vector serves both. Everything touching the database happens here, in the
+    caller's thread (and transaction).
     """
     index = vector_index.current_index(model_name)
+    passage_index = (
+        vector_index.current_index(vector_index.passage_index_name(model_name))
+        if passage_limit
+        else None
+    )
     embedder = get_embedder(model_name)
-    if index is not None:
+    if index is not None or passage_index is not None:
         embedder.check_ready()
 
     def run():
-        if index is None:
-            return []
+        if index is None and passage_index is None:
+            return [], []
         vector = embedder.encode_query(query)
-        hits = index.search(vector, limit, allowed_paper_ids=paper_ids)
-        # A paper with no similarity at all to the query is no match, however few there are.
-        return [hit for hit in hits if hit[1] > 0]
+        found = []
+        for searched, k, allowed in (
+            (index, limit, paper_ids),
+            (passage_index, passage_limit, None),
+        ):
+            hits = (
+                searched.search(vector, k, allowed_paper_ids=allowed)
+                if searched is not None
+                else []
+            )
+            # No similarity at all to the query is no match, however few there are.
+            found.append([hit for hit in hits if hit[1] > 0])
+        return tuple(found)
 
     return _dense_pool.submit(run)
 
@@ -172,21 +189,6 @@ def search(query, *, model=None, mode="hybrid", k=10, filters=None, user=None):
     return _ranked(query, model_name, mode, k, filtered_papers(filters, user))
 
 
-def start_passage_search(query, model_name, limit):
-    """A future of [(passage id, cosine)] from the model's passage index ([] when it has none)."""
-    index = vector_index.current_index(vector_index.passage_index_name(model_name))
-    embedder = get_embedder(model_name)
-
-    def run():
-        if index is None:
-            return []
-        # The query's vector comes from the embedder's cache when the paper search made it.
-        hits = index.search(embedder.encode_query(query), limit)
-        return [hit for hit in hits if hit[1] > 0]
-
-    return _dense_pool.submit(run)
-
-
 def _fold_passages(dense_hits, passage_hits):
     """Dense paper hits with passage hits folded in: a paper scores its best vector, its own or
     a passage's. Returns (hits best first, {paper id: (passage id, page)} where a passage won)."""
@@ -205,10 +207,11 @@ def _fold_passages(dense_hits, passage_hits):
 def _retrieve(query, model_name, mode, limit, paper_ids=None):
     """(KeywordHits, dense hits, dense passages) of `limit` candidates each, the retrievers
     side by side."""
-    dense = passages = None
+    dense = None
     if mode != "keyword":
-        dense = start_dense_search(query, model_name, limit, paper_ids)
-        passages = start_passage_search(query, model_name, limit * DOCUMENTS_PER_HIT)
+        dense = start_dense_search(
+            query, model_name, limit, paper_ids, passage_limit=limit * DOCUMENTS_PER_HIT
+        )
     keyword = (
         keyword_search(query, limit=limit, paper_ids=paper_ids)
         if mode != "dense"
@@ -216,7 +219,7 @@ def _retrieve(query, model_name, mode, limit, paper_ids=None):
     )
     if dense is None:
         return keyword, [], {}
-    return keyword, *_fold_passages(dense.result(), passages.result())
+    return keyword, *_fold_passages(*dense.result())
 
 
 def _ranked(query, model_name, mode, k, papers):
