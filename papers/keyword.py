@@ -242,35 +242,51 @@ def _recorded_digests(index, paper_ids=None):
 
 def _write_documents(index, paper_ids=None, progress=None):
     """Rewrite the papers whose digest changed and drop papers that are gone; returns how many
-    papers were written or dropped."""
+    papers were written or dropped.
+
+    The writer lock is taken only to write what changed, not while every paper's text is read
+    (a full pass over 100k papers takes minutes), except when filling a new, empty index that no
+    other process writes to: then documents stream in without being held in memory.
+    """
     ids = None if paper_ids is None else sorted({int(pk) for pk in paper_ids})
     recorded = _recorded_digests(index, ids)
-    seen, changed = set(), 0
-    papers = _papers(ids)
     total = len(ids) if ids is not None else Paper.objects.count()
-    writer = _writer(index)
+    writer = _writer(index) if not recorded else None
+    changes, seen = [], set()
     try:
-        for done, paper in enumerate(papers.iterator(chunk_size=_BATCH), start=1):
+        for done, paper in enumerate(_papers(ids).iterator(chunk_size=_BATCH), start=1):
             seen.add(paper.pk)
             paper_digest, documents = paper_documents(paper)
             if recorded.get(paper.pk) != paper_digest:
-                if paper.pk in recorded:
-                    writer.delete_documents_by_term("paper_id", paper.pk)
-                for document in documents:
-                    writer.add_document(document)
-                changed += 1
+                if writer is None:
+                    changes.append((paper.pk, documents))
+                else:
+                    _apply(writer, paper.pk, documents, replace=False)
             if progress and done % _BATCH == 0:
                 progress(done, total)
-        for gone in set(recorded) - seen:
-            writer.delete_documents_by_term("paper_id", gone)
-            changed += 1
-        if changed:
+        gone = set(recorded) - seen
+        changed = (len(changes) if writer is None else len(seen)) + len(gone)
+        if writer is None and (changes or gone):
+            writer = _writer(index)
+            for pk, documents in changes:
+                _apply(writer, pk, documents, replace=pk in recorded)
+        if writer is not None:
+            for pk in gone:
+                writer.delete_documents_by_term("paper_id", pk)
             writer.commit()
     finally:
-        _release(writer)
+        if writer is not None:
+            _release(writer)
     if progress:
         progress(total, total)
     return changed
+
+
+def _apply(writer, paper_id, documents, *, replace):
+    if replace:
+        writer.delete_documents_by_term("paper_id", paper_id)
+    for document in documents:
+        writer.add_document(document)
 
 
 # --- building and updating -----------------------------------------------------------------
