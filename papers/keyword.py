@@ -304,13 +304,36 @@ def current_version():
     state = IndexState.objects.filter(model=KEYWORD_STATE).values("version").first()
     if not state or not state["version"]:
         return None
-    key = (str(index_dir()), state["version"], FORMAT)
+    version = state["version"]
+    key = (str(index_dir()), version, FORMAT)
     if key not in _usable:
-        manifest = read_manifest(state["version"])
-        if manifest is None or manifest.get("format") != FORMAT:
+        manifest = read_manifest(version)
+        if manifest is None:
+            # Missing here (another host built it, or the folder was cleared): build this
+            # version from the database rather than fail, as the vector indexes do.
+            logger.warning("keyword index v%s missing here: building it", version)
+            _build(version)
+            manifest = read_manifest(version)
+        if manifest.get("format") != FORMAT:
             return None
         _usable.add(key)  # a version's manifest never changes once written
-    return state["version"]
+    return version
+
+
+def _build(version, progress=None):
+    """Fill the folder of `version` from the database and write its manifest; returns how
+    many papers it holds. Safe to repeat or to run twice at once: the writer lock serialises
+    the runs and the second finds nothing left to write."""
+    path = _path(version)
+    path.mkdir(parents=True, exist_ok=True)
+    index = _open(path)
+    _write_documents(index, progress=progress)
+    count = len(_recorded_digests(index))
+    manifest = {"format": FORMAT, "version": version, "count": count}
+    temporary = _manifest_path(version).with_name(f".keyword-v{version}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(manifest))
+    os.replace(temporary, _manifest_path(version))
+    return count
 
 
 def rebuild(progress=None):
@@ -329,19 +352,13 @@ def rebuild(progress=None):
 
     try:
         version = state.version + 1
-        path = _path(version)
-        shutil.rmtree(path, ignore_errors=True)  # a build that died half-way
-        path.mkdir(parents=True)
-        count = _write_documents(_open(path), progress=report)
-        manifest = {"format": FORMAT, "version": version, "count": count}
-        temporary = _manifest_path(version).with_name(f".keyword-v{version}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(manifest))
-        os.replace(temporary, _manifest_path(version))
+        shutil.rmtree(_path(version), ignore_errors=True)  # a build that died half-way
+        count = _build(version, progress=report)
         state.record_build(version=version, kind="", dim=0, count=count, checksum="")
         _forget_reader()
         _remove_old_versions(version)
         # Papers edited during the build were written into the old version by their tasks.
-        _write_documents(_open(path))
+        _write_documents(_open(_path(version)))
     except Exception as error:
         state.finish(error=f"{type(error).__name__}: {error}")
         raise

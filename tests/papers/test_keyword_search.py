@@ -194,3 +194,17 @@ def test_a_writer_waits_for_another_writers_lock(library, monkeypatch):
     threading.Timer(0.3, keyword._release, [other]).start()
     assert update_documents([paper.pk]) == 1  # waited for the other writer to let go
     assert ids(keyword_search("held lock")) == [paper.pk]
+
+
+def test_an_index_missing_here_is_built_from_the_database(library):
+    import shutil
+
+    version = IndexState.objects.get(model=keyword.KEYWORD_STATE).version
+    # As on a host that did not build it, or after the folder was cleared.
+    shutil.rmtree(keyword._path(version))
+    keyword._manifest_path(version).unlink()
+    keyword._usable.clear()
+    keyword._forget_reader()
+    assert ids(keyword_search("contrastive")) == [library["title"].pk, library["abstract"].pk]
+    assert IndexState.objects.get(model=keyword.KEYWORD_STATE).version == version  # same one
+    assert keyword.check() == []
