@@ -10,10 +10,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def django_in_scratch_dir(name):
-    """Set up Django on a fresh, migrated database in a scratch folder; returns the folder."""
-    scratch = Path(tempfile.mkdtemp(prefix=f"assay-bench-{name}-"))
-    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # the 100k database is ~600 MB
+def django_in_scratch_dir(name, keep=None):
+    """Set up Django on a fresh, migrated database in a scratch folder; returns the folder.
+
+    `keep`: a folder to use instead and leave in place (a cached corpus under var/bench/).
+    """
+    if keep is None:
+        scratch = Path(tempfile.mkdtemp(prefix=f"assay-bench-{name}-"))
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # the 100k database: ~600 MB
+    else:
+        scratch = Path(keep)
+        scratch.mkdir(parents=True, exist_ok=True)
     os.environ["ASSAY_DATA_DIR"] = str(scratch)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -7,6 +7,8 @@ paper is the one it summarises (750 queries). Queries go through papers.search.s
 function the web page, the API and `manage.py search` use. The hybrid fusion weight was chosen
 on the train and val queries; the last columns are the test queries alone (held out). A last
 row per model fuses the same keyword and dense candidates by plain reciprocal rank fusion.
+Keyword and hybrid rows come twice: "before" with the old SQLite FTS5 keyword search
+(bench/_fts5.py, the engine before Tantivy) and "after" with Tantivy, in the same run.
 MiniLM's dense and hybrid rows are repeated per query embedding backend (documents are always
 embedded by torch): torch, ONNX float32, ONNX int8 (ASSAY_QUERY_EMBEDDING).
 
@@ -20,7 +22,6 @@ import time
 
 from _setup import aclsum_documents, django_in_scratch_dir, machine
 
-MODES = ("keyword", "dense", "hybrid")
 # Plain reciprocal rank fusion over the same candidates, printed beside the fusion Assay uses
 # (docs/search.md says why hybrid is a weighted score fusion instead).
 RRF = "rrf k=60"
@@ -34,7 +35,7 @@ def rrf_ranking(query, model, k=10):
     limit = max(MIN_CANDIDATES, 3 * k)
     dense = start_dense_search(query, model, limit)
     fused = {}
-    for hits in (keyword_search(query, limit=limit), dense.result()):
+    for hits in (keyword_search(query, limit=limit).hits, dense.result()[0]):
         for rank, (pk, _) in enumerate(hits, start=1):
             fused[pk] = fused.get(pk, 0.0) + 1 / (RRF_K + rank)
     return [pk for pk, _ in sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]]
@@ -62,11 +63,13 @@ def main():
     args = parser.parse_args()
     django_in_scratch_dir("quality")
 
+    import _fts5
     from aclsum import ACLSum
     from django.conf import settings
 
+    from papers import search as search_module
     from papers.embeddings import get_embedder
-    from papers.keyword import refresh_documents
+    from papers.keyword import update_documents
     from papers.models import Paper
     from papers.search import search
     from papers.tasks import reindex_model
@@ -76,7 +79,9 @@ def main():
     papers = Paper.objects.bulk_create(
         Paper(title=d["title"], abstract=d["abstract"], bibtex_key=d["id"]) for d in documents
     )
-    refresh_documents()
+    update_documents()
+    _fts5.build()
+    engines = {"before": _fts5.keyword_search, "after": search_module.keyword_search}
     queries = [
         (document["id"] in held_out, summary, paper.pk)
         for document, paper in zip(documents, papers, strict=True)
@@ -86,7 +91,7 @@ def main():
     print(f"ACLSum known-item retrieval: {len(papers)} papers, {len(queries)} queries (k=10)")
     print(f"  {machine()}")
     print(
-        f"  {'model':<10} {'mode':<9} {'queries':<10} {'nDCG@10':>8} {'MRR@10':>8} {'hits@10':>8}"
+        f"  {'model':<10} {'mode':<26} {'nDCG@10':>8} {'MRR@10':>8} {'hits@10':>8}"
         f"   test only ({tested}): {'nDCG@10':>8} {'MRR@10':>8}   seconds"
     )
     for model in args.models:
@@ -94,15 +99,18 @@ def main():
         reindex_model(model)
         seconds = time.perf_counter() - started
         print(f"  ({model}: {len(papers)} papers embedded in {seconds:.0f} s)")
-        backends = args.query_embedding if model == "minilm" else ["-"]
-        rows = [(mode, backends[0]) for mode in (*MODES, RRF)]
-        rows += [(mode, backend) for backend in backends[1:] for mode in ("dense", "hybrid")]
-        for mode, backend in rows:
-            if backend != "-":
+        backends = args.query_embedding if model == "minilm" else [None]
+        rows = [("keyword", "before", None), ("keyword", "after", None)]
+        rows += [("dense", "after", backends[0]), ("hybrid", "before", backends[0])]
+        rows += [("hybrid", "after", backends[0]), (RRF, "after", backends[0])]
+        rows += [(mode, "after", b) for b in backends[1:] for mode in ("dense", "hybrid")]
+        for mode, engine, backend in rows:
+            if backend is not None:
                 settings.ASSAY_QUERY_EMBEDDING = backend
                 get_embedder(model).reset_query_backend()
             started = time.perf_counter()
             ranks, test_ranks = [], []
+            search_module.keyword_search = engines[engine]
             for is_test, query, relevant in queries:
                 if mode == RRF:
                     ranked = rrf_ranking(query, model)
@@ -112,11 +120,14 @@ def main():
                 ranks.append(rank)
                 if is_test:
                     test_ranks.append(rank)
+            search_module.keyword_search = engines["after"]
+            label = mode if mode in ("dense", RRF) else f"{mode} {engine}"
+            if backend is not None and len(backends) > 1:
+                label += f" {backend}"
             ndcg, mrr, hits = _metrics(ranks)
             test_ndcg, test_mrr, _ = _metrics(test_ranks)
             print(
-                f"  {model:<10} {mode:<9} {backend if mode != 'keyword' else '-':<10}"
-                f" {ndcg:8.3f} {mrr:8.3f} {hits:8.3f}"
+                f"  {model:<10} {label:<26} {ndcg:8.3f} {mrr:8.3f} {hits:8.3f}"
                 f"   {'':>17}{test_ndcg:8.3f} {test_mrr:8.3f}"
                 f"   {time.perf_counter() - started:6.0f}"
             )

@@ -1,13 +1,18 @@
-"""Search latency at 100,000 papers (HTTP end to end) and exact vs HNSW at 1,000,000 vectors.
+"""Search latency at 100,000 papers, old keyword engine (FTS5) and new (Tantivy) side by side,
+and exact vs HNSW at 1,000,000 vectors.
 
-Part 1 puts 100,000 papers in a fresh database: titles and abstracts recombined from ACLSum
-sentences (so keyword search has real text to rank), keyword documents built by Assay's own
-refresh, and synthetic 384-d vectors stored as MiniLM vectors (embedding 100k abstracts on 2
-CPU cores would take over an hour). The query path is real end to end: an HTTP GET of the
-search page (htmx fragment) through Django's test client, MiniLM embedding the query, faiss,
-FTS5, fusion, the database re-read and template rendering. SQLite by default; with
-DATABASE_URL naming an empty scratch PostgreSQL database it runs there and also compares the
-stored, GIN-indexed tsvector with one computed per query.
+Part 1 puts 100,000 papers in a database: titles and abstracts recombined from ACLSum sentences
+(so keyword search has real text to rank), both keyword indexes (Assay's Tantivy index, and the
+FTS5 table of the engine before it, rebuilt by bench/_fts5.py for comparison) and synthetic
+384-d vectors stored as MiniLM vectors (embedding 100k abstracts on 2 CPU cores would take over
+an hour). The corpus is cached under var/bench/ (keyed by size and generator), so later runs
+skip the build. It prints, for 3-word queries (title starts) and 30-word queries (ACLSum
+summaries cut to 30 words), p50/p95 of the keyword query alone per engine, then of an HTTP GET
+of the search fragment through Django's test client (MiniLM embedding the query, faiss, the
+keyword engine, fusion, the database re-read, template rendering) in keyword and hybrid mode
+per engine, then dense; the embedder's query cache is cleared before every query, so every
+figure includes embedding the query. Last, the dense index at this size: exact against HNSW on
+the same vectors, with HNSW recall@10. SQLite only (the old engine was FTS5 there).
 
 Part 2 builds a flat and an HNSW index over 1,000,000 synthetic vectors and reports per-query
 latency and HNSW recall@10 against exact search. Synthetic vectors imitate sentence embeddings:
@@ -98,18 +103,31 @@ def figures(seconds):
     return f"p50 {percentile(millis, 50):7.1f} ms   p95 {percentile(millis, 95):7.1f} ms"
 
 
-def part_one(args, rng, corpus):
+# Bump when the corpus part 1 builds changes: cached corpora under var/bench/ are keyed by it.
+CORPUS = "c2"
+
+
+def corpus_dir(papers):
+    return ROOT / "var" / "bench" / f"latency-{papers}-{GENERATOR}-{CORPUS}"
+
+
+def build_corpus(args, rng, corpus):
+    """100k papers, their synthetic vectors and both keyword indexes, once per cache folder."""
+    import _fts5
     from django.conf import settings
-    from django.contrib.auth.models import Group, User
-    from django.db import connection
-    from django.test import Client
-    from django.urls import reverse
 
     from papers import keyword, vector_index
-    from papers.embeddings import get_embedder
     from papers.models import Paper, PaperEmbedding
     from papers.models.search import content_hash, embedding_text
 
+    marker = Path(settings.DATA_DIR) / "corpus-complete"
+    if marker.exists():
+        # Rebuilt after a keyword FORMAT bump or an ASSAY_ANN_THRESHOLD change; else cheap.
+        if keyword.current_version() is None:
+            keyword.rebuild()
+        vector_index.update_index("minilm")
+        print(f"  corpus cached in {settings.DATA_DIR} ({Paper.objects.count():,} papers)")
+        return
     documents = aclsum_documents()
     sentences = [
         s for d in documents for s in (d["abstract"] + " " + d["introduction"]).split(" . ")
@@ -124,11 +142,14 @@ def part_one(args, rng, corpus):
             abstract = " . ".join(pyrandom.sample(sentences, 6))
             batch.append(Paper(title=title, abstract=abstract, year=1990 + number % 35))
         Paper.objects.bulk_create(batch)
-    print(f"  inserted {args.papers} papers in {time.perf_counter() - started:.0f} s")
+    print(f"  inserted {args.papers:,} papers in {time.perf_counter() - started:.0f} s")
 
     started = time.perf_counter()
-    keyword.refresh_documents()
-    print(f"  keyword documents (FTS5) in {time.perf_counter() - started:.0f} s")
+    _fts5.build()
+    print(f"  old keyword documents (FTS5) in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    keyword.rebuild()
+    print(f"  Tantivy keyword index in {time.perf_counter() - started:.0f} s")
 
     started = time.perf_counter()
     papers = Paper.objects.only("pk", "title", "abstract").order_by("pk")
@@ -153,76 +174,125 @@ def part_one(args, rng, corpus):
         f"  vectors stored and {state.kind} index v{state.version} of {state.count} built in "
         f"{time.perf_counter() - started:.0f} s"
     )
+    marker.write_text("ok")
 
-    user = User.objects.create_user("bench", password="x")
-    user.groups.add(Group.objects.get(name="Member"))
+
+def queries_of(documents, pyrandom):
+    """(3-word queries, 30-word queries): title starts, and ACLSum summaries cut to 30 words."""
+    short = [" ".join(d["title"].split()[:3]) for d in documents]
+    long = [" ".join(" ".join(d["summaries"].values()).split()[:30]) for d in documents]
+    pyrandom.shuffle(short)
+    pyrandom.shuffle(long)
+    return short, long
+
+
+def part_one(args, rng, corpus):
+    import _fts5
+    from django.conf import settings
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+    from django.urls import reverse
+
+    from papers import keyword, vector_index
+    from papers import search as search_module
+    from papers.embeddings import get_embedder
+    from papers.models import IndexState, PaperEmbedding
+
+    build_corpus(args, rng, corpus)
+    user = User.objects.filter(username="bench").first()
+    if user is None:
+        user = User.objects.create_user("bench", password="x")
+        user.groups.add(Group.objects.get(name="Member"))
     client = Client(HTTP_HOST="localhost")  # an ALLOWED_HOSTS name
     client.force_login(user)
     url = reverse("papers:search")
-    short = [" ".join(d["title"].split()[:3]) for d in documents]
-    long = [d["summaries"]["challenge"] for d in documents]
-    pyrandom.shuffle(short)
-    pyrandom.shuffle(long)
+    short, long = queries_of(aclsum_documents(), random.Random(0))
+    short, long = short[: args.queries], long[: args.queries]
+    embedder = get_embedder("minilm")
+    new_keyword = search_module.keyword_search
 
-    def timed(mode, queries):
-        get_embedder("minilm")._queries.clear()  # every measured query embeds afresh
+    def uncached():
+        embedder._queries.clear()  # every measured query embeds afresh
+
+    def timed_http(mode, queries, engine):
+        search_module.keyword_search = engine
         seconds = []
-        for query in queries:
-            started = time.perf_counter()
-            response = client.get(url, {"q": query, "mode": mode}, HTTP_HX_REQUEST="true")
-            seconds.append(time.perf_counter() - started)
-            assert response.status_code == 200
+        try:
+            for query in queries:
+                uncached()
+                started = time.perf_counter()
+                response = client.get(url, {"q": query, "mode": mode}, HTTP_HX_REQUEST="true")
+                seconds.append(time.perf_counter() - started)
+                assert response.status_code == 200
+        finally:
+            search_module.keyword_search = new_keyword
         return seconds
 
-    timed("hybrid", short[:5])  # load MiniLM, the index and the templates
-    # What a search embeds its query with (ASSAY_QUERY_EMBEDDING), without the query cache.
-    query_backend = get_embedder("minilm").load_query_backend()
-    encode = []
-    for query in short[: args.queries]:
-        started = time.perf_counter()
-        query_backend.encode([query], 1)
-        encode.append(time.perf_counter() - started)
-    print(f"\n  GET /papers/search/ (htmx fragment, k=10) at {args.papers:,} papers, "
-          f"{min(args.queries, len(short))} queries each")  # fmt: skip
-    print(f"    {'mode':<8} {'short queries (3 words)':<38} long queries (ACLSum summaries)")
-    for mode in ("hybrid", "keyword", "dense"):
-        short_times = timed(mode, short[: args.queries])
-        long_times = timed(mode, long[: args.queries])
-        print(f"    {mode:<8} {figures(short_times):<38} {figures(long_times)}")
-    print(
-        f"    (of which MiniLM query embedding, {settings.ASSAY_QUERY_EMBEDDING}: "
-        f"{figures(encode)}; target: hybrid p95 < 50 ms)"
-    )
-    if connection.vendor == "postgresql":
-        stored_vs_on_the_fly(short[: args.queries])
-
-
-def stored_vs_on_the_fly(queries):
-    """PostgreSQL: the stored, GIN-indexed search_vector against one computed per query."""
-    from django.contrib.postgres.search import SearchQuery, SearchRank
-
-    from papers import keyword
-    from papers.models import SearchDocument
-
-    def on_the_fly(query):
-        terms = keyword.query_terms(query)
-        tsquery = SearchQuery(" | ".join(terms), search_type="raw", config=keyword.CONFIG)
-        ranked = (
-            SearchDocument.objects.annotate(document=keyword._VECTOR)
-            .filter(document=tsquery)
-            .annotate(rank=SearchRank("document", tsquery))
-            .order_by("-rank")
-            .values_list("pk", "rank")[:50]
-        )
-        return list(ranked)
-
-    for name, run in (("stored + GIN", keyword.keyword_search), ("on the fly", on_the_fly)):
+    def timed_calls(run, queries):
         seconds = []
         for query in queries:
             started = time.perf_counter()
             run(query)
             seconds.append(time.perf_counter() - started)
-        print(f"    keyword query alone, {name:<13} {figures(seconds)}")
+        return seconds
+
+    timed_http("hybrid", short[:5], new_keyword)  # load MiniLM, the indexes and the templates
+    timed_http("hybrid", short[:5], _fts5.keyword_search)
+    encode = []
+    for query in short:
+        uncached()
+        started = time.perf_counter()
+        embedder.encode_query(query)
+        encode.append(time.perf_counter() - started)
+    state = IndexState.for_model("minilm")
+    print(f"\n  {len(short)} queries of each kind at {state.count:,} papers, k=10; query cache "
+          f"cleared before every query; dense index {state.kind} "
+          f"(ASSAY_ANN_THRESHOLD {settings.ASSAY_ANN_THRESHOLD:,})")  # fmt: skip
+    print(f"    {'':<40} {'3-word queries':<34} 30-word queries")
+    engines = (("old FTS5", _fts5.keyword_search), ("Tantivy", new_keyword))
+    limit = search_module.MIN_CANDIDATES
+    for name, engine in engines:
+        rows = [timed_calls(lambda q, e=engine: e(q, limit=limit), qs) for qs in (short, long)]
+        print(f"    {'keyword query alone, ' + name:<40} {figures(rows[0]):<34} {figures(rows[1])}")
+    for mode in ("keyword", "hybrid"):
+        for name, engine in engines:
+            rows = [timed_http(mode, qs, engine) for qs in (short, long)]
+            label = f"GET search {mode}, {name}"
+            print(f"    {label:<40} {figures(rows[0]):<34} {figures(rows[1])}")
+    rows = [timed_http("dense", qs, new_keyword) for qs in (short, long)]
+    print(f"    {'GET search dense':<40} {figures(rows[0]):<34} {figures(rows[1])}")
+    label = f"(MiniLM query embedding alone, {settings.ASSAY_QUERY_EMBEDDING})"
+    print(f"    {label:<40} {figures(encode)}")
+
+    # The dense index at this size: exact against HNSW, on the same vectors and queries.
+    _, paper_ids, vectors = PaperEmbedding.objects.for_model("minilm").matrix()
+    flat = vector_index.new_index(IndexState.Kind.FLAT, DIM)
+    flat.add_with_ids(vectors, paper_ids)
+    cached = Path(settings.DATA_DIR) / (
+        f"hnsw-m{vector_index.HNSW_M}-efc{vector_index.HNSW_EF_CONSTRUCTION}.faiss"
+    )
+    if cached.exists():
+        hnsw = vector_index.faiss.read_index(str(cached))
+    else:
+        hnsw = vector_index.new_index(IndexState.Kind.HNSW, DIM)
+        hnsw.add_with_ids(vectors, paper_ids)
+        vector_index.faiss.write_index(hnsw, str(cached))
+    vector_index.faiss.downcast_index(hnsw.index).hnsw.efSearch = vector_index.HNSW_EF_SEARCH
+    queries = synthetic_vectors(len(short), rng, corpus)
+    vector_index.faiss.omp_set_num_threads(1)
+    found = {}
+    for name, index in (("exact (flat)", flat), ("HNSW", hnsw)):
+        seconds, found[name] = [], []
+        for query in queries:
+            started = time.perf_counter()
+            _, ids = index.search(query.reshape(1, -1), 10)
+            seconds.append(time.perf_counter() - started)
+            found[name].append(set(ids[0].tolist()))
+        recall = np.mean([len(a & b) / 10 for a, b in zip(found[name], found["exact (flat)"])])  # noqa: B905
+        print(f"    dense index alone, {name:<21} {figures(seconds):<34} "
+              f"recall@10 {recall:.3f} (efSearch {vector_index.HNSW_EF_SEARCH})")  # fmt: skip
+    keyword_state = IndexState.for_model(keyword.KEYWORD_STATE)
+    print(f"    (Tantivy index v{keyword_state.version}: {keyword_state.count:,} papers)")
 
 
 def part_two(args, rng, corpus):
@@ -295,12 +365,13 @@ def main():
     parser.add_argument("--part", choices=("1", "2", "both"), default="both")
     parser.add_argument("--no-cache", action="store_true", help="rebuild the HNSW index")
     args = parser.parse_args()
-    django_in_scratch_dir("latency")
+    part_one_runs = args.papers and args.part in ("1", "both")
+    django_in_scratch_dir("latency", keep=corpus_dir(args.papers) if part_one_runs else None)
     rng = np.random.default_rng(0)
     corpus = Corpus(rng)
     print(f"Search latency ({args.papers:,} papers over HTTP; {args.vectors:,} vectors in faiss)")
     print(f"  {machine()}")
-    if args.papers and args.part in ("1", "both"):
+    if part_one_runs:
         part_one(args, rng, corpus)
     if args.vectors and args.part in ("2", "both"):
         realism(rng, corpus)

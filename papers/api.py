@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from ninja import Field, FilterLookup, FilterSchema, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import django_auth
@@ -198,6 +199,13 @@ class SearchParams(Schema):
     min_relevance: int | None = Field(None, ge=1, le=5)
 
 
+class PassageHit(Schema):
+    id: int
+    page: int = Field(..., description="1-based page of the paper's PDF")
+    text: str
+    url: str = Field(..., description="The passage on the paper's page")
+
+
 class SearchHit(Schema):
     id: int
     title: str
@@ -206,6 +214,9 @@ class SearchHit(Schema):
     score: float
     keyword_rank: int | None
     dense_rank: int | None
+    passage: PassageHit | None = Field(
+        None, description="The passage of the full text that matched best, if one did"
+    )
 
 
 @router.get(
@@ -245,6 +256,7 @@ def search_papers(request, params: Query[SearchParams]):
             score=r.score,
             keyword_rank=r.keyword_rank,
             dense_rank=r.dense_rank,
+            passage=_passage_hit(r.paper, r.passage),
         )
         for r in results
     ]
@@ -486,3 +498,10 @@ def remove_evidence(request, question_id: int, evidence_id: int):
     question = _get_question(request, question_id, "papers.delete_questionlink")
     question.remove_evidence(get_object_or_404(question.evidence, pk=evidence_id))
     return Status(204, None)
+
+
+def _passage_hit(paper, passage):
+    if passage is None:
+        return None
+    url = f"{reverse('papers:paper_detail', args=[paper.pk])}#passage-{passage.pk}"
+    return PassageHit(id=passage.pk, page=passage.page, text=passage.text, url=url)

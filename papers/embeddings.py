@@ -353,3 +353,49 @@ def embed_papers(model_name, paper_ids=None, *, force=False, progress=None):
         if progress:
             progress(min(start + step, len(todo)), len(todo))
     return len(todo)
+
+
+def embed_passages(model_name, paper_ids=None, *, force=False, progress=None):
+    """Store `model_name` vectors for the passages (of `paper_ids`, or all) that lack one or
+    whose text changed since; like embed_papers. Returns how many were embedded."""
+    from django.db import transaction
+
+    from .models import Passage
+    from .models.search import PassageEmbedding, content_hash
+
+    embedder = get_embedder(model_name)
+    passages = Passage.objects.order_by("pk")
+    vectors_of = PassageEmbedding.objects.for_model(model_name)
+    if paper_ids is not None:
+        passages = passages.filter(paper_id__in=paper_ids)
+        vectors_of = vectors_of.filter(passage__paper_id__in=paper_ids)
+    recorded = dict(vectors_of.values_list("passage_id", "content_hash"))
+    todo = [
+        (pk, text, digest)
+        for pk, text in passages.values_list("pk", "text").iterator(chunk_size=2000)
+        if force or recorded.get(pk) != (digest := content_hash(text))
+    ]
+    step = settings.ASSAY_EMBEDDING_BATCH_SIZE * BATCHES_PER_WRITE
+    if progress:
+        progress(0, len(todo))
+    for start in range(0, len(todo), step):
+        batch = todo[start : start + step]
+        vectors = embedder.encode([text for _, text, _ in batch])
+        with transaction.atomic():
+            ids = [pk for pk, _, _ in batch]
+            alive = set(Passage.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            PassageEmbedding.objects.for_model(model_name).filter(passage_id__in=ids).delete()
+            PassageEmbedding.objects.bulk_create(
+                PassageEmbedding(
+                    passage_id=pk,
+                    model=model_name,
+                    dim=vectors.shape[1],
+                    vector=vector.tobytes(),
+                    content_hash=digest,
+                )
+                for (pk, _, digest), vector in zip(batch, vectors, strict=True)
+                if pk in alive
+            )
+        if progress:
+            progress(min(start + step, len(todo)), len(todo))
+    return len(todo)

@@ -1,24 +1,26 @@
 """Hybrid paper search: keyword ranking and dense retrieval, fused.
 
 One function, `search()`, serves the web page, the API and `manage.py search`, so all three
-rank alike. Results are papers: a note or a question conclusion that matches makes its paper a
-hit (keyword documents include notes and the conclusions of linked questions), and the snippet
-shows the matching note text. Every hit is re-read from the database, so a paper deleted after
-an index was built is never returned.
+rank alike. Results are papers: a note, a question conclusion or a passage of the full text that
+matches makes its paper a hit (see papers/keyword.py), and the snippet shows the matching note
+or passage (with its page). Every hit is re-read from the database, so a paper deleted after an
+index was built is never returned, and filters are applied there too: both retrievers fetch
+extra candidates and only a narrow filter, which leaves too few of them, is listed to them.
 """
 
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from . import vector_index
 from .embeddings import get_embedder, resolve_model_name
-from .keyword import keyword_search, query_terms
-from .models import Paper, PaperEmbedding, SearchDocument
+from .keyword import DOCUMENTS_PER_HIT, KeywordHits, keyword_search, query_terms
+from .models import Paper, PaperEmbedding, Passage
+from .models.search import SEARCH_PREFETCHES, document_fields
 
 MODES = ("hybrid", "keyword", "dense")
 MAX_K = 100
@@ -30,6 +32,10 @@ MAX_QUERY_LENGTH = 1000
 KEYWORD_WEIGHT = 0.7
 # Each retriever contributes this many candidates (at least) to the fusion.
 MIN_CANDIDATES = 50
+# With filters, each retriever fetches this many times more candidates, filtered in the database
+# afterwards: listing every allowed id to faiss and Tantivy cost more than the search (~20 ms
+# for 100k ids). A filter that leaves too few is narrow, and its ids are listed after all.
+FILTER_OVERFETCH = 4
 FILTERS = ("year_from", "year_to", "tag", "ring", "has_note_by", "min_relevance")
 
 
@@ -44,6 +50,8 @@ class SearchResult:
     keyword_rank: int | None = None
     dense_rank: int | None = None
     highlights: dict = field(default_factory=dict)
+    # The passage of the full text that matched best, when it matched better than the paper.
+    passage: Passage | None = None
 
 
 def _check_k(k):
@@ -123,24 +131,41 @@ def fuse(keyword_hits, dense_hits, keyword_weight=KEYWORD_WEIGHT):
 _dense_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense-search")
 
 
-def start_dense_search(query, model_name, limit, papers=None):
-    """A future of [(paper id, cosine)] from the model's index ([] before its first build).
+def start_dense_search(query, model_name, limit, paper_ids=None, passage_limit=0):
+    """A future of ([(paper id, cosine)], [(passage id, cosine)]), best first, from the model's
+    paper index (restricted to `paper_ids` when given) and, for `passage_limit` hits, its
+    passage index; [] for an index not built yet.
 
-    Everything touching the database happens here, in the caller's thread (and transaction).
+    One query vector serves both. Everything touching the database happens here, in the
+    caller's thread (and transaction).
     """
     index = vector_index.current_index(model_name)
-    allowed = list(papers.values_list("pk", flat=True)) if papers is not None else None
+    passage_index = (
+        vector_index.current_index(vector_index.passage_index_name(model_name))
+        if passage_limit
+        else None
+    )
     embedder = get_embedder(model_name)
-    if index is not None:
+    if index is not None or passage_index is not None:
         embedder.check_ready()
 
     def run():
-        if index is None:
-            return []
+        if index is None and passage_index is None:
+            return [], []
         vector = embedder.encode_query(query)
-        hits = index.search(vector, limit, allowed_paper_ids=allowed)
-        # A paper with no similarity at all to the query is no match, however few there are.
-        return [hit for hit in hits if hit[1] > 0]
+        found = []
+        for searched, k, allowed in (
+            (index, limit, paper_ids),
+            (passage_index, passage_limit, None),
+        ):
+            hits = (
+                searched.search(vector, k, allowed_paper_ids=allowed)
+                if searched is not None
+                else []
+            )
+            # No similarity at all to the query is no match, however few there are.
+            found.append([hit for hit in hits if hit[1] > 0])
+        return tuple(found)
 
     return _dense_pool.submit(run)
 
@@ -164,29 +189,91 @@ def search(query, *, model=None, mode="hybrid", k=10, filters=None, user=None):
     return _ranked(query, model_name, mode, k, filtered_papers(filters, user))
 
 
+def _fold_passages(dense_hits, passage_hits):
+    """Dense paper hits with passage hits folded in: a paper scores its best vector, its own or
+    a passage's. Returns (hits best first, {paper id: (passage id, page)} where a passage won)."""
+    if not passage_hits:
+        return dense_hits, {}
+    rows = Passage.objects.filter(pk__in=[pk for pk, _ in passage_hits])
+    where = {pk: (paper_id, page) for pk, paper_id, page in rows.values_list("pk", "paper", "page")}
+    best, passages = dict(dense_hits), {}
+    for pk, score in passage_hits:  # best first: a paper's first passage is its best
+        if pk in where and score > best.get(where[pk][0], 0.0):
+            paper_id, page = where[pk]
+            best[paper_id], passages[paper_id] = score, (pk, page)
+    return sorted(best.items(), key=lambda item: (-item[1], item[0])), passages
+
+
+def _retrieve(query, model_name, mode, limit, paper_ids=None):
+    """(KeywordHits, dense hits, dense passages) of `limit` candidates each, the retrievers
+    side by side."""
+    dense = None
+    if mode != "keyword":
+        dense = start_dense_search(
+            query, model_name, limit, paper_ids, passage_limit=limit * DOCUMENTS_PER_HIT
+        )
+    keyword = (
+        keyword_search(query, limit=limit, paper_ids=paper_ids)
+        if mode != "dense"
+        else KeywordHits()
+    )
+    if dense is None:
+        return keyword, [], {}
+    return keyword, *_fold_passages(*dense.result())
+
+
 def _ranked(query, model_name, mode, k, papers):
     limit = max(MIN_CANDIDATES, 3 * k)
-    dense = start_dense_search(query, model_name, limit, papers) if mode != "keyword" else None
-    keyword_hits = keyword_search(query, limit=limit, papers=papers) if mode != "dense" else []
-    dense_hits = dense.result() if dense else []
+    fetch = limit if papers is None else limit * FILTER_OVERFETCH
+    keyword, dense_hits, dense_passages = _retrieve(query, model_name, mode, fetch)
+    # One query checks that the candidates exist (an index may hold a paper deleted since) and
+    # pass the filters.
+    candidates = {pk for pk, _ in keyword.hits} | {pk for pk, _ in dense_hits}
+    allowed = set(
+        (Paper.objects if papers is None else papers)
+        .filter(pk__in=candidates)
+        .values_list("pk", flat=True)
+    )
+    keyword_hits = [hit for hit in keyword.hits if hit[0] in allowed][:limit]
+    dense_hits_kept = [hit for hit in dense_hits if hit[0] in allowed][:limit]
+    keyword_short = len(keyword_hits) < limit and not keyword.complete
+    dense_short = len(dense_hits_kept) < limit and len(dense_hits) >= fetch
+    if papers is not None and (keyword_short or dense_short):
+        # A narrow filter: ask again among the papers it allows, listed.
+        paper_ids = list(papers.values_list("pk", flat=True))
+        again_keyword, again_dense, again_passages = _retrieve(
+            query,
+            model_name,
+            "hybrid"
+            if keyword_short and dense_short
+            else ("keyword" if keyword_short else "dense"),
+            limit,
+            paper_ids,
+        )
+        if keyword_short:
+            keyword, keyword_hits = again_keyword, again_keyword.hits
+        if dense_short:
+            dense_hits_kept, dense_passages = again_dense, again_passages
+    dense_hits = dense_hits_kept
     keyword_ranks = {pk: rank for rank, (pk, _) in enumerate(keyword_hits, start=1)}
     dense_ranks = {pk: rank for rank, (pk, _) in enumerate(dense_hits, start=1)}
     if mode == "hybrid":
         ranked = fuse(keyword_hits, dense_hits)
     else:
         ranked = keyword_hits or dense_hits
-    # An index may still hold a paper deleted since it was built: keep the candidates that
-    # exist, then read the k shown (reading every candidate whole cost ~5 ms at 100k papers).
-    candidates = [pk for pk, _ in ranked[: limit * 2]]
-    existing = set(Paper.objects.filter(pk__in=candidates).values_list("pk", flat=True))
-    shown = [(pk, score) for pk, score in ranked if pk in existing][:k]
+    shown = ranked[:k]
     shown_papers = Paper.objects.in_bulk([pk for pk, _ in shown])
+    # The keyword side's passage first: its words are the ones the snippet marks.
+    matched = {**dense_passages, **keyword.passages}
+    passage_of = {pk: matched[pk][0] for pk, _ in shown if pk in matched}
+    passages = Passage.objects.in_bulk(passage_of.values())
     results = [
         SearchResult(
             paper=shown_papers[pk],
             score=score,
             keyword_rank=keyword_ranks.get(pk),
             dense_rank=dense_ranks.get(pk),
+            passage=passages.get(passage_of.get(pk)),
         )
         for pk, score in shown
         if pk in shown_papers
@@ -230,17 +317,22 @@ def _snippet(text, pattern):
 
 def _add_highlights(results, query):
     pattern = _pattern(query_terms(query))
-    notes = dict(
-        SearchDocument.objects.filter(pk__in=[r.paper.pk for r in results]).values_list(
-            "pk", "notes"
-        )
-    )
+    # The match may be in a note or a linked question's conclusion: read those (in one go) for
+    # papers whose abstract does not show it.
+    unmatched = [
+        r.paper
+        for r in results
+        if r.passage is None and pattern and not pattern.search(r.paper.abstract)
+    ]
+    prefetch_related_objects(unmatched, *SEARCH_PREFETCHES)
     for result in results:
-        paper, source = result.paper, "abstract"
-        text = paper.abstract
-        note_text = notes.get(paper.pk, "")
-        if pattern and not pattern.search(text) and pattern.search(note_text):
-            text, source = note_text, "notes"
+        paper, source, text = result.paper, "abstract", result.paper.abstract
+        if result.passage is not None:
+            text, source = result.passage.text, "passage"
+        elif pattern and not pattern.search(text):
+            notes = document_fields(paper)["notes"]
+            if pattern.search(notes):
+                text, source = notes, "notes"
         result.highlights = {
             "title": highlight(paper.title, pattern),
             "snippet": highlight(_snippet(text, pattern), pattern) if text else "",

@@ -1,4 +1,4 @@
-"""Background work that keeps keyword documents, vectors and vector indexes in step with papers.
+"""Background work that keeps the keyword index, vectors and vector indexes in step with papers.
 
 Tasks take ids and are idempotent: each compares content hashes and index checksums with the
 database and does only what is missing, so running one twice, or after a worker died half-way,
@@ -17,9 +17,9 @@ from django.db import transaction
 from core.tasks import discard, enqueue, enqueue_fallback
 
 from . import arxiv_api, keyword, pdfs, vector_index
-from .embeddings import configured_models, embed_papers
+from .embeddings import configured_models, embed_papers, embed_passages
 from .models import PaperPdf, Watch
-from .models.search import IndexState, PaperEmbedding, ids_checksum
+from .models.search import IndexState, PaperEmbedding, PassageEmbedding, ids_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +40,22 @@ def reindex_model(model_name, *, paper_ids=None, rebuild=False, progress=None):
             progress(done, total)
 
     try:
-        embed_papers(model_name, paper_ids, force=rebuild and paper_ids is None, progress=report)
+        force = rebuild and paper_ids is None
+        embed_papers(model_name, paper_ids, force=force, progress=report)
+        # Passages after papers: a paper's own vector matters more, and comes first.
+        embed_passages(model_name, paper_ids, force=force)
+        passage_index = vector_index.passage_index_name(model_name)
         # Papers edited while this ran are embedded by their own task, which found the model
         # claimed and returned: pick their vectors up before letting go.
         for _ in range(3):
+            passages = vector_index.update_index(passage_index, rebuild=rebuild)
             state = vector_index.update_index(model_name, rebuild=rebuild)
             rebuild = False
             current = PaperEmbedding.objects.for_model(model_name).contents()
-            if ids_checksum(current.keys()) == state.ids_checksum:
+            current_passages = PassageEmbedding.objects.for_model(model_name).contents()
+            if ids_checksum(current.keys()) == state.ids_checksum and (
+                ids_checksum(current_passages.keys()) == passages.ids_checksum
+            ):
                 break
     except Exception as error:
         state.finish(error=f"{type(error).__name__}: {error}")
@@ -65,15 +73,22 @@ def index_papers(model_name, paper_ids=None, rebuild=False):
     return reindex_model(model_name, paper_ids=paper_ids, rebuild=rebuild)
 
 
-@shared_task(name="papers.tasks.refresh_search_documents")
+# The name predates the Tantivy index: queued and deferred rows still carry it.
+@shared_task(
+    name="papers.tasks.refresh_search_documents",
+    autoretry_for=(keyword.WriterBusy,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
 def refresh_search_documents(paper_ids=None):
-    """Keyword documents of these papers (all when None)."""
-    return keyword.refresh_documents(paper_ids)
+    """Keyword index documents of these papers (all when None)."""
+    return keyword.update_documents(paper_ids)
 
 
 @shared_task(name="papers.tasks.reconcile_indexes")
 def reconcile_indexes():
-    """Periodic repair: refresh every keyword document, and reindex each model that drifted.
+    """Periodic repair: bring the keyword index up to date, and reindex each model that drifted.
 
     Vectors of deleted papers go with them (foreign key cascade); indexes drop them here.
     """

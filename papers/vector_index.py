@@ -5,7 +5,9 @@ Each model has one current index file, ASSAY_INDEX_DIR/<model>-v<version>.faiss,
 it holds) and <model>-v<version>.ids.npy (those ids, so the next update is a diff, not a
 rebuild). Files are written under temporary names and renamed into place, the manifest last,
 and IndexState is pointed at the new version only after that: a reader never sees half a file.
-faiss ids are paper ids, so a hit needs no lookup table.
+faiss ids are paper ids, so a hit needs no lookup table. Each model also has a passage index,
+named passage_index_name(model) (files and IndexState row alike), built the same way from
+PassageEmbedding rows; its faiss ids are passage ids.
 """
 
 import json
@@ -18,7 +20,14 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from .models.search import IndexState, PaperEmbedding, ids_checksum, stale_papers
+from .models.search import (
+    IndexState,
+    PaperEmbedding,
+    PassageEmbedding,
+    ids_checksum,
+    stale_papers,
+    stale_passages,
+)
 
 # faiss logs its CPU-feature probing (six lines) at INFO on import: noise in every command.
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)
@@ -39,8 +48,23 @@ _CHUNK = 5000
 _KEEP_VERSIONS = 2
 
 
+_PASSAGES = "+passages"
+
+
 def index_dir():
     return Path(settings.ASSAY_INDEX_DIR)
+
+
+def passage_index_name(model_name):
+    """The name (files, IndexState row) of the index of a model's passage vectors."""
+    return f"{model_name}{_PASSAGES}"
+
+
+def _embeddings(index_name):
+    """The rows an index is built from: paper vectors, or passage vectors for a passage index."""
+    if index_name.endswith(_PASSAGES):
+        return PassageEmbedding.objects.for_model(index_name.removesuffix(_PASSAGES))
+    return PaperEmbedding.objects.for_model(index_name)
 
 
 def desired_kind(count):
@@ -159,7 +183,7 @@ def _read(model_name, version):
 
 def _from_database(model_name, version, kind, progress=None):
     """A full build from the vectors in the database."""
-    embedding_ids, paper_ids, vectors = PaperEmbedding.objects.for_model(model_name).matrix()
+    embedding_ids, paper_ids, vectors = _embeddings(model_name).matrix()
     dim = vectors.shape[1] if len(paper_ids) else _dim_of(model_name)
     index = new_index(kind, dim)
     # HNSW inserts are the slow part of a big build: add in steps and report them.
@@ -174,7 +198,7 @@ def _from_database(model_name, version, kind, progress=None):
 def _dim_of(model_name):
     from .embeddings import get_embedder
 
-    return get_embedder(model_name).dim
+    return get_embedder(model_name.removesuffix(_PASSAGES)).dim
 
 
 def _apply_changes(current, contents, version):
@@ -185,7 +209,7 @@ def _apply_changes(current, contents, version):
     if removed:
         current.index.remove_ids(np.asarray(removed, dtype=np.int64))
     for start in range(0, len(added), _CHUNK):
-        chunk = PaperEmbedding.objects.filter(pk__in=added[start : start + _CHUNK])
+        chunk = _embeddings(current.model).filter(pk__in=added[start : start + _CHUNK])
         _, paper_ids, vectors = chunk.matrix()
         if len(paper_ids):
             current.index.add_with_ids(vectors, paper_ids)
@@ -205,7 +229,7 @@ def update_index(model_name, *, rebuild=False, progress=None):
     the IndexState, pointing at the new version (or unchanged when nothing drifted).
     """
     state = IndexState.for_model(model_name)
-    contents = PaperEmbedding.objects.for_model(model_name).contents()
+    contents = _embeddings(model_name).contents()
     checksum = ids_checksum(contents.keys())
     kind = desired_kind(len(contents))
     on_disk = read_manifest(model_name, state.version) if state.version else None
@@ -297,14 +321,19 @@ def check(model_name):
     Compares the state row, the manifest on disk and the vectors in the database, plus papers
     whose vector is missing or was computed from text that has since changed.
     """
+    passages = model_name.endswith(_PASSAGES)
     problems = []
     state = IndexState.objects.filter(model=model_name).first()
-    contents = PaperEmbedding.objects.for_model(model_name).contents()
-    missing, stale = stale_papers(model_name)
+    contents = _embeddings(model_name).contents()
+    model, things = model_name.removesuffix(_PASSAGES), "passages" if passages else "papers"
+    missing, stale = (stale_passages if passages else stale_papers)(model)
     if missing:
-        problems.append(f"{len(missing)} papers have no {model_name} vector")
+        problems.append(f"{len(missing)} {things} have no {model} vector")
     if stale:
-        problems.append(f"{len(stale)} papers changed since their {model_name} vector was made")
+        problems.append(f"{len(stale)} {things} changed since their {model} vector was made")
+    if not passages:
+        # The model's passage index drifts with it: reindexing the model repairs both.
+        problems.extend(check(passage_index_name(model_name)).problems)
     if state is None or not state.version:
         if contents or missing:
             problems.append("no index has been built")

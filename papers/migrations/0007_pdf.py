@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('papers', '0005_passages'),
+        ('papers', '0006_tantivy_keyword'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

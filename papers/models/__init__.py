@@ -4,7 +4,7 @@ from .paper import Paper, ReadingState, Tag
 from .passages import Passage
 from .pdf import PaperPdf
 from .questions import ConclusionRevision, QuestionLink, ResearchQuestion
-from .search import IndexState, PaperEmbedding, SearchDocument  # search engineer
+from .search import IndexState, PaperEmbedding, PassageEmbedding  # search engineer
 
 __all__ = [
     "ConclusionRevision",
@@ -14,10 +14,10 @@ __all__ = [
     "PaperNote",
     "PaperPdf",
     "Passage",
+    "PassageEmbedding",
     "QuestionLink",
     "ReadingState",
     "ResearchQuestion",
-    "SearchDocument",
     "Tag",
     "TriageItem",
     "Watch",

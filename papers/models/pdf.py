@@ -215,6 +215,10 @@ class PaperPdf(models.Model):
             Passage(paper_id=self.paper_id, page=page, ordinal=ordinal, text=text)
             for ordinal, (page, text) in enumerate(passages, start=1)
         )
+        # bulk_create sends no signals: search learns of the new passages here, at commit.
+        from papers.tasks import papers_changed
+
+        papers_changed([self.paper_id])
         self.page_count = page_count
         if passages:
             self._set_state(self.State.EXTRACTED, note)

@@ -1,8 +1,9 @@
-"""What search is built from: vectors per paper and model, index state, keyword documents.
+"""What search is built from: vectors per paper and model, index state, keyword text.
 
 The database is the source of truth. PaperEmbedding rows hold every vector; the faiss files in
 ASSAY_INDEX_DIR are derived from them (papers/vector_index.py) and IndexState records which
-version of each file is current. SearchDocument holds the text keyword search ranks.
+version of each file is current, of the keyword index (papers/keyword.py) too.
+document_fields says what text of a paper keyword search ranks.
 """
 
 import hashlib
@@ -11,7 +12,6 @@ import socket
 from datetime import timedelta
 
 import numpy as np
-from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -26,17 +26,20 @@ def ids_checksum(embedding_ids):
     return hashlib.sha256(ids.tobytes()).hexdigest()
 
 
-class PaperEmbeddingQuerySet(models.QuerySet):
+class EmbeddingQuerySet(models.QuerySet):
+    # The id a vector index holds for each row: the paper's (or the passage's).
+    owner = "paper_id"
+
     def for_model(self, model_name):
         return self.filter(model=model_name)
 
     def contents(self):
-        """{embedding id: paper id} of this queryset: what an index built from it contains."""
-        return dict(self.values_list("pk", "paper_id"))
+        """{embedding id: owner id} of this queryset: what an index built from it contains."""
+        return dict(self.values_list("pk", self.owner))
 
     def matrix(self):
-        """(embedding ids, paper ids, float32 vectors) of this queryset, in paper id order."""
-        rows = list(self.order_by("paper_id").values_list("pk", "paper_id", "vector"))
+        """(embedding ids, owner ids, float32 vectors) of this queryset, in owner id order."""
+        rows = list(self.order_by(self.owner).values_list("pk", self.owner, "vector"))
         embedding_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         paper_ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
         if not rows:
@@ -60,7 +63,7 @@ class PaperEmbedding(models.Model):
     content_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = PaperEmbeddingQuerySet.as_manager()
+    objects = EmbeddingQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -73,6 +76,36 @@ class PaperEmbedding(models.Model):
 
     def as_array(self):
         return np.frombuffer(bytes(self.vector), dtype=np.float32)
+
+
+class PassageEmbeddingQuerySet(EmbeddingQuerySet):
+    owner = "passage_id"
+
+
+class PassageEmbedding(models.Model):
+    """One passage's vector under one embedding model; its index holds passage ids."""
+
+    passage = models.ForeignKey(
+        "papers.Passage", on_delete=models.CASCADE, related_name="embeddings"
+    )
+    model = models.CharField(max_length=100)
+    dim = models.PositiveIntegerField()
+    vector = models.BinaryField()
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PassageEmbeddingQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["passage", "model"], name="one_passage_embedding_per_model"
+            ),
+        ]
+        indexes = [models.Index(fields=["model", "passage"], name="papers_passage_embedding_idx")]
+
+    def __str__(self):
+        return f"{self.model} vector of passage {self.passage_id}"
 
 
 class IndexState(models.Model):
@@ -212,27 +245,6 @@ class IndexState(models.Model):
         self.refresh_from_db()
 
 
-class SearchDocument(models.Model):
-    """The text keyword search ranks for one paper (title, body, notes and conclusions).
-
-    On SQLite an FTS5 table mirrors it (kept in sync by triggers, see the migration); on
-    PostgreSQL `search_vector` is filled from it and carries a GIN index.
-    """
-
-    paper = models.OneToOneField(
-        "papers.Paper", on_delete=models.CASCADE, primary_key=True, related_name="search_document"
-    )
-    title = models.TextField()
-    body = models.TextField(blank=True)
-    notes = models.TextField(blank=True)
-    content_hash = models.CharField(max_length=64)
-    # PostgreSQL only: stays NULL on SQLite, where the FTS5 table does the work.
-    search_vector = SearchVectorField(null=True, blank=True, editable=False)
-
-    def __str__(self):
-        return f"search document of paper {self.paper_id}"
-
-
 # --- the text each paper contributes -------------------------------------------------------
 
 
@@ -240,7 +252,7 @@ def embedding_text(paper):
     """What a paper's vector encodes: its title and abstract (what the paper is about).
 
     Notes and conclusions stay out of the vector so readers' opinions do not move the paper in
-    embedding space; keyword search covers them (see SearchDocument).
+    embedding space; keyword search covers them (see document_fields).
     """
     return f"{paper.title}. {paper.abstract}".strip() if paper.abstract else paper.title
 
@@ -259,7 +271,8 @@ def _prose_values(obj):
 
 
 def document_fields(paper):
-    """{title, body, notes} of a paper's keyword document."""
+    """{title, body, notes} of a paper's keyword document (its passages are documents of
+    their own, see papers/keyword.py)."""
     body = [", ".join(paper.authors), paper.venue, paper.abstract]
     body.append(" ".join(tag.name for tag in paper.tags.all()))
     notes = []
@@ -277,6 +290,23 @@ def document_fields(paper):
 
 # The relations document_fields reads, for prefetch_related on a Paper queryset.
 SEARCH_PREFETCHES = ("tags", "notes", "question_links__question")
+
+
+def stale_passages(model_name):
+    """(ids of passages with no vector, ids of passages whose text changed since)."""
+    from .passages import Passage
+
+    hashes = dict(
+        PassageEmbedding.objects.for_model(model_name).values_list("passage_id", "content_hash")
+    )
+    missing, stale = [], []
+    for pk, text in Passage.objects.order_by("pk").values_list("pk", "text").iterator(5000):
+        recorded = hashes.get(pk)
+        if recorded is None:
+            missing.append(pk)
+        elif recorded != content_hash(text):
+            stale.append(pk)
+    return missing, stale
 
 
 def stale_papers(model_name):

@@ -97,7 +97,7 @@ def test_a_failing_task_does_not_turn_a_request_into_a_500(bob_client, monkeypat
     def broken(paper_ids=None):
         raise RuntimeError("keyword index unavailable")
 
-    monkeypatch.setattr(keyword, "refresh_documents", broken)
+    monkeypatch.setattr(keyword, "update_documents", broken)
     paper = make_paper(title="Attention is all you need")
     from tests.papers.test_views import _note_data
 

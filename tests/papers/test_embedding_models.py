@@ -42,7 +42,15 @@ def test_each_model_has_its_own_vectors_and_index(db, fake_models, on_commit, se
         paper = make_paper(title="Instruction tuning", abstract="Fine-tuning on instructions")
     dims = dict(PaperEmbedding.objects.filter(paper=paper).values_list("model", "dim"))
     assert dims == {"bow": search_support.FAKE_DIM, "wordllama": 256}
-    assert {s.model: s.version for s in IndexState.objects.all()} == {"bow": 1, "wordllama": 1}
+    states = {s.model: s.version for s in IndexState.objects.all()}
+    # Each model's paper and passage index, and the keyword index (no model's).
+    assert states == {
+        "bow": 1,
+        "wordllama": 1,
+        "bow+passages": 1,
+        "wordllama+passages": 1,
+        "keyword index": 1,
+    }
     assert vector_index.current_index("wordllama").index.d == 256
     for model in ("bow", "wordllama"):
         [hit] = search("instruction tuning", model=model, mode="dense", k=1)

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from papers import embeddings, vector_index
-from papers.models import IndexState, Paper, PaperEmbedding, SearchDocument
+from papers import embeddings, keyword, vector_index
+from papers.models import IndexState, Paper, PaperEmbedding, Passage, PassageEmbedding
 from papers.search import search
 from papers.tasks import reconcile_indexes, reindex_model
 from tests.factories import make_paper
@@ -21,7 +21,7 @@ def test_new_paper_is_embedded_indexed_and_findable(db, fake_models, on_commit):
     with on_commit():
         paper = make_paper(title="Sparse mixture of experts", abstract="Routing tokens to experts")
     assert PaperEmbedding.objects.filter(paper=paper).count() == 2
-    assert SearchDocument.objects.filter(paper=paper).exists()
+    assert keyword.keyword_search("sparse experts").hits[0][0] == paper.pk
     state = IndexState.objects.get(model="bow")
     assert (state.version, state.count, state.status) == (1, 1, "done")
     assert titles(search("experts routing", mode="dense")) == ["Sparse mixture of experts"]
@@ -181,4 +181,73 @@ def test_one_transaction_of_many_edits_runs_one_round_of_tasks(db, fake_models, 
     state = IndexState.objects.get(model="bow")
     assert (state.version, state.count) == (1, 20)  # one index write, not twenty
     assert len(callbacks) >= 20  # every save asked; the first took all the ids
-    assert SearchDocument.objects.filter(body__contains="imported").count() == 20
+    keyword_state = IndexState.objects.get(model=keyword.KEYWORD_STATE)
+    assert keyword_state.version == 1  # built once, by the first round
+    assert len(keyword.keyword_search("imported", limit=50).hits) == 20
+
+
+def test_passages_reach_keyword_search_through_the_signals(db, fake_models, on_commit):
+    with on_commit():
+        paper = make_paper(title="Flash attention")
+        passage = Passage.objects.create(
+            paper=paper, page=5, ordinal=0, text="Tiling keeps blocks in on-chip SRAM"
+        )
+    [result] = search("sram tiling", mode="keyword")
+    assert (result.paper, result.passage) == (paper, passage)
+    with on_commit():
+        passage.text = "Recomputation in the backward pass"
+        passage.save()
+    assert search("sram tiling", mode="keyword") == []
+    assert search("recomputation", mode="keyword")[0].passage == passage
+    with on_commit():
+        passage.delete()
+    assert search("recomputation", mode="keyword") == []
+    assert titles(search("flash attention", mode="keyword")) == ["Flash attention"]
+
+
+def test_reindex_rebuilds_the_keyword_index_to_a_new_version(db, fake_models, on_commit):
+    with on_commit():
+        make_paper(title="Grouped query attention")
+    out = StringIO()
+    for _ in range(3):
+        call_command("reindex", "--model", "bow", stdout=out)
+    state = IndexState.objects.get(model=keyword.KEYWORD_STATE)
+    assert (state.version, state.count, state.status) == (4, 1, "done")
+    assert "keyword: index v4, 1 papers written" in out.getvalue()
+    kept = sorted(path.name for path in keyword.index_dir().glob("keyword-v*"))
+    assert kept == ["keyword-v3", "keyword-v3.json", "keyword-v4", "keyword-v4.json"]
+    assert titles(search("grouped query", mode="keyword")) == ["Grouped query attention"]
+    call_command("reindex", "--if-needed", stdout=out)
+    assert IndexState.objects.get(model=keyword.KEYWORD_STATE).version == 4  # nothing to do
+    call_command("check_index", stdout=out)
+    assert "keyword: in sync" in out.getvalue()
+
+
+def test_passages_are_embedded_and_found_by_dense_search(db, fake_models, on_commit):
+    with on_commit():
+        paper = make_paper(title="Scaling laws", abstract="Loss falls as a power of compute")
+        make_paper(title="Data pruning", abstract="Fewer examples, same loss")
+        passage = Passage.objects.create(
+            paper=paper, page=9, ordinal=0, text="chinchilla tokens per parameter ratio"
+        )
+    assert PassageEmbedding.objects.filter(passage=passage).count() == 2  # one per model
+    state = IndexState.objects.get(model=vector_index.passage_index_name("bow"))
+    assert (state.version, state.count) == (1, 1)
+    [first, *_] = search("chinchilla tokens per parameter", mode="dense")
+    assert (first.paper, first.passage) == (paper, passage)
+    assert first.highlights["source"] == "passage"
+    with on_commit():
+        passage.delete()
+    assert IndexState.objects.get(model=vector_index.passage_index_name("bow")).count == 0
+    assert all(r.passage is None for r in search("chinchilla tokens", mode="dense"))
+
+
+def test_check_index_reports_passages_without_vectors(db, fake_models, on_commit):
+    with on_commit():
+        paper = make_paper(title="Mamba")
+    Passage.objects.bulk_create([Passage(paper=paper, page=1, ordinal=0, text="selective scan")])
+    assert "1 passages have no bow vector" in vector_index.check("bow").problems
+    with on_commit():
+        assert "bow" in reconcile_indexes()
+    assert vector_index.check("bow").ok
+    assert search("selective scan", mode="dense")[0].passage.text == "selective scan"

@@ -160,3 +160,21 @@ def test_bad_input_is_a_clear_error(db, fake_models, kwargs, message):
 def test_unknown_model_lists_the_configured_ones(db, fake_models):
     with pytest.raises(UnknownModel, match="'nope'; configured models: bow, words"):
         search("x", model="nope")
+
+
+def test_a_narrow_filter_finds_its_paper_below_the_unfiltered_candidates(db, fake_models):
+    from papers import keyword
+    from papers.models import Paper
+    from papers.search import FILTER_OVERFETCH, MIN_CANDIDATES
+    from papers.tasks import reindex_model
+
+    many = MIN_CANDIDATES * FILTER_OVERFETCH + 20
+    Paper.objects.bulk_create(
+        Paper(title=f"Attention attention variant {n}", year=2020) for n in range(many)
+    )
+    rare = make_paper(title="A note on attention", abstract="Mostly about pruning", year=1999)
+    keyword.update_documents()
+    reindex_model("bow")
+    for mode in ("keyword", "dense", "hybrid"):
+        assert titles(search("attention", mode=mode, filters={"year_to": 2000})) == [rare.title]
+        assert len(search("attention", mode=mode, filters={"year_from": 2000}, k=20)) == 20

@@ -163,3 +163,41 @@ def test_search_command_json_ranks_like_the_web(bob_client, papers):
         call_command("search", "attention", "--model", "nope")
     with pytest.raises(CommandError, match="k must be"):
         call_command("search", "attention", "-k", "0")
+
+
+@pytest.fixture
+def passage(papers, on_commit):
+    from papers.models import Passage
+
+    with on_commit():
+        return Passage.objects.create(
+            paper=papers[2],
+            page=6,
+            ordinal=0,
+            text="Gated linear units let the <convolutional> decoder attend to its input",
+        )
+
+
+def test_a_passage_hit_shows_its_page_snippet_and_link(bob_client, papers, passage, htmx):
+    response = bob_client.get(
+        reverse("papers:search"), {"q": "gated linear units", "mode": "keyword"}, headers=htmx
+    )
+    html = response.content.decode()
+    assert html.count('class="search-result"') == 1
+    link = f'href="{reverse("papers:paper_detail", args=[papers[2].pk])}#passage-{passage.pk}"'
+    assert link in html and ">p. 6</a>" in html
+    assert "<mark>Gated</mark> <mark>linear</mark> <mark>units</mark> let the" in html
+    assert "&lt;convolutional&gt; decoder" in html  # passage text is escaped
+
+
+def test_api_search_returns_the_matching_passage(bob_client, papers, passage):
+    hits = bob_client.get("/api/v1/papers/search", {"q": "gated linear units"}).json()
+    assert hits[0]["id"] == papers[2].pk
+    assert hits[0]["passage"] == {
+        "id": passage.pk,
+        "page": 6,
+        "text": passage.text,
+        "url": f"/papers/{papers[2].pk}/#passage-{passage.pk}",
+    }
+    attention = bob_client.get("/api/v1/papers/search", {"q": "attention"}).json()
+    assert [hit["passage"] for hit in attention] == [None, None]

@@ -13,10 +13,10 @@ from papers.tasks import reindex_model
 
 class Command(BaseCommand):
     help = (
-        "Embed papers and (re)build the vector index of each embedding model, and refresh the "
-        "keyword documents. Without --if-needed every vector is recomputed and every index "
-        "rebuilt; with it, only missing or stale vectors are embedded and only indexes that "
-        "drifted from the database are updated (cheap when nothing changed: run it at start-up)."
+        "Embed papers and (re)build the vector index of each embedding model, and the keyword "
+        "index. Without --if-needed every vector is recomputed and every index rebuilt; with "
+        "it, only missing or stale vectors are embedded and only indexes that drifted "
+        "from the database are updated (cheap when nothing changed: run it at start-up)."
     )
 
     def add_arguments(self, parser):
@@ -35,9 +35,7 @@ class Command(BaseCommand):
             models = [resolve_model_name(model)] if model else configured_models()
         except UnknownModel as error:
             raise CommandError(str(error)) from error
-        written = keyword.refresh_documents()
-        if verbosity:
-            self.stdout.write(f"keyword documents: {written} refreshed")
+        self._keyword(if_needed, verbosity)
         for name in models:
             # MiniLM's ONNX query encoder is exported here (once per machine), not by a search.
             prepare_query_backend(name)
@@ -46,14 +44,30 @@ class Command(BaseCommand):
                     self.stdout.write(f"{name}: up to date")
                 continue
             with tqdm(desc=f"{name}", unit="paper", disable=not verbosity) as bar:
-
-                def progress(done, total, bar=bar):
-                    bar.total = total
-                    bar.n = done
-                    bar.refresh()
-
-                if not reindex_model(name, rebuild=not if_needed, progress=progress):
+                if not reindex_model(name, rebuild=not if_needed, progress=_progress(bar)):
                     raise CommandError(f"{name}: another reindex is running; try again later")
             state = vector_index.IndexState.for_model(name)
             if verbosity:
                 self.stdout.write(f"{name}: index v{state.version}, {state.kind}, {state.count}")
+
+    def _keyword(self, if_needed, verbosity):
+        with tqdm(desc="keyword", unit="paper", disable=not verbosity) as bar:
+            if if_needed:
+                written = keyword.update_documents(progress=_progress(bar))
+            else:
+                state = keyword.rebuild(progress=_progress(bar))
+                if state.status != state.Status.DONE:
+                    raise CommandError("keyword: another rebuild is running; try again later")
+                written = state.count
+        if verbosity:
+            version = keyword.IndexState.for_model(keyword.KEYWORD_STATE).version
+            self.stdout.write(f"keyword: index v{version}, {written} papers written")
+
+
+def _progress(bar):
+    def progress(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return progress
