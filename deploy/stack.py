@@ -51,6 +51,9 @@ def commands(args):
             "--workers", str(args.web_workers),
             "--threads", str(args.web_threads),
             "--graceful-timeout", "20",
+            # gunicorn's highest: a search URL with a long non-ASCII query is many bytes once
+            # percent-encoded, and its default (4094) answers those with an HTML 414.
+            "--limit-request-line", "8190",
             "--access-logfile", "-",
         ],
         "worker": [

@@ -219,7 +219,7 @@ class AppServer(_ProcessGroup):
         self.process = subprocess.Popen(
             [str(BIN_DIR / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(self.workers), "--threads", str(self.threads),
-             "--graceful-timeout", "5", "--timeout", "60"],
+             "--graceful-timeout", "5", "--timeout", "60", "--limit-request-line", "8190"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip

@@ -49,6 +49,9 @@ EXAMPLES_PER_OPERATION = math.ceil(TOTAL_REQUESTS / len(OPERATIONS))
 FLOOR_PER_OPERATION = math.ceil(1000 / len(OPERATIONS))
 
 
+LIMIT_REQUEST_LINE = 8190
+
+
 @pytest.fixture(scope="module")
 def api_server(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import connection
@@ -104,6 +107,12 @@ def _check_response(case, response, log_path):
         # The server's traceback is in its log: show its end with the failing case.
         log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
         pytest.fail(f"{where}: {response.text[:300]}\n--- server log ---\n{log}")
+    if response.status_code == 414:
+        # gunicorn refuses a request line over its limit before Django sees it (deploy/stack.py
+        # raises the limit to gunicorn's highest, 8190 bytes): only a longer one may get this.
+        line = len(f"{case.method} {response.request.url}")
+        assert line > LIMIT_REQUEST_LINE, f"{where}: a {line}-byte request line was refused"
+        return
     if 400 <= response.status_code < 500:
         content_type = (response.headers.get("content-type") or [""])[0]
         assert content_type.startswith("application/json"), f"{where}: {response.text[:200]}"
