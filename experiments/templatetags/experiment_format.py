@@ -22,7 +22,10 @@ def measure(value, digits=4):
     """A measurement to `digits` significant digits; NaN and Inf spelled out; '—' for None."""
     if value is None or value == "":
         return "—"
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)  # a run's summary may hold a label rather than a number
     if not math.isfinite(value):
         return str(value)
     return f"{value:.{int(digits)}g}"

@@ -446,3 +446,12 @@ def test_experiment_page_lists_the_papers_linked_to_it(bob_client):
     page = bob_client.get(_detail(experiment)).content.decode()
     assert f'href="{linked.get_absolute_url()}">Wide Residual Networks</a>' in page
     assert "Unrelated Paper" not in page
+
+
+def test_run_summaries_read_at_six_significant_digits(bob_client):
+    experiment = make_experiment()
+    run = report_run(experiment=experiment, points={"loss": [1.0, 0.9]})
+    run.finish(summary={"loss": 0.8198496977065316, "accuracy": float("nan"), "note": "ok"})
+    html = bob_client.get(experiment.get_absolute_url()).content.decode()
+    assert "loss=0.81985" in html and "0.8198496977" not in html
+    assert "accuracy=nan" in html and "note=ok" in html
