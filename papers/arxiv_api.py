@@ -130,7 +130,10 @@ def poll(watch, *, client=None):
 
 
 def _poll_library(watch):
+    # Papers added since the last poll are few: listed to the engine as its candidates.
     recent = Paper.objects.filter(created_at__gte=watch.library_since())
-    hits = keyword_search(watch.query, limit=MAX_LIBRARY_MATCHES, papers=recent)
-    papers = Paper.objects.in_bulk([pk for pk, _score in hits])
-    return [watch.add_library_match(papers[pk]) for pk, _score in hits if pk in papers]
+    found = keyword_search(
+        watch.query, limit=MAX_LIBRARY_MATCHES, paper_ids=list(recent.values_list("pk", flat=True))
+    )
+    papers = Paper.objects.in_bulk([pk for pk, _score in found.hits])
+    return [watch.add_library_match(papers[pk]) for pk, _score in found.hits if pk in papers]

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
+from django_htmx.http import trigger_client_event
 
 from core.forms import submit_form
 from core.htmx import form_response
@@ -74,7 +75,7 @@ def question_detail(request, pk):
 
 
 def _add_evidence(request, question, form, form_name):
-    """Cite what `form` names; htmx swaps the evidence map (and drops the candidate cited)."""
+    """Cite what `form` names; htmx swaps the evidence map (and reloads the candidates)."""
     ok = submit_form(
         form,
         lambda: question.add_evidence(
@@ -85,14 +86,13 @@ def _add_evidence(request, question, form, form_name):
             by=request.user,
         ),
     )
-    cited = form.cleaned_data["paper"].pk if ok and "paper" in form.cleaned_data else None
-    return _question_response(
-        request,
-        question,
-        "evidence",
-        extra={"cited_paper": cited},
-        **{form_name: None if ok else form},
+    response = _question_response(
+        request, question, "evidence", **{form_name: None if ok else form}
     )
+    if ok and request.htmx:
+        # The candidates list leaves out what the question cites: it loads again on this event.
+        trigger_client_event(response, "evidence-added")
+    return response
 
 
 @require_POST

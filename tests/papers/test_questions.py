@@ -216,10 +216,11 @@ def test_candidates_are_added_as_evidence_in_one_click(bob_client, htmx, fake_mo
     assert f'name="paper" value="#{paper.pk}"' in html and 'name="rationale" required' in html
 
     data = {"paper": f"#{paper.pk}", "stance": "supports", "rationale": "Scales to 1M tokens"}
-    body = bob_client.post(action, data, headers=htmx).content.decode()
+    response = bob_client.post(action, data, headers=htmx)
+    body = response.content.decode()
     assert body.lstrip().startswith(EVIDENCE) and "Scales to 1M tokens" in body
-    # The candidate leaves the list (out of band) and is not proposed again.
-    assert f'<li id="candidate-{paper.pk}" hx-swap-oob="delete"></li>' in body
+    # The candidates load again (on the event the response triggers) without it.
+    assert "evidence-added" in response["HX-Trigger"]
     again = bob_client.get(reverse("papers:question_candidates", args=[question.pk]))
     assert f'id="candidate-{paper.pk}"' not in again.content.decode()
 
@@ -345,3 +346,26 @@ def test_the_history_shows_what_each_revision_changed(bob_client, bob):
     changes = body.split('class="revision-changes"')
     assert len(changes) == 2  # the first revision changed nothing before it
     assert "<del>1.</del> <ins>1 to 4 &lt;b&gt;only&lt;/b&gt;.</ins>" in changes[1]
+
+
+def test_citing_in_place_reloads_the_candidates_which_leave_out_what_is_cited(
+    bob_client, htmx, fake_models, on_commit
+):
+    question = factories.make_question(question="Does grouped-query attention keep quality?")
+    with on_commit():
+        gqa = factories.make_paper(title="Grouped-query attention keeps quality")
+        mqa = factories.make_paper(title="Multi-query attention keeps quality too")
+    candidates_url = reverse("papers:question_candidates", args=[question.pk])
+    page = bob_client.get(question.get_absolute_url()).content.decode()
+    assert 'hx-trigger="load, evidence-added from:body"' in page
+    assert (
+        f'id="candidate-{gqa.pk}"' in bob_client.get(candidates_url, headers=htmx).content.decode()
+    )
+
+    url = reverse("papers:question_link", args=[question.pk])
+    data = {"paper": f"#{gqa.pk}", "stance": "supports", "rationale": "Table 2"}
+    response = bob_client.post(url, data, headers=htmx)
+    assert response["HX-Trigger"] == '{"evidence-added": {}}'
+    assert "hx-swap-oob" not in response.content.decode()  # no target that may not be there
+    after = bob_client.get(candidates_url, headers=htmx).content.decode()
+    assert f'id="candidate-{gqa.pk}"' not in after and f'id="candidate-{mqa.pk}"' in after
