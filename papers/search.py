@@ -263,8 +263,12 @@ def _ranked(query, model_name, mode, k, papers):
         ranked = keyword_hits or dense_hits
     shown = ranked[:k]
     shown_papers = Paper.objects.in_bulk([pk for pk, _ in shown])
-    # The keyword side's passage first: its words are the ones the snippet marks.
-    matched = {**dense_passages, **keyword.passages}
+    # A passage is shown where one beat its paper on either side; the keyword side's best
+    # passage of that paper then, if it has one: its words are the ones the snippet marks.
+    matched = {
+        pk: keyword.best_passages.get(pk, passage)
+        for pk, passage in {**dense_passages, **keyword.passages}.items()
+    }
     passage_of = {pk: matched[pk][0] for pk, _ in shown if pk in matched}
     passages = Passage.objects.in_bulk(passage_of.values())
     results = [
