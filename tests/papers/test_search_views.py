@@ -224,3 +224,19 @@ def test_a_paper_found_by_a_sentence_of_its_body_shows_the_passage_that_has_it(
     html = html.content.decode()
     assert f"#passage-{wanted.pk}" in html and ">p. 2</a>" in html
     assert "<mark>gigabytes</mark>" in html
+
+
+def test_a_long_passage_shows_the_stretch_with_the_words_typed(
+    bob_client, papers, on_commit, htmx
+):
+    """One query word early in a long passage, all of them later: the snippet is the later."""
+    from papers.models import Passage
+
+    sentence = "Blockwise ring scheduling kept peak activation memory at 41 gigabytes"
+    early = " ".join(f"Each device holds block {n} of the ring." for n in range(20))
+    with on_commit():
+        Passage.objects.create(paper=papers[2], page=2, ordinal=1, text=f"{early} {sentence}.")
+    params = {"q": sentence, "mode": "keyword"}
+    html = bob_client.get(reverse("papers:search"), params, headers=htmx).content.decode()
+    assert "<mark>activation</mark> <mark>memory</mark> at <mark>41</mark>" in html
+    assert "block 0 of the" not in html
