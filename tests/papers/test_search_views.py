@@ -226,9 +226,7 @@ def test_a_paper_found_by_a_sentence_of_its_body_shows_the_passage_that_has_it(
     assert "<mark>gigabytes</mark>" in html
 
 
-def test_a_long_passage_shows_the_stretch_with_the_words_typed(
-    bob_client, papers, on_commit, htmx
-):
+def test_a_long_passage_shows_the_stretch_with_the_words_typed(bob_client, papers, on_commit, htmx):
     """One query word early in a long passage, all of them later: the snippet is the later."""
     from papers.models import Passage
 
