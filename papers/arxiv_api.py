@@ -130,10 +130,9 @@ def poll(watch, *, client=None):
 
 
 def _poll_library(watch):
-    # Papers added since the last poll are few: listed to the engine as its candidates.
+    # Papers added since the watch last looked: few, so listed to the keyword engine.
     recent = Paper.objects.filter(created_at__gte=watch.library_since())
-    found = keyword_search(
-        watch.query, limit=MAX_LIBRARY_MATCHES, paper_ids=list(recent.values_list("pk", flat=True))
-    )
-    papers = Paper.objects.in_bulk([pk for pk, _score in found.hits])
-    return [watch.add_library_match(papers[pk]) for pk, _score in found.hits if pk in papers]
+    paper_ids = list(recent.values_list("pk", flat=True))
+    hits = keyword_search(watch.query, limit=MAX_LIBRARY_MATCHES, paper_ids=paper_ids).hits
+    papers = Paper.objects.in_bulk([pk for pk, _score in hits])
+    return [watch.add_library_match(papers[pk]) for pk, _score in hits if pk in papers]

@@ -364,6 +364,18 @@ class QuestionLinkForm(forms.Form):
         return self.cleaned_data["passage"] or self.cleaned_data["paper"]
 
 
+class PassageCitationForm(forms.Form):
+    """One passage of a paper, cited from the paper page as evidence for a question."""
+
+    question = forms.ModelChoiceField(
+        ResearchQuestion.objects.all(),
+        empty_label=None,
+        error_messages={"invalid_choice": "No research question has that id."},
+    )
+    stance = _stance_field()
+    rationale = _rationale_field()
+
+
 class WorkEvidenceForm(forms.Form):
     """The team's own work as evidence: one experiment, one run or one radar technique."""
 

@@ -441,6 +441,9 @@ class KeywordHits:
 
     hits: list = field(default_factory=list)
     passages: dict = field(default_factory=dict)
+    # The best passage per paper among the hits, even where the paper's own document scored
+    # higher: the passage to show when the embedding side picks one (its words match).
+    best_passages: dict = field(default_factory=dict)
     # False when Tantivy had more matches than it was asked for.
     complete: bool = True
 
@@ -523,10 +526,13 @@ def keyword_search(query, *, limit=100, paper_ids=None):
     paper_of = searcher.fast_field_values("paper_id", addresses)
     passage_of = searcher.fast_field_values("passage_id", addresses)
     page_of = searcher.fast_field_values("page", addresses)
-    best, passages = {}, {}
+    best, passages, best_passages = {}, {}, {}
     for (score, _), pk, passage, page in zip(found, paper_of, passage_of, page_of, strict=True):
+        # Hits come best first: a paper's first document is its best, its first passage too.
+        if passage != NO_PASSAGE and pk not in best_passages:
+            best_passages[pk] = (passage, page)
         if pk in best:
-            continue  # hits come best first: the paper's first is its best
+            continue
         best[pk] = score
         if passage != NO_PASSAGE:
             passages[pk] = (passage, page)
@@ -535,5 +541,6 @@ def keyword_search(query, *, limit=100, paper_ids=None):
     return KeywordHits(
         hits=hits,
         passages={pk: value for pk, value in passages.items() if pk in kept},
+        best_passages={pk: value for pk, value in best_passages.items() if pk in kept},
         complete=len(found) < wanted and len(best) <= limit,
     )

@@ -263,8 +263,12 @@ def _ranked(query, model_name, mode, k, papers):
         ranked = keyword_hits or dense_hits
     shown = ranked[:k]
     shown_papers = Paper.objects.in_bulk([pk for pk, _ in shown])
-    # The keyword side's passage first: its words are the ones the snippet marks.
-    matched = {**dense_passages, **keyword.passages}
+    # A passage is shown where one beat its paper on either side; the keyword side's best
+    # passage of that paper then, if it has one: its words are the ones the snippet marks.
+    matched = {
+        pk: keyword.best_passages.get(pk, passage)
+        for pk, passage in {**dense_passages, **keyword.passages}.items()
+    }
     passage_of = {pk: matched[pk][0] for pk, _ in shown if pk in matched}
     passages = Passage.objects.in_bulk(passage_of.values())
     results = [
@@ -309,8 +313,20 @@ def highlight(text, pattern):
 
 
 def _snippet(text, pattern):
-    match = pattern.search(text) if pattern else None
-    start = 0 if match is None else max(0, match.start() - SNIPPET_CHARS // 3)
+    """SNIPPET_CHARS of `text` around the stretch where most different words of the query
+    are (the first such stretch): a long passage may name one query word long before the
+    sentence that has them all."""
+    matches = list(pattern.finditer(text)) if pattern else []
+    start, best = 0, 0
+    reach = SNIPPET_CHARS - SNIPPET_CHARS // 3
+    for index, first in enumerate(matches):
+        words = set()
+        for match in matches[index:]:
+            if match.end() > first.start() + reach:
+                break
+            words.add(match.group(1).lower())
+        if len(words) > best:
+            best, start = len(words), max(0, first.start() - SNIPPET_CHARS // 3)
     piece = text[start : start + SNIPPET_CHARS]
     return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS < len(text) else "")
 

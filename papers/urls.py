@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/pdf/upload/", pdf.paper_pdf_upload, name="paper_pdf_upload"),
     path("<int:pk>/pdf/fetch/", pdf.paper_pdf_fetch, name="paper_pdf_fetch"),
     path("<int:pk>/pdf/extract/", pdf.paper_pdf_extract, name="paper_pdf_extract"),
+    path("<int:pk>/passages/<int:passage_pk>/cite/", pdf.passage_cite, name="passage_cite"),
     path("<int:pk>/note/", notes.note_edit, name="note_edit"),
     path("notes/<int:pk>/delete/", notes.note_delete, name="note_delete"),
     path("queue/", library.reading_queue, name="reading_queue"),

@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from papers.models import PaperPdf, TriageItem, Watch
+from papers.models import PaperPdf, Passage, TriageItem, Watch
 from papers.pdf_builder import text_pdf
 from tests.factories import make_paper, make_question, make_technique
 from tests.htmx_views import HtmxView, home_panel_view, htmx_view_tests
@@ -62,6 +62,14 @@ def _triage(user):
     paper = make_paper()
     item = TriageItem.objects.create(watch=watch, paper=paper, title=paper.title)
     return "post", reverse("papers:triage_item", args=[item.pk]), {"decision": "read_later"}
+
+
+def _passage_cite(user):
+    paper, question = make_paper(), make_question()
+    PaperPdf.objects.create(paper=paper, state=PaperPdf.State.EXTRACTED, page_count=1)
+    passage = Passage.objects.create(paper=paper, page=1, ordinal=1, text="Flat memory.")
+    url = reverse("papers:passage_cite", args=[paper.pk, passage.pk])
+    return "post", url, {"question": question.pk, "stance": "supports", "rationale": "p. 1"}
 
 
 def _question_what_would_resolve(user):
@@ -158,6 +166,9 @@ VIEWS = {
     "papers:paper_pdf_upload": HtmxView(request=_pdf_upload, region=PDF, plain="redirect"),
     "papers:paper_pdf_fetch": HtmxView(request=_pdf_fetch, region=PDF, plain="redirect"),
     "papers:paper_pdf_extract": HtmxView(request=_pdf_extract, region=PDF, plain="redirect"),
+    "papers:passage_cite": HtmxView(
+        request=_passage_cite, region='<article class="passage" id="passage-', plain="redirect"
+    ),
 }
 
 

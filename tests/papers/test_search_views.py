@@ -201,3 +201,40 @@ def test_api_search_returns_the_matching_passage(bob_client, papers, passage):
     }
     attention = bob_client.get("/api/v1/papers/search", {"q": "attention"}).json()
     assert [hit["passage"] for hit in attention] == [None, None]
+
+
+def test_a_paper_found_by_a_sentence_of_its_body_shows_the_passage_that_has_it(
+    bob_client, db, fake_models, on_commit, htmx
+):
+    """The paper's own document (its title) beats its passages on the keyword side, and the
+    embedding side prefers page 1: the snippet is still the keyword side's best passage."""
+    from papers.models import Passage
+
+    sentence = "Blockwise ring scheduling kept peak activation memory at 41 gigabytes"
+    filler = [f"filler{n}" for n in range(10)]  # so that the embedding prefers page 1
+    with on_commit():
+        paper = make_paper(title="Blockwise Ring Scheduling at Peak Memory")
+        Passage.objects.create(
+            paper=paper, page=1, ordinal=1, text="Blockwise ring scheduling at peak memory, kept."
+        )
+        wanted = Passage.objects.create(
+            paper=paper, page=2, ordinal=2, text=f"{sentence}. {' '.join(filler)}."
+        )
+    html = bob_client.get(reverse("papers:search"), {"q": sentence}, headers=htmx)
+    html = html.content.decode()
+    assert f"#passage-{wanted.pk}" in html and ">p. 2</a>" in html
+    assert "<mark>gigabytes</mark>" in html
+
+
+def test_a_long_passage_shows_the_stretch_with_the_words_typed(bob_client, papers, on_commit, htmx):
+    """One query word early in a long passage, all of them later: the snippet is the later."""
+    from papers.models import Passage
+
+    sentence = "Blockwise ring scheduling kept peak activation memory at 41 gigabytes"
+    early = " ".join(f"Each device holds block {n} of the ring." for n in range(20))
+    with on_commit():
+        Passage.objects.create(paper=papers[2], page=2, ordinal=1, text=f"{early} {sentence}.")
+    params = {"q": sentence, "mode": "keyword"}
+    html = bob_client.get(reverse("papers:search"), params, headers=htmx).content.decode()
+    assert "<mark>activation</mark> <mark>memory</mark> at <mark>41</mark>" in html
+    assert "block 0 of the" not in html
