@@ -16,7 +16,8 @@ def fetch_array(queryset):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+        columns = len(cursor.description)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), columns)
 
 
 def kept_indices(steps, values, width):

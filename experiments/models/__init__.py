@@ -1,5 +1,6 @@
 from ..enums import Decision, Stage, Status
 from .criteria import Criterion, StageFreeze, SupersedeProposal
+from .chunks import SeriesChunk
 from .curves import CurveTile
 from .deep_dives import DeepDive
 from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run, RunCarryOver
@@ -37,6 +38,7 @@ __all__ = [
     "RunCarryOver",
     "Stage",
     "StageFreeze",
+    "SeriesChunk",
     "SupersedeProposal",
     "StageTimebox",
     "Status",
