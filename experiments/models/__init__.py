@@ -1,6 +1,6 @@
 from ..enums import Decision, Stage, Status
-from .criteria import Criterion, StageFreeze, SupersedeProposal
 from .chunks import SeriesChunk
+from .criteria import Criterion, StageFreeze, SupersedeProposal
 from .curves import CurveTile
 from .deep_dives import DeepDive
 from .evidence import Artifact, IngestBatch, MetricPoint, MetricSummary, Run, RunCarryOver
