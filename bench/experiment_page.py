@@ -24,6 +24,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 from unittest.mock import patch
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -137,7 +138,7 @@ def answer(experiment, reference, others):
     from experiments import drift
 
     found = drift.report(experiment, reference=reference,
-                         runs=[int(pk) for pk in others.split(",")],
+                         runs=others,
                          tolerance=drift.Tolerance(relative=1e-3))  # fmt: skip
     return [(row["first_divergent_step"], row["divergent_steps"], row["max_abs"], row["max_rel"])
             for row in found["comparisons"]]  # fmt: skip
@@ -216,9 +217,10 @@ def main():
             chart = measure(client, f"{curves}?metric=loss&width={WIDTH}", args.repeat, '"runs"')
             runs = list(experiment.runs.order_by("pk").values_list("name", "pk"))
             reference = dict(runs)["baseline-s0"]
-            others = ",".join([str(pk) for _, pk in runs if pk != reference][:4])
+            others = [pk for _, pk in runs if pk != reference][:4]
             drift_url = (f"{reverse('experiments:experiment_drift', args=[experiment.pk])}"
-                         f"?reference={reference}&runs={others}&rel_tol=1e-3")  # fmt: skip
+                         f"?reference={reference}&{urlencode({'runs': others}, doseq=True)}"
+                         "&rel_tol=1e-3")  # fmt: skip
             drift = {}
             for way, series in DRIFT_WAYS.items():
                 reading = (patch.object(MetricPoint, "series", classmethod(series)) if series
@@ -249,11 +251,14 @@ def report(label, rows, args):
             for queries, times, _ in drift.values()))  # fmt: skip
         answers = {way: found for way, (_, _, found) in drift.items()}
         same = all(found == answers["rows"] for found in answers.values())
-        print(f"{'':>12}   first divergent step, divergent steps, largest differences: "
-              f"{'the same all three ways' if same else 'DIFFERENT: ' + repr(answers)}")
+        print(
+            f"{'':>12}   first divergent step, divergent steps, largest differences: "
+            f"{'the same all three ways' if same else 'DIFFERENT: ' + repr(answers)}"
+        )
     small, large = rows
     same = all(small[i][0] == large[i][0] for i in (1, 2)) and all(
-        small[3][way][0] == large[3][way][0] for way in ("chunks",))
+        small[3][way][0] == large[3][way][0] for way in ("chunks",)
+    )
     slowest = max(percentile(large[1][1], 95), percentile(large[2][1], 95),
                   percentile(large[3]["chunks"][1], 95))  # fmt: skip
     print(f"query counts (page, chart, drift from chunks): {'same' if same else 'DIFFERENT'} at "

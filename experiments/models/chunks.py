@@ -125,13 +125,12 @@ def pack(run_id, key, step, value, *, model=None):
     """SeriesChunks of one series' points (arrays in seq order from seq 0)."""
     model = model or SeriesChunk
     step, value = np.asarray(step, dtype=STEP_TYPE), np.asarray(value, dtype=VALUE_TYPE)
-    return [
-        model(run_id=run_id, key=key, index=start // CHUNK_SIZE,
-              count=len(step[start : start + CHUNK_SIZE]),
-              steps=step[start : start + CHUNK_SIZE].tobytes(),
-              values=value[start : start + CHUNK_SIZE].tobytes())  # fmt: skip
-        for start in range(0, len(step), CHUNK_SIZE)
-    ]
+    chunks = []
+    for start in range(0, len(step), CHUNK_SIZE):
+        steps, values = step[start : start + CHUNK_SIZE], value[start : start + CHUNK_SIZE]
+        chunks.append(model(run_id=run_id, key=key, index=start // CHUNK_SIZE, count=len(steps),
+                            steps=steps.tobytes(), values=values.tobytes()))  # fmt: skip
+    return chunks
 
 
 def backfill(chunk_model, summary_model, point_model, *, runs=None):

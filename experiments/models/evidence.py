@@ -560,8 +560,9 @@ class MetricPoint(models.Model):
         """
         run_ids = list(dict.fromkeys(run_ids))
         counts = dict(
-            MetricSummary.objects.filter(run_id__in=run_ids, key=metric, bucket="", count__gt=0)
-            .values_list("run_id", "count")
+            MetricSummary.objects.filter(
+                run_id__in=run_ids, key=metric, bucket="", count__gt=0
+            ).values_list("run_id", "count")
         )
         packed = SeriesChunk.arrays([run_id for run_id in run_ids if run_id in counts], metric)
         found = {}
