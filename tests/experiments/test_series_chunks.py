@@ -202,3 +202,17 @@ def test_points_without_chunks_are_read_from_the_points_until_the_backfill():
     row = drift.report(experiment, reference=reference.pk, runs=[run.pk],
                        tolerance=tolerance)["comparisons"][0]  # fmt: skip
     assert {key: row[key] for key in expected} == expected
+
+
+def test_a_long_series_without_chunks_is_compared_from_its_points():
+    experiment = make_experiment(key="EXP-9")
+    reference = report_run(experiment=experiment, name="h100", seed=1)
+    run = report_run(experiment=experiment, name="mi300x", seed=1)
+    _log(reference, enumerate(np.linspace(1, 2, 3000)), "r")
+    _log(run, enumerate(np.linspace(1, 2, 3000) + 1e-3), "c")
+    SeriesChunk.objects.all().delete()  # logged before chunks existed
+    tolerance = drift.Tolerance(absolute=1e-4)
+    row = drift.report(experiment, reference=reference.pk, runs=[run.pk],
+                       tolerance=tolerance)["comparisons"][0]  # fmt: skip
+    expected = raw_comparison(reference, run, tolerance)
+    assert {key: row[key] for key in expected} == expected and row["first_divergent_step"] == 0
