@@ -8,8 +8,12 @@ keeps); a few bucketed points go in through Run.log_points, the API's path. Time
 Django's test client as a Lead, after a warm-up: the page itself, and the chart data the page's
 script fetches (experiment_curves at 800 pixels: every run downsampled by tsdownsample). The
 target: under 300 ms p95 each, and query counts that do not grow with the number of points.
-Also timed, beside them: the drift comparison of one candidate run against one baseline run
-(experiments:experiment_drift, every point of both read and differenced in numpy).
+Also timed, beside them: the drift comparison of the first baseline run against up to four
+other runs (experiments:experiment_drift, every point of each read and differenced in numpy),
+three ways in one run: reading the point rows through the ORM's cursor (the old path, kept
+here only), reading them with np.fromiter over a raw cursor, and reading the packed chunks
+(SeriesChunk, what the app does). The first divergent step and the largest differences must
+come out the same all three ways.
 
     .venv/bin/python bench/experiment_page.py [--points 1000000] [--runs 20] [--repeat 20]
 """
@@ -17,7 +21,10 @@ Also timed, beside them: the drift comparison of one candidate run against one b
 import argparse
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from unittest.mock import patch
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -70,7 +77,8 @@ def load_series(run, key, steps, values):
     """Points and tiles of one series in bulk: what ingest stores, without per-batch work."""
     from django.db import connection, transaction
 
-    from experiments.models import CurveTile, MetricPoint
+    from experiments.models import CurveTile, MetricPoint, SeriesChunk
+    from experiments.models.chunks import pack
     from experiments.models.curves import tile_rows
 
     seq = np.arange(len(steps), dtype=np.int64)
@@ -84,6 +92,56 @@ def load_series(run, key, steps, values):
                 cursor.executemany(_insert(MetricPoint, MetricPoint.COLUMNS), rows)
         owner = np.zeros(len(steps), dtype=np.int64)
         CurveTile.insert_rows(list(tile_rows([(run.pk, key)], owner, seq, steps, values)))
+        SeriesChunk.objects.bulk_create(pack(run.pk, key, steps, values), batch_size=200)
+
+
+def series_from_rows(cls, run_ids, metric):
+    """The old MetricPoint.series: a query per run, every point row through the cursor."""
+    from experiments.arrays import fetch_array
+    from experiments.models.evidence import one_value_per_step
+
+    found = {}
+    for run_id in dict.fromkeys(run_ids):
+        points = (cls.objects.filter(run_id=run_id, key=metric, bucket="").order_by("seq")
+                  .values_list("step", "value"))  # fmt: skip
+        rows = fetch_array(points)
+        if len(rows):
+            found[run_id] = one_value_per_step(rows[:, 0].astype(np.int64), rows[:, 1])
+    return found
+
+
+def series_from_iter(cls, run_ids, metric):
+    """The rows through a raw cursor into np.fromiter (no list of tuples, no float array of
+    both columns). The bench's values are never NULL, which fromiter could not take as NaN."""
+    from django.db import connection
+
+    from experiments.models.evidence import one_value_per_step
+
+    found = {}
+    for run_id in dict.fromkeys(run_ids):
+        sql, params = (cls.objects.filter(run_id=run_id, key=metric, bucket="").order_by("seq")
+                       .values_list("step", "value").query.sql_with_params())  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = np.fromiter(cursor, dtype=[("step", "<i8"), ("value", "<f8")])
+        if len(rows):
+            found[run_id] = one_value_per_step(rows["step"], rows["value"])
+    return found
+
+
+# How the drift comparison reads the points: None is MetricPoint.series as the app has it.
+DRIFT_WAYS = {"rows": series_from_rows, "fromiter": series_from_iter, "chunks": None}
+
+
+def answer(experiment, reference, others):
+    """What the comparison found, to check that every way finds the same."""
+    from experiments import drift
+
+    found = drift.report(experiment, reference=reference,
+                         runs=others,
+                         tolerance=drift.Tolerance(relative=1e-3))  # fmt: skip
+    return [(row["first_divergent_step"], row["divergent_steps"], row["max_abs"], row["max_rel"])
+            for row in found["comparisons"]]  # fmt: skip
 
 
 def _insert(model, columns):
@@ -131,6 +189,8 @@ def main():
     from django.test import Client
     from django.urls import reverse
 
+    from experiments.models import MetricPoint
+
     lead = User.objects.create_user("lead")
     lead.groups.add(Group.objects.get(name="Lead"))
     client = Client(SERVER_NAME="localhost")
@@ -155,11 +215,20 @@ def main():
             page = measure(client, experiment.get_absolute_url(), args.repeat,
                            "Baseline versus candidate")  # fmt: skip
             chart = measure(client, f"{curves}?metric=loss&width={WIDTH}", args.repeat, '"runs"')
-            pair = {run.name: run.pk for run in experiment.runs.filter(seed=0)}
+            runs = list(experiment.runs.order_by("pk").values_list("name", "pk"))
+            reference = dict(runs)["baseline-s0"]
+            others = [pk for _, pk in runs if pk != reference][:4]
             drift_url = (f"{reverse('experiments:experiment_drift', args=[experiment.pk])}"
-                         f"?reference={pair['baseline-s0']}&runs={pair['candidate-s0']}"
+                         f"?reference={reference}&{urlencode({'runs': others}, doseq=True)}"
                          "&rel_tol=1e-3")  # fmt: skip
-            drift = measure(client, drift_url, min(args.repeat, 5), "first-divergent")
+            drift = {}
+            for way, series in DRIFT_WAYS.items():
+                reading = (patch.object(MetricPoint, "series", classmethod(series)) if series
+                           else nullcontext())  # fmt: skip
+                with reading:
+                    drift[way] = measure(client, drift_url, min(args.repeat, 10),
+                                         "first-divergent")  # fmt: skip
+                    drift[way] += (answer(experiment, reference, others),)
             rows.append((points, page, chart, drift))
         report(label, rows, args)
 
@@ -167,19 +236,34 @@ def main():
 def report(label, rows, args):
     print(f"\n{connection_vendor()}, {label}; chart data at {WIDTH} px")
     print(f"{'points/run':>12} {'total points':>13} | {'page q':>6} {'p50 ms':>7} {'p95 ms':>7} | "
-          f"{'chart q':>7} {'p50 ms':>7} {'p95 ms':>7} | {'drift q':>7} {'p50 ms':>7} "
-          f"{'p95 ms':>7}")  # fmt: skip
-    for points, (page_queries, page), (chart_queries, chart), (drift_queries, drift) in rows:
+          f"{'chart q':>7} {'p50 ms':>7} {'p95 ms':>7}")  # fmt: skip
+    for points, (page_queries, page), (chart_queries, chart), _ in rows:
         print(f"{points:>12,} {points * args.runs:>13,} | {page_queries:>6} "
               f"{percentile(page, 50):>7.1f} {percentile(page, 95):>7.1f} | {chart_queries:>7} "
-              f"{percentile(chart, 50):>7.1f} {percentile(chart, 95):>7.1f} | {drift_queries:>7} "
-              f"{percentile(drift, 50):>7.1f} {percentile(drift, 95):>7.1f}")  # fmt: skip
+              f"{percentile(chart, 50):>7.1f} {percentile(chart, 95):>7.1f}")  # fmt: skip
+    compared = min(args.runs - 1, 4)
+    print(f"drift comparison, 1 reference against {compared} run(s), by how the points are read")
+    print(f"{'points/run':>12} | " + " | ".join(
+        f"{way + ' q':>11} {'p50 ms':>7} {'p95 ms':>7}" for way in DRIFT_WAYS))  # fmt: skip
+    for points, _, _, drift in rows:
+        print(f"{points:>12,} | " + " | ".join(
+            f"{queries:>11} {percentile(times, 50):>7.1f} {percentile(times, 95):>7.1f}"
+            for queries, times, _ in drift.values()))  # fmt: skip
+        answers = {way: found for way, (_, _, found) in drift.items()}
+        same = all(found == answers["rows"] for found in answers.values())
+        print(
+            f"{'':>12}   first divergent step, divergent steps, largest differences: "
+            f"{'the same all three ways' if same else 'DIFFERENT: ' + repr(answers)}"
+        )
     small, large = rows
-    same = all(small[i][0] == large[i][0] for i in (1, 2, 3))
-    slowest = max(percentile(large[i][1], 95) for i in (1, 2))
-    print(f"query counts: {'same' if same else 'DIFFERENT'} at 1k and {args.points:,} points per "
-          f"run; slowest p95 {slowest:.0f} ms {'meets' if slowest < 300 else 'MISSES'} the 300 ms "
-          "target")  # fmt: skip
+    same = all(small[i][0] == large[i][0] for i in (1, 2)) and all(
+        small[3][way][0] == large[3][way][0] for way in ("chunks",)
+    )
+    slowest = max(percentile(large[1][1], 95), percentile(large[2][1], 95),
+                  percentile(large[3]["chunks"][1], 95))  # fmt: skip
+    print(f"query counts (page, chart, drift from chunks): {'same' if same else 'DIFFERENT'} at "
+          f"1k and {args.points:,} points per run; slowest p95 {slowest:.0f} ms "
+          f"{'meets' if slowest < 300 else 'MISSES'} the 300 ms target")  # fmt: skip
 
 
 def connection_vendor():

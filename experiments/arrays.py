@@ -16,7 +16,8 @@ def fetch_array(queryset):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+        columns = len(cursor.description)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), columns)
 
 
 def kept_indices(steps, values, width):
@@ -24,6 +25,8 @@ def kept_indices(steps, values, width):
     shape: MinMaxLTTB's choice, and always the lowest and the highest point."""
     if len(steps) <= width:
         return np.arange(len(steps))
+    # tsdownsample takes contiguous arrays only (a column of rows is a strided view).
+    steps, values = np.ascontiguousarray(steps), np.ascontiguousarray(values)
     keep = MinMaxLTTBDownsampler().downsample(steps, values, n_out=width).astype(np.int64)
     return np.union1d(keep, [np.argmin(values), np.argmax(values)])
 

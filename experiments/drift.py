@@ -2,8 +2,9 @@
 reference run, metric by metric and step by step.
 
 Two runs are compared at the steps both logged (the later value of a step logged twice), in
-numpy over the whole history (experiments/divergence.py): a million points a run cost one
-query and a few vector operations. The chart of the differences is downsampled as the curves
+numpy over the whole history (experiments/divergence.py), exactly: every point, read from the
+packed copy ingest keeps (SeriesChunk, experiments/models/chunks.py), two queries a metric
+for any number of runs and points. The chart of the differences is downsampled as the curves
 are (experiments/arrays.py).
 """
 

@@ -1,4 +1,5 @@
 from ..enums import Decision, Stage, Status
+from .chunks import SeriesChunk
 from .criteria import Criterion, StageFreeze, SupersedeProposal
 from .curves import CurveTile
 from .deep_dives import DeepDive
@@ -37,6 +38,7 @@ __all__ = [
     "RunCarryOver",
     "Stage",
     "StageFreeze",
+    "SeriesChunk",
     "SupersedeProposal",
     "StageTimebox",
     "Status",

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..arrays import fetch_array
 from ..enums import AcceleratorVendor, Precision, RunStatus, Runtime, Stage
+from .chunks import SeriesChunk
 from .curves import CurveTile
 
 
@@ -478,6 +479,7 @@ class Run(models.Model):
             rows = MetricSummary.absorb(locked, points)
             MetricPoint.insert_many(rows)
             CurveTile.absorb(rows)
+            SeriesChunk.absorb(rows)
         return batch, True
 
     def add_artifact(self, *, uri, kind="", size=None, sha256=""):
@@ -551,24 +553,41 @@ class MetricPoint(models.Model):
         """{run_id: (steps, values)}: each run's un-bucketed points of `metric`, one value per step
         (the later of a step logged twice), steps ascending; runs without any are left out.
 
-        A query per run (a comparison names a handful), two columns read straight into numpy:
-        at a million points a run the reading is what costs, not the arithmetic.
+        Read from the packed chunks (SeriesChunk, kept at ingest): two queries for any number of
+        runs and points. A run whose chunks do not hold as many points as its summary counts
+        (points older than the chunks) is read from its points instead, so the answer is always
+        the points' own.
         """
+        run_ids = list(dict.fromkeys(run_ids))
+        counts = dict(
+            MetricSummary.objects.filter(
+                run_id__in=run_ids, key=metric, bucket="", count__gt=0
+            ).values_list("run_id", "count")
+        )
+        packed = SeriesChunk.arrays([run_id for run_id in run_ids if run_id in counts], metric)
         found = {}
-        for run_id in dict.fromkeys(run_ids):
-            points = (
-                cls.objects.filter(run_id=run_id, key=metric, bucket="")
-                .order_by("seq")
-                .values_list("step", "value")
-            )
-            rows = fetch_array(points)
-            if not len(rows):
+        for run_id in run_ids:
+            if run_id not in counts:
                 continue
-            steps, values = rows[:, 0].astype(np.int64), rows[:, 1]
-            # Reversed, np.unique's first occurrence is the last point logged for each step.
-            unique, first = np.unique(steps[::-1], return_index=True)
-            found[run_id] = (unique, values[::-1][first])
+            if run_id in packed and packed[run_id][0] == counts[run_id]:
+                _, steps, values = packed[run_id]
+            else:
+                steps, values = cls._read_points(run_id, metric)
+            if not len(steps):
+                continue
+            found[run_id] = one_value_per_step(steps, values)
         return found
+
+    @classmethod
+    def _read_points(cls, run_id, metric):
+        """(steps, values) of one series in seq order, from the point rows themselves."""
+        points = (
+            cls.objects.filter(run_id=run_id, key=metric, bucket="")
+            .order_by("seq")
+            .values_list("step", "value")
+        )
+        rows = fetch_array(points)
+        return rows[:, 0].astype(np.int64), rows[:, 1]
 
     @classmethod
     def insert_many(cls, rows):
@@ -592,6 +611,15 @@ class MetricPoint(models.Model):
         cls.objects.bulk_create(
             [cls(**dict(zip(cls.COLUMNS, row, strict=True))) for row in rows], batch_size=500
         )
+
+
+def one_value_per_step(steps, values):
+    """(steps ascending, the value logged last for each) from points in arrival order."""
+    if not len(steps) or np.all(steps[1:] > steps[:-1]):
+        return steps, values  # the usual case, each step once and in order: nothing to do
+    # Reversed, np.unique's first occurrence is the last point logged for each step.
+    unique, first = np.unique(steps[::-1], return_index=True)
+    return unique, values[::-1][first]
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
