@@ -112,7 +112,7 @@ def world(alice, bob, charlie):
         RadarMoveProposal,
         SupersedeProposal,
     )
-    from papers.models import QuestionLink, TriageItem, Watch
+    from papers.models import Passage, QuestionLink, TriageItem, Watch
 
     dana = factories.make_user(username="dana", role="Member")
     technique = factories.make_technique(name="Flash Attention", ring="adopt", owner=dana)
@@ -121,6 +121,7 @@ def world(alice, bob, charlie):
     paper = factories.make_paper(title="FlashAttention: Fast and Memory-Efficient Attention")
     factories.make_pdf(paper=paper, by=bob)  # the PDF pages serve or re-read it
     note = factories.make_note(paper=paper, author=bob)
+    passage = Passage.objects.create(paper=paper, page=1, ordinal=1, text="Tiling avoids HBM.")
     other_paper = factories.make_paper(title="LoRA: Low-Rank Adaptation of Large Language Models")
     question = factories.make_question()
     link = QuestionLink.objects.create(
@@ -166,7 +167,7 @@ def world(alice, bob, charlie):
         "prediction": prediction, "proposal": proposal, "closed_experiment": closed,
         "action_item": action_item, "other_key": other_key, "decision": decision,
         "deep_dive": deep_dive, "handover_kind": "runbook", "watch": watch,
-        "triage_item": triage_item,
+        "triage_item": triage_item, "passage": passage,
         "supersede_proposal": SupersedeProposal.objects.create(
             criterion=criterion, changes={"threshold": 0.7}, reason="new eval set", proposed_by=dana
         ),
@@ -186,6 +187,7 @@ KWARG_OBJECTS = {
     "supersede_proposal_id": "supersede_proposal",
     "item_id": "action_item",
     "link_pk": "link",
+    "passage_pk": "passage",
     "decision_id": "decision",
     "deep_dive_pk": "deep_dive",
     "kind": "handover_kind",
