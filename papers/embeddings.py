@@ -310,8 +310,6 @@ def embed_papers(model_name, paper_ids=None, *, force=False, progress=None):
     re-embeds even unchanged ones. Each write batch commits on its own, so a run killed
     half-way keeps what it did and the next run does the rest. Returns how many were embedded.
     """
-    from django.db import transaction
-
     from .models import Paper
     from .models.search import PaperEmbedding, content_hash, embedding_text
 
@@ -328,38 +326,13 @@ def embed_papers(model_name, paper_ids=None, *, force=False, progress=None):
         digest = content_hash(text)
         if force or recorded.get(paper.pk) != digest:
             todo.append((paper.pk, text, digest))
-    step = settings.ASSAY_EMBEDDING_BATCH_SIZE * BATCHES_PER_WRITE
-    if progress:
-        progress(0, len(todo))
-    for start in range(0, len(todo), step):
-        batch = todo[start : start + step]
-        vectors = embedder.encode([text for _, text, _ in batch])
-        with transaction.atomic():
-            ids = [pk for pk, _, _ in batch]
-            # A paper deleted while we encoded must not get a vector (its FK would dangle).
-            alive = set(Paper.objects.filter(pk__in=ids).values_list("pk", flat=True))
-            PaperEmbedding.objects.for_model(model_name).filter(paper_id__in=ids).delete()
-            PaperEmbedding.objects.bulk_create(
-                PaperEmbedding(
-                    paper_id=pk,
-                    model=model_name,
-                    dim=vectors.shape[1],
-                    vector=vector.tobytes(),
-                    content_hash=digest,
-                )
-                for (pk, _, digest), vector in zip(batch, vectors, strict=True)
-                if pk in alive
-            )
-        if progress:
-            progress(min(start + step, len(todo)), len(todo))
-    return len(todo)
+    # A paper deleted while we encoded must not get a vector (its FK would dangle).
+    return _store_vectors(embedder, model_name, todo, Paper, PaperEmbedding, "paper", progress)
 
 
 def embed_passages(model_name, paper_ids=None, *, force=False, progress=None):
     """Store `model_name` vectors for the passages (of `paper_ids`, or all) that lack one or
     whose text changed since; like embed_papers. Returns how many were embedded."""
-    from django.db import transaction
-
     from .models import Passage
     from .models.search import PassageEmbedding, content_hash
 
@@ -375,6 +348,17 @@ def embed_passages(model_name, paper_ids=None, *, force=False, progress=None):
         for pk, text in passages.values_list("pk", "text").iterator(chunk_size=2000)
         if force or recorded.get(pk) != (digest := content_hash(text))
     ]
+    return _store_vectors(
+        embedder, model_name, todo, Passage, PassageEmbedding, "passage", progress
+    )
+
+
+def _store_vectors(embedder, model_name, todo, source, vector_model, fk, progress):
+    """Encode `todo` [(pk, text, digest)] of `source` rows and store their `vector_model` rows
+    (pointing at them through `fk`), one committed write per BATCHES_PER_WRITE encoder batches;
+    a row deleted while it was encoded gets no vector. Returns how many were encoded."""
+    from django.db import transaction
+
     step = settings.ASSAY_EMBEDDING_BATCH_SIZE * BATCHES_PER_WRITE
     if progress:
         progress(0, len(todo))
@@ -383,11 +367,11 @@ def embed_passages(model_name, paper_ids=None, *, force=False, progress=None):
         vectors = embedder.encode([text for _, text, _ in batch])
         with transaction.atomic():
             ids = [pk for pk, _, _ in batch]
-            alive = set(Passage.objects.filter(pk__in=ids).values_list("pk", flat=True))
-            PassageEmbedding.objects.for_model(model_name).filter(passage_id__in=ids).delete()
-            PassageEmbedding.objects.bulk_create(
-                PassageEmbedding(
-                    passage_id=pk,
+            alive = set(source.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            vector_model.objects.for_model(model_name).filter(**{f"{fk}_id__in": ids}).delete()
+            vector_model.objects.bulk_create(
+                vector_model(
+                    **{f"{fk}_id": pk},
                     model=model_name,
                     dim=vectors.shape[1],
                     vector=vector.tobytes(),
