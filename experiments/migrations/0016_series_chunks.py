@@ -1,17 +1,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from experiments.models.chunks import backfill
-
-
-def backfill_chunks(apps, schema_editor):
-    # Points logged before chunks existed get theirs here; new points get them at ingest.
-    backfill(
-        apps.get_model("experiments", "SeriesChunk"),
-        apps.get_model("experiments", "MetricSummary"),
-        apps.get_model("experiments", "MetricPoint"),
-    )
-
 
 class Migration(migrations.Migration):
 
@@ -35,5 +24,5 @@ class Migration(migrations.Migration):
                 "constraints": [models.UniqueConstraint(fields=("run", "key", "index"), name="serieschunk_unique")],
             },
         ),
-        migrations.RunPython(backfill_chunks, migrations.RunPython.noop),
+        # The chunks of points logged before them are built by 0017, in the layout it leaves.
     ]

@@ -7,92 +7,130 @@ int64 steps and float64 values (NaN for a missing value, infinities as they came
 point row by row costs SQLite and the database driver about half a microsecond a column; a
 chunk is one row of two blobs, turned into arrays by np.frombuffer without a copy per point.
 
+A full chunk is one row. The chunk being filled is kept as pieces, one row per batch that
+reached it, each starting where the one before it ends; its pieces are merged into one row when
+it fills or holds MAX_PIECES of them. So a batch writes its own points once, instead of reading
+and rewriting the partly filled chunk (64 KiB on average at every batch), and a reader meets at
+most MAX_PIECES rows more per series.
+
 Chunks are written in the same transaction as the points (Run.log_points calls absorb() with
-the rows it inserts), and a point's place in its chunk is fixed by its seq, so folding the same
-rows in twice writes them over themselves rather than after. Readers still check the chunks'
-point count against the series' MetricSummary count and read the points themselves for a
-series whose chunks do not add up (points stored before chunks existed, or written around
-log_points): the copy can lag, never be wrong. `backfill_series_chunks` rebuilds it.
+the rows it inserts), and a point's place is fixed by its seq, so folding the same rows in
+twice leaves the chunks as they were. Readers still check the chunks' point count against the
+series' MetricSummary count and read the points themselves for a series whose chunks do not add
+up (points stored before chunks existed, or written around log_points): the copy can lag, never
+be wrong. `backfill_series_chunks` rebuilds it.
 """
 
 import numpy as np
 from django.db import models
 
-# 8,192 points make a 128 KiB chunk: a million-point series is 123 rows, and a batch appended
-# to a series rewrites at most one partly filled chunk (64 KiB on average) besides its own.
+from .ingest import insert_rows
+
+# 8,192 points make a 128 KiB chunk: a million-point series is 123 rows.
 CHUNK_SIZE = 8192
+MAX_PIECES = 16
 STEP_TYPE, VALUE_TYPE = np.dtype("<i8"), np.dtype("<f8")
+COLUMNS = ("run_id", "key", "start", "count", "steps", "values")
 
 
 class SeriesChunk(models.Model):
-    """Up to CHUNK_SIZE consecutive points (by seq) of one run's metric, packed."""
+    """Consecutive points (by seq) of one run's metric, packed: a whole chunk, or a piece of
+    the one being filled. Never reaches past the end of its chunk."""
 
-    run = models.ForeignKey("experiments.Run", on_delete=models.CASCADE, related_name="+")
+    # Not indexed nor constrained on its own: see MetricPoint.run.
+    run = models.ForeignKey(
+        "experiments.Run", on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     key = models.CharField(max_length=100)
-    index = models.BigIntegerField(help_text="seq // CHUNK_SIZE")
+    start = models.BigIntegerField(help_text="seq of its first point")
     count = models.PositiveIntegerField()
     steps = models.BinaryField(help_text="int64 little-endian, one per point in seq order")
     values = models.BinaryField(help_text="float64 little-endian (NaN for a missing value)")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["run", "key", "index"], name="serieschunk_unique")
+            models.UniqueConstraint(fields=["run", "key", "start"], name="serieschunk_unique")
         ]
 
     def __str__(self):
-        return f"{self.run_id} {self.key} #{self.index}"
+        return f"{self.run_id} {self.key} @{self.start}"
 
     @classmethod
-    def absorb(cls, rows):
-        """Fold freshly inserted MetricPoint rows (COLUMNS tuples) into the chunks.
+    def absorb(cls, series):
+        """Fold the new points of `series` ({(run_id, key): (seq, step, value)} arrays in seq
+        order, NaN where missing; see ingest.unbucketed_series) into the chunks.
 
-        Called inside the transaction that inserts them, with the run locked. Rows land at the
-        position their seq gives, so a retried fold leaves the chunks as they were.
+        Called inside the transaction that inserts them, with the run locked. Points land at
+        the position their seq gives, so a retried fold leaves the chunks as they were.
         """
-        series = {}
-        for run_id, key, bucket, step, value, _, seq in rows:
-            if bucket == "":
-                series.setdefault((run_id, key), []).append((seq, step, value))
         if not series:
             return
-        touched = {}
-        for owner, points in series.items():
-            points.sort()
-            seq = np.array([point[0] for point in points], dtype=np.int64)
-            step = np.array([point[1] for point in points], dtype=STEP_TYPE)
-            value = np.array([point[2] for point in points], dtype=VALUE_TYPE)  # None is NaN
-            index = seq // CHUNK_SIZE
-            for chunk in np.unique(index).tolist():
-                at = index == chunk
-                touched[(*owner, chunk)] = (seq[at] - chunk * CHUNK_SIZE, step[at], value[at])
-        # One query for every chunk the batch reaches (a batch may bring thousands of names).
-        stored = {
-            (run_id, key, index): (pk, count, steps, values)
-            for pk, run_id, key, index, count, steps, values in cls.objects.filter(
+        touched = {}  # (run_id, key, chunk number): (seq, step, value) of its new points
+        for owner, (seq, step, value) in series.items():
+            number = seq // CHUNK_SIZE
+            for chunk in np.unique(number).tolist():
+                at = number == chunk
+                touched[(*owner, chunk)] = (seq[at], step[at], value[at])
+        # The rows already in the chunks the batch reaches, one query without their blobs (a
+        # batch may bring thousands of names).
+        chunk_numbers = [chunk for _, _, chunk in touched]
+        pieces = {}
+        for pk, run_id, key, start, count in (
+            cls.objects.filter(
                 run_id__in={run_id for run_id, _ in series},
                 key__in={key for _, key in series},
-                index__in={index for _, _, index in touched},
-            ).values_list("pk", "run_id", "key", "index", "count", "steps", "values")
-            if (run_id, key, index) in touched
-        }
-        fresh, replaced = [], []
-        for (run_id, key, index), (position, step, value) in touched.items():
-            pk, count, steps, values = stored.get((run_id, key, index), (None, 0, b"", b""))
-            steps, values = _unpack(steps, values)
-            if position[0] > count or np.any(np.diff(position) != 1):
+                start__gte=min(chunk_numbers) * CHUNK_SIZE,
+                start__lt=(max(chunk_numbers) + 1) * CHUNK_SIZE,
+            )
+            .order_by("start")
+            .values_list("pk", "run_id", "key", "start", "count")
+        ):
+            pieces.setdefault((run_id, key, start // CHUNK_SIZE), []).append((pk, start, count))
+        fresh, merging = [], []
+        for (run_id, key, chunk), (seq, step, value) in touched.items():
+            stored = pieces.get((run_id, key, chunk), [])
+            end = chunk * CHUNK_SIZE
+            for _, start, count in stored:
+                if start != end:
+                    end = None  # a gap: see below
+                    break
+                end = start + count
+            if end is None or seq[0] > end or np.any(np.diff(seq) != 1):
                 # Points missing before these (a series older than chunks, not backfilled): no
                 # chunk beats a wrong one, and readers fall back to the points.
                 continue
-            start, end = int(position[0]), int(position[-1]) + 1
-            steps = np.concatenate([steps[:start], step, steps[end:]])
-            values = np.concatenate([values[:start], value, values[end:]])
-            if pk is not None:
-                replaced.append(pk)
-            fresh.append(cls(run_id=run_id, key=key, index=index, count=len(steps),
-                             steps=steps.tobytes(), values=values.tobytes()))  # fmt: skip
-        if replaced:
-            cls.objects.filter(pk__in=replaced).delete()
-        cls.objects.bulk_create(fresh, batch_size=200)
+            new = seq >= end  # points already in the chunk (a fold retried) stay as they are
+            if not new.any():
+                continue
+            piece = (step[new], value[new])
+            full = seq[-1] + 1 == (chunk + 1) * CHUNK_SIZE
+            if stored and (full or len(stored) + 1 >= MAX_PIECES):
+                merging.append(
+                    (run_id, key, chunk * CHUNK_SIZE, [pk for pk, _, _ in stored], piece)
+                )
+            else:
+                fresh.append((run_id, key, int(seq[new][0]), *piece))
+        if merging:
+            merged = [pk for *_, pks, _ in merging for pk in pks]
+            blobs = {
+                pk: _unpack(steps, values)
+                for pk, steps, values in cls.objects.filter(pk__in=merged).values_list(
+                    "pk", "steps", "values"
+                )
+            }
+            for run_id, key, start, pks, (step, value) in merging:
+                parts = [blobs[pk] for pk in pks]
+                fresh.append((
+                    run_id, key, start,
+                    np.concatenate([*(part[0] for part in parts), step]),
+                    np.concatenate([*(part[1] for part in parts), value]),
+                ))  # fmt: skip
+            cls.objects.filter(pk__in=merged).delete()
+        insert_rows(cls, COLUMNS, [
+            (run_id, key, start, len(step), step.tobytes(), value.tobytes())
+            for run_id, key, start, step, value in fresh
+        ])  # fmt: skip
 
     @classmethod
     def arrays(cls, run_ids, key):
@@ -101,7 +139,7 @@ class SeriesChunk(models.Model):
         parts = {}
         chunks = (
             cls.objects.filter(run_id__in=run_ids, key=key)
-            .order_by("run_id", "index")
+            .order_by("run_id", "start")
             .values_list("run_id", "count", "steps", "values")
         )
         for run_id, count, steps, values in chunks:
@@ -128,7 +166,7 @@ def pack(run_id, key, step, value, *, model=None):
     chunks = []
     for start in range(0, len(step), CHUNK_SIZE):
         steps, values = step[start : start + CHUNK_SIZE], value[start : start + CHUNK_SIZE]
-        chunks.append(model(run_id=run_id, key=key, index=start // CHUNK_SIZE, count=len(steps),
+        chunks.append(model(run_id=run_id, key=key, start=start, count=len(steps),
                             steps=steps.tobytes(), values=values.tobytes()))  # fmt: skip
     return chunks
 

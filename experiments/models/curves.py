@@ -17,6 +17,8 @@ import math
 import numpy as np
 from django.db import connection, models
 
+from .ingest import insert_rows
+
 # Power-of-4 levels from 8 points per tile: 9 levels reach 2**21 points per tile, so even a
 # series of a billion points has under 500 tiles at its coarsest level.
 TILE_SIZES = tuple(8 * 4**level for level in range(9))
@@ -41,7 +43,11 @@ class CurveTileQuerySet(models.QuerySet):
 class CurveTile(models.Model):
     """TILE_SIZES[level] consecutive points (by seq) of one run's metric, summarised."""
 
-    run = models.ForeignKey("experiments.Run", on_delete=models.CASCADE, related_name="+")
+    # Not indexed nor constrained on its own: see MetricPoint.run.
+    run = models.ForeignKey(
+        "experiments.Run", on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     key = models.CharField(max_length=100)
     level = models.PositiveSmallIntegerField()
     index = models.BigIntegerField(help_text="seq // TILE_SIZES[level]")
@@ -79,37 +85,33 @@ class CurveTile(models.Model):
     )  # fmt: skip
 
     @classmethod
-    def absorb(cls, rows):
-        """Fold freshly inserted MetricPoint rows (COLUMNS tuples) into the tiles.
+    def absorb(cls, series):
+        """Fold the new points of `series` ({(run_id, key): (seq, step, value)} arrays in seq
+        order, NaN where missing; see ingest.unbucketed_series) into the tiles.
 
-        Called inside the transaction that inserts them, with the run locked; rows of one
-        series arrive in seq order, continuing where the stored ones end.
+        Called inside the transaction that inserts them, with the run locked; each series'
+        points continue where its stored ones end.
         """
-        owners, positions = {}, []
-        for position, (run_id, key, bucket, *_) in enumerate(rows):
-            if bucket == "":
-                owners.setdefault((run_id, key), len(owners))
-                positions.append(position)
-        if not owners:
+        if not series:
             return
         # Series one after the other, each in seq order: their tiles are contiguous groups.
-        picked = sorted(positions, key=lambda p: (owners[(rows[p][0], rows[p][1])], rows[p][6]))
-        owner = np.array([owners[(rows[p][0], rows[p][1])] for p in picked], dtype=np.int64)
-        seq = np.array([rows[p][6] for p in picked], dtype=np.int64)
-        step = np.array([rows[p][3] for p in picked], dtype=np.int64)
-        value = np.array([rows[p][4] for p in picked], dtype=np.float64)  # None is NaN
-        # Appending can only extend, at each level, the tile holding the first new point. One
-        # condition per level (not per series): a batch may bring thousands of metric names.
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        condition = models.Q()
-        for level, size in enumerate(TILE_SIZES):
-            condition |= models.Q(level=level, index__in=set((seq[starts] // size).tolist()))
-        stored = cls.objects.filter(
-            condition, run_id__in={run_id for run_id, _ in owners}, key__in={k for _, k in owners}
-        ).values("pk", *ROW_FIELDS)
-        existing = {(t["run_id"], t["key"], t["level"], t["index"]): t for t in stored}
+        owners = list(series)
+        parts = list(series.values())
+        owner = np.repeat(np.arange(len(owners)), [len(part[0]) for part in parts])
+        seq, step, value = (np.concatenate([part[i] for part in parts]) for i in range(3))
+        # Appending can only extend, at each level, the tile holding the first new point, and
+        # only when that point is not the first of its tile.
+        firsts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        partial = [
+            (*owners[o], level, s // size)
+            for o, s in zip(owner[firsts].tolist(), seq[firsts].tolist(), strict=True)
+            for level, size in enumerate(TILE_SIZES)
+            if s % size
+        ]
+        existing = {tile[1:5]: dict(zip(("pk", *ROW_FIELDS), tile, strict=True))
+                    for tile in cls.stored(partial)}  # fmt: skip
         fresh, replaced = [], []
-        for row in tile_rows(list(owners), owner, seq, step, value):
+        for row in tile_rows(owners, owner, seq, step, value):
             earlier = existing.get(row[:4])
             if earlier:
                 replaced.append(earlier["pk"])
@@ -121,16 +123,31 @@ class CurveTile(models.Model):
         cls.insert_rows(fresh)
 
     @classmethod
-    def insert_rows(cls, rows):
-        """Insert tuples in ROW_FIELDS order in one statement per 1,000, past the ORM's
-        per-object work (a batch of many metric names makes thousands of tiles)."""
+    def stored(cls, wanted):
+        """(pk, *ROW_FIELDS) of the stored tiles among `wanted` (run_id, key, level, index)
+        tuples. A join on a VALUES list is a lookup on the unique index per tile, on both
+        backends; an OR of conditions per level would scan every tile of the run."""
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(cls._meta.get_field(name).column) for name in ROW_FIELDS)
-        marks = ", ".join(["%s"] * len(ROW_FIELDS))
-        sql = f"INSERT INTO {quote(cls._meta.db_table)} ({columns}) VALUES ({marks})"
+        columns = ", ".join(f"t.{quote(cls._meta.get_field(name).column)}" for name in ROW_FIELDS)
+        found = []
         with connection.cursor() as cursor:
-            for start in range(0, len(rows), 1000):
-                cursor.executemany(sql, rows[start : start + 1000])
+            for start in range(0, len(wanted), 2000):  # SQLite allows 32,766 parameters
+                part = wanted[start : start + 2000]
+                keys = ", ".join(["(%s, %s, %s, %s)"] * len(part))
+                cursor.execute(
+                    f"WITH wanted (run_id, key, level, idx) AS (VALUES {keys}) "
+                    f"SELECT t.id, {columns} FROM wanted JOIN {quote(cls._meta.db_table)} t "
+                    "ON t.run_id = wanted.run_id AND t.key = wanted.key "
+                    f"AND t.level = wanted.level AND t.{quote('index')} = wanted.idx",
+                    [value for tile in part for value in tile],
+                )
+                found.extend(cursor.fetchall())
+        return found
+
+    @classmethod
+    def insert_rows(cls, rows):
+        """Insert tuples in ROW_FIELDS order (a batch of many metric names makes thousands)."""
+        insert_rows(cls, ROW_FIELDS, rows)
 
 
 ROW_FIELDS = ("run_id", "key", "level", "index", *CurveTile.SUMMARY_FIELDS)

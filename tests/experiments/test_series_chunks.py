@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from experiments import drift
 from experiments.models import MetricPoint, SeriesChunk
 from experiments.models import chunks as chunks_module
+from experiments.models.ingest import unbucketed_series
 from tests.factories import make_experiment, report_run
 
 pytestmark = pytest.mark.django_db
@@ -81,8 +82,8 @@ def plain_drift(reference, run, tolerance, key="loss"):
 def _chunks(run, key="loss"):
     return list(
         SeriesChunk.objects.filter(run=run, key=key)
-        .order_by("index")
-        .values_list("index", "count", "steps", "values")
+        .order_by("start")
+        .values_list("start", "count", "steps", "values")
     )
 
 
@@ -166,7 +167,7 @@ def test_a_retried_batch_or_fold_leaves_the_chunks_as_they_were():
         .order_by("seq")
         .values_list("step", "value", "seq")
     ]
-    SeriesChunk.absorb(rows)
+    SeriesChunk.absorb(unbucketed_series(rows))
     assert _chunks(run) == stored
     _log(run, [(step, 3.0) for step in range(100, 140)], "b2")
     assert [count for _, count, _, _ in _chunks(run)] == [64, 64, 12]
@@ -190,7 +191,7 @@ def test_points_without_chunks_are_read_from_the_points_until_the_backfill():
     packed = {reference.pk: _chunks(reference), run.pk: _chunks(run)}
     # Points stored before chunks existed: none, or only the latest of them.
     SeriesChunk.objects.filter(run=reference).delete()
-    SeriesChunk.objects.filter(run=run, index__lt=2).delete()
+    SeriesChunk.objects.filter(run=run, start__lt=2 * 64).delete()
     _log(run, [(step, 2.0) for step in range(300, 310)], "c5")
     expected = raw_comparison(reference, run, tolerance)
     row = drift.report(experiment, reference=reference.pk, runs=[run.pk],

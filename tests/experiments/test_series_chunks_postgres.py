@@ -40,7 +40,7 @@ def raw(run):
 
 def chunks(run):
     return [(i, c, bytes(s), bytes(v)) for i, c, s, v in SeriesChunk.objects.filter(run=run)
-            .order_by("index").values_list("index", "count", "steps", "values")]
+            .order_by("start").values_list("start", "count", "steps", "values")]
 
 for size in (50, 2 * CHUNK_SIZE + 100):
     experiment = Experiment.objects.create(key=f"EXP-{size}", title="t", technique=technique,

@@ -1,0 +1,63 @@
+import django.db.models.deletion
+from django.db import migrations, models
+
+from experiments.models.chunks import backfill
+
+
+def rebuild_chunks(apps, schema_editor):
+    # Chunks are a copy of the points: rebuilt, not converted, in the layout of pieces.
+    chunk = apps.get_model("experiments", "SeriesChunk")
+    chunk.objects.all().delete()
+    backfill(chunk, apps.get_model("experiments", "MetricSummary"),
+             apps.get_model("experiments", "MetricPoint"))  # fmt: skip
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("experiments", "0016_series_chunks"),
+    ]
+
+    operations = [
+        migrations.AlterField(
+            model_name="metricpoint",
+            name="run",
+            field=models.ForeignKey(
+                db_constraint=False, db_index=False,
+                on_delete=django.db.models.deletion.CASCADE, related_name="points",
+                to="experiments.run",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="curvetile",
+            name="run",
+            field=models.ForeignKey(
+                db_constraint=False, db_index=False,
+                on_delete=django.db.models.deletion.CASCADE, related_name="+",
+                to="experiments.run",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="serieschunk",
+            name="run",
+            field=models.ForeignKey(
+                db_constraint=False, db_index=False,
+                on_delete=django.db.models.deletion.CASCADE, related_name="+",
+                to="experiments.run",
+            ),
+        ),
+        migrations.RemoveConstraint(model_name="serieschunk", name="serieschunk_unique"),
+        migrations.RenameField(model_name="serieschunk", old_name="index", new_name="start"),
+        migrations.AlterField(
+            model_name="serieschunk",
+            name="start",
+            field=models.BigIntegerField(help_text="seq of its first point"),
+        ),
+        migrations.AddConstraint(
+            model_name="serieschunk",
+            constraint=models.UniqueConstraint(
+                fields=("run", "key", "start"), name="serieschunk_unique"
+            ),
+        ),
+        migrations.RunPython(rebuild_chunks, migrations.RunPython.noop),
+    ]

@@ -1,0 +1,106 @@
+"""What the ingest path (Run.log_points) shares: a batch's series as arrays, and row inserts
+and updates past the ORM, whose per-object work costs more than the database's at a thousand
+rows: PostgreSQL's COPY (several times faster than INSERT) and one executemany elsewhere."""
+
+import numpy as np
+from django.db import connection
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value):
+    return value.translate(_COPY_ESCAPES)
+
+
+def copy_float(value):
+    """A float (or None) in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if value - value == 0:  # finite; NaN arrives here as None
+        return repr(value)
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _copy_column(values):
+    """One column's values in COPY's text format; formatted a column at a time, so that the
+    type is looked at once per column rather than once per value."""
+    kinds = {type(value) for value in values} - {type(None)}
+    if kinds <= {int}:
+        return ["\\N" if value is None else str(value) for value in values]
+    if kinds <= {int, float}:
+        return [copy_float(None if value is None else float(value)) for value in values]
+    if kinds <= {bytes}:
+        return ["\\N" if value is None else "\\\\x" + value.hex() for value in values]
+    if kinds <= {str}:
+        return ["\\N" if value is None else copy_text(value) for value in values]
+    raise TypeError(f"no COPY format for {', '.join(sorted(kind.__name__ for kind in kinds))}")
+
+
+def copy_into(model, columns, text):
+    """COPY `text` (rows in COPY's text format, `columns` order) into model's table."""
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+            copy.write(text)
+
+
+def insert_rows(model, columns, rows):
+    """Insert tuples of plain values (str, int, float, None) in `columns` order."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        columns_text = [_copy_column(values) for values in zip(*rows, strict=True)]
+        text = "".join("\t".join(row) + "\n" for row in zip(*columns_text, strict=True))
+        copy_into(model, columns, text)
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def update_rows(model, columns, rows):
+    """Set `columns` (after the first, the primary key) of each row in one UPDATE per 500 rows:
+    Django's bulk_update writes a CASE per column and cost more than the rest of the update."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    names = [quote(model._meta.get_field(name).column) for name in columns]
+    types = [model._meta.get_field(name).db_type(connection) for name in columns]
+    # CAST: in a VALUES list PostgreSQL types a NULL as text, which no bigint column takes.
+    assignments = ", ".join(
+        f"{name} = CAST(given.{name} AS {kind})"
+        for name, kind in zip(names[1:], types[1:], strict=True)
+    )
+    table = quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            part = rows[start : start + 500]
+            marks = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(part))
+            cursor.execute(
+                f"WITH given ({', '.join(names)}) AS (VALUES {marks}) "
+                f"UPDATE {table} SET {assignments} FROM given "
+                f"WHERE {table}.{names[0]} = CAST(given.{names[0]} AS {types[0]})",
+                [value for row in part for value in row],
+            )
+
+
+def unbucketed_series(rows):
+    """{(run_id, key): (seq, step, value)} of MetricPoint rows (COLUMNS tuples) outside buckets:
+    int64, int64 and float64 arrays in seq order, NaN where the value is missing."""
+    grouped = {}
+    for run_id, key, bucket, step, value, _, seq in rows:
+        if bucket == "":
+            grouped.setdefault((run_id, key), []).append((seq, step, value))
+    series = {}
+    for owner, points in grouped.items():
+        points.sort()
+        series[owner] = (
+            np.array([point[0] for point in points], dtype=np.int64),
+            np.array([point[1] for point in points], dtype=np.int64),
+            np.array([point[2] for point in points], dtype=np.float64),  # None is NaN
+        )
+    return series
