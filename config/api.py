@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from core.json_body import JsonBodyParser
 from experiments.api import router as experiments_router
 from experiments.models.evidence import TooManyMetrics
 from papers.api import router as papers_router
@@ -15,6 +16,7 @@ api = NinjaAPI(
     version="1",
     description="Runs, metrics and artifacts from training jobs; radar and papers for scripts.",
     urls_namespace="api",
+    parser=JsonBodyParser(),
 )
 
 

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
+from core import json_body
+
 # MLflow's limits (mlflow/utils/validation.py), so a batch MLflow's server takes is taken.
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
@@ -106,7 +108,7 @@ def read_body(request):
         if not raw.strip():
             return {}
         try:
-            body = json.loads(raw)
+            body = json_body.loads(raw)
         except (ValueError, RecursionError) as error:
             raise invalid(f"Malformed JSON request body: {error}") from None
         if not isinstance(body, dict):
