@@ -22,9 +22,9 @@ be wrong. `backfill_series_chunks` rebuilds it.
 """
 
 import numpy as np
-from django.db import models
+from django.db import connection, models
 
-from .ingest import insert_rows
+from .ingest import delete_rows, insert_rows
 
 # 8,192 points make a 128 KiB chunk: a million-point series is 123 rows.
 CHUNK_SIZE = 8192
@@ -76,15 +76,11 @@ class SeriesChunk(models.Model):
         # batch may bring thousands of names).
         chunk_numbers = [chunk for _, _, chunk in touched]
         pieces = {}
-        for pk, run_id, key, start, count in (
-            cls.objects.filter(
-                run_id__in={run_id for run_id, _ in series},
-                key__in={key for _, key in series},
-                start__gte=min(chunk_numbers) * CHUNK_SIZE,
-                start__lt=(max(chunk_numbers) + 1) * CHUNK_SIZE,
-            )
-            .order_by("start")
-            .values_list("pk", "run_id", "key", "start", "count")
+        for pk, run_id, key, start, count in cls.stored(
+            {run_id for run_id, _ in series},
+            {key for _, key in series},
+            min(chunk_numbers) * CHUNK_SIZE,
+            (max(chunk_numbers) + 1) * CHUNK_SIZE,
         ):
             pieces.setdefault((run_id, key, start // CHUNK_SIZE), []).append((pk, start, count))
         fresh, merging = [], []
@@ -126,11 +122,28 @@ class SeriesChunk(models.Model):
                     np.concatenate([*(part[0] for part in parts), step]),
                     np.concatenate([*(part[1] for part in parts), value]),
                 ))  # fmt: skip
-            cls.objects.filter(pk__in=merged).delete()
+            delete_rows(cls, merged)
         insert_rows(cls, COLUMNS, [
             (run_id, key, start, len(step), step.tobytes(), value.tobytes())
             for run_id, key, start, step, value in fresh
         ])  # fmt: skip
+
+    @classmethod
+    def stored(cls, run_ids, keys, first, end):
+        """(pk, run_id, key, start, count) of the rows of these runs and keys starting at seq
+        `first` up to `end`, by start; their blobs stay in the database."""
+        quote = connection.ops.quote_name
+        run_ids, keys = list(run_ids), list(keys)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, run_id, {quote('key')}, start, {quote('count')} "
+                f"FROM {quote(cls._meta.db_table)} "
+                f"WHERE run_id IN ({', '.join(['%s'] * len(run_ids))}) "
+                f"AND {quote('key')} IN ({', '.join(['%s'] * len(keys))}) "
+                "AND start >= %s AND start < %s ORDER BY start",
+                [*run_ids, *keys, first, end],
+            )
+            return cursor.fetchall()
 
     @classmethod
     def arrays(cls, run_ids, key):

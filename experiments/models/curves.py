@@ -17,7 +17,7 @@ import math
 import numpy as np
 from django.db import connection, models
 
-from .ingest import insert_rows
+from .ingest import delete_rows, insert_rows
 
 # Power-of-4 levels from 8 points per tile: 9 levels reach 2**21 points per tile, so even a
 # series of a billion points has under 500 tiles at its coarsest level.
@@ -118,8 +118,7 @@ class CurveTile(models.Model):
                 merged = merge(earlier, dict(zip(ROW_FIELDS, row, strict=True)))
                 row = tuple(merged[name] for name in ROW_FIELDS)
             fresh.append(row)
-        if replaced:
-            cls.objects.filter(pk__in=replaced).delete()
+        delete_rows(cls, replaced)
         cls.insert_rows(fresh)
 
     @classmethod
@@ -200,7 +199,12 @@ def _first_where(slot, mask, slots, reverse=False):
     """Per slot, the position of its first point where mask holds (last with reverse), or -1."""
     found = np.full(slots, -1)
     positions = np.flatnonzero(mask)
-    chosen, where = np.unique(slot[positions], return_index=True)
+    if not len(positions):
+        return found
+    # A slot's points are contiguous: its first is where the slot number changes.
+    picked = slot[positions]
+    where = np.flatnonzero(np.r_[True, picked[1:] != picked[:-1]])
+    chosen = picked[where]
     found[chosen] = positions[where]
     if reverse:
         found[chosen] = len(slot) - 1 - found[chosen]

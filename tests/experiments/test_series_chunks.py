@@ -217,3 +217,50 @@ def test_a_long_series_without_chunks_is_compared_from_its_points():
                        tolerance=tolerance)["comparisons"][0]  # fmt: skip
     expected = raw_comparison(reference, run, tolerance)
     assert {key: row[key] for key in expected} == expected and row["first_divergent_step"] == 0
+
+
+def test_small_batches_are_kept_as_pieces_and_merged_when_their_chunk_fills():
+    run = report_run(experiment=make_experiment(key="EXP-9"), name="mi300x", seed=1)
+    rng = np.random.default_rng(5)
+    values = rng.normal(1, 0.1, 150)
+    values[[7, 70]] = [math.nan, -math.inf]
+    for step in range(150):  # a job sending one point a request
+        _log(run, [(step, values[step])], f"s{step}")
+        rows = _chunks(run)
+        # Rows tile the series from seq 0 without gaps or overlaps, none past its chunk's end.
+        assert [start for start, *_ in rows] == list(
+            np.cumsum([0] + [count for _, count, _, _ in rows[:-1]])
+        )
+        assert all(start // 64 == (start + count - 1) // 64 for start, count, _, _ in rows)
+        assert len(rows) <= (step + 1) // 64 + chunks_module.MAX_PIECES
+    # Full chunks are one row each; the one being filled is in pieces of a few points.
+    assert [count for _, count, _, _ in _chunks(run)][:2] == [64, 64]
+    assert np.array_equal(
+        MetricPoint.series([run.pk], "loss")[run.pk][1], raw_series(run)[1], equal_nan=True
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_rebuilds_chunks_of_the_old_layout_from_the_points():
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("experiments", "0016_series_chunks")]
+    after = [("experiments", "0017_lighter_ingest")]
+    run = report_run(experiment=make_experiment(key="EXP-9"), name="mi300x", seed=1)
+    _log(run, enumerate(np.linspace(1, 2, 150)), "b1")
+    expected = raw_series(run)
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("experiments", "SeriesChunk")
+    old.objects.all().delete()
+    # The old layout: one row per chunk, numbered; this one says it holds nothing.
+    old.objects.create(run_id=run.pk, key="loss", index=0, count=0, steps=b"", values=b"")
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps.get_model("experiments", "SeriesChunk")
+    rebuilt = new.objects.filter(run_id=run.pk, key="loss").order_by("start")
+    assert [(chunk.start, chunk.count) for chunk in rebuilt] == [(0, 64), (64, 64), (128, 22)]
+    steps = np.concatenate([np.frombuffer(chunk.steps, dtype="<i8") for chunk in rebuilt])
+    assert steps.tolist() == expected[0].tolist()
+    MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())
+    assert np.array_equal(MetricPoint.series([run.pk], "loss")[run.pk][1], expected[1])
