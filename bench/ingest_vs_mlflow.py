@@ -6,6 +6,9 @@ Assay (gunicorn) and an MLflow tracking server with the same number of web worke
 concurrent clients (processes) each send batches of 1,000 points to their own run for a fixed
 time: to Assay's native endpoint, to Assay's /mlflow log-batch (the body MLflow's client
 sends), and to MLflow's server; prints the sustained points per second of each and the ratios.
+Each server is under the same load for --warm-up seconds before the clock starts, so that a
+server that starts slowly (MLflow's does: its first seconds run at half its later rate) is
+measured as it runs, not as it wakes.
 
 MLflow goes into its own virtual environment, so that its pins do not fight Assay's:
 
@@ -13,6 +16,7 @@ MLflow goes into its own virtual environment, so that its pins do not fight Assa
     var/bench-venv/bin/pip install mlflow==3.17.2 "psycopg[binary]==3.3.9"
 
     .venv/bin/python bench/ingest_vs_mlflow.py [--workers 2] [--clients 8] [--seconds 20]
+                                               [--warm-up 5]
 """
 
 import argparse
@@ -54,27 +58,27 @@ def points(step0):
 
 def assay_client(args):
     """One client: its own run, batches of 1,000 points until the deadline."""
-    url, key, client, start_at, deadline = args
+    url, key, client, warm_at, start_at, deadline = args
     session = requests.Session()
     session.headers.update({"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
     base = f"{url}/api/v1/experiments/BENCH-1"
     run = session.post(f"{base}/runs", data=json.dumps({"name": f"client-{client}"})).json()
     metrics_url = f"{base}/runs/{run['id']}/metrics"
     sent, batch = 0, 0
-    while time.time() < start_at:
+    while time.time() < warm_at:
         time.sleep(0.01)
-    while time.time() < deadline:
+    while (began := time.time()) < deadline:
         body = {"idempotency_key": f"c{client}-b{batch}", "points": points(batch * BATCH)}
         response = session.post(metrics_url, data=json.dumps(body))
         response.raise_for_status()
-        sent += BATCH
+        sent += BATCH if began >= start_at else 0
         batch += 1
     return sent
 
 
 def mlflow_client(args):
     """One client of an MLflow API (MLflow's server, or Assay's at /mlflow with a token)."""
-    url, experiment_id, key, client, start_at, deadline = args
+    url, experiment_id, key, client, warm_at, start_at, deadline = args
     session = requests.Session()
     session.headers.update({"Content-Type": "application/json"})
     if key:
@@ -85,9 +89,9 @@ def mlflow_client(args):
         data=json.dumps({"experiment_id": experiment_id, "run_name": f"client-{client}"}),
     ).json()["run"]["info"]["run_id"]
     sent, batch = 0, 0
-    while time.time() < start_at:
+    while time.time() < warm_at:
         time.sleep(0.01)
-    while time.time() < deadline:
+    while (began := time.time()) < deadline:
         metrics = [
             {"key": point["key"], "value": point["value"], "step": point["step"],
              "timestamp": int(point["wall_time"] * 1000)}
@@ -97,16 +101,18 @@ def mlflow_client(args):
             f"{api}/runs/log-batch", data=json.dumps({"run_id": run, "metrics": metrics})
         )
         response.raise_for_status()
-        sent += BATCH
+        sent += BATCH if began >= start_at else 0
         batch += 1
     return sent
 
 
-def load(client_function, target, clients, seconds):
-    """Sustained points/s of `clients` processes running `client_function` for `seconds`."""
-    start_at = time.time() + 3  # every client has its run and session before the clock starts
+def load(client_function, target, clients, seconds, warm_up):
+    """Sustained points/s of `clients` processes running `client_function` for `seconds`, after
+    `warm_up` seconds of the same load; only batches begun on the clock count."""
+    warm_at = time.time() + 3  # every client has its run and session before the load starts
+    start_at = warm_at + warm_up
     deadline = start_at + seconds
-    jobs = [(*target, client, start_at, deadline) for client in range(clients)]
+    jobs = [(*target, client, warm_at, start_at, deadline) for client in range(clients)]
     with multiprocessing.Pool(clients) as pool:
         sent = pool.map(client_function, jobs)
     # The last batches finish a little after the deadline; count the time they took.
@@ -157,6 +163,8 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="web workers of each server")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--seconds", type=float, default=20, help="load duration per server")
+    parser.add_argument("--warm-up", type=float, default=5,
+                        help="seconds of load before the clock starts")  # fmt: skip
     args = parser.parse_args()
     if not MLFLOW_BIN.exists():
         sys.exit(f"{MLFLOW_BIN} not found: install MLflow as the docstring says")
@@ -174,11 +182,11 @@ def main():
                                log_path=folder / "assay.log").start()  # fmt: skip
             try:
                 assay_rate, assay_points = load(
-                    assay_client, (server.url, key), args.clients, args.seconds
+                    assay_client, (server.url, key), args.clients, args.seconds, args.warm_up
                 )
                 compatible_rate, compatible_points = load(
                     mlflow_client, (f"{server.url}/mlflow", "BENCH-1", key), args.clients,
-                    args.seconds,
+                    args.seconds, args.warm_up,
                 )  # fmt: skip
             finally:
                 server.stop()
@@ -191,8 +199,9 @@ def main():
                     f"{url}/api/2.0/mlflow/experiments/create", json={"name": "bench"}, timeout=30
                 ).json()["experiment_id"]
                 mlflow_rate, mlflow_points = load(
-                    mlflow_client, (url, experiment_id, None), args.clients, args.seconds
-                )
+                    mlflow_client, (url, experiment_id, None), args.clients, args.seconds,
+                    args.warm_up,
+                )  # fmt: skip
             finally:
                 os.killpg(process.pid, 15)
                 process.wait(30)
@@ -200,7 +209,8 @@ def main():
             postgres.stop()
 
     print(f"\nIngestion on PostgreSQL, {args.workers} web workers each, {args.clients} clients, "
-          f"batches of {BATCH} points, {args.seconds:g} s each")  # fmt: skip
+          f"batches of {BATCH} points, {args.seconds:g} s each after {args.warm_up:g} s of "
+          "warm-up")  # fmt: skip
     rows = [
         ("Assay (metrics batch)", assay_rate, assay_points),
         ("Assay /mlflow log-batch", compatible_rate, compatible_points),
