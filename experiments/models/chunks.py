@@ -59,7 +59,7 @@ class SeriesChunk(models.Model):
     @classmethod
     def absorb(cls, series):
         """Fold the new points of `series` ({(run_id, key): (seq, step, value)} arrays in seq
-        order, NaN where missing; see ingest.unbucketed_series) into the chunks.
+        order, NaN where missing; as MetricSummary.absorb returns them) into the chunks.
 
         Called inside the transaction that inserts them, with the run locked. Points land at
         the position their seq gives, so a retried fold leaves the chunks as they were.

@@ -87,7 +87,7 @@ class CurveTile(models.Model):
     @classmethod
     def absorb(cls, series):
         """Fold the new points of `series` ({(run_id, key): (seq, step, value)} arrays in seq
-        order, NaN where missing; see ingest.unbucketed_series) into the tiles.
+        order, NaN where missing; as MetricSummary.absorb returns them) into the tiles.
 
         Called inside the transaction that inserts them, with the run locked; each series'
         points continue where its stored ones end.

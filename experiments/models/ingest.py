@@ -2,7 +2,6 @@
 and updates past the ORM, whose per-object work costs more than the database's at a thousand
 rows: PostgreSQL's COPY (several times faster than INSERT) and one executemany elsewhere."""
 
-import numpy as np
 from django.db import connection
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -97,21 +96,3 @@ def update_rows(model, columns, rows):
                 f"WHERE {table}.{names[0]} = CAST(given.{names[0]} AS {types[0]})",
                 [value for row in part for value in row],
             )
-
-
-def unbucketed_series(rows):
-    """{(run_id, key): (seq, step, value)} of MetricPoint rows (COLUMNS tuples) outside buckets:
-    int64, int64 and float64 arrays in seq order, NaN where the value is missing."""
-    grouped = {}
-    for run_id, key, bucket, step, value, _, seq in rows:
-        if bucket == "":
-            grouped.setdefault((run_id, key), []).append((seq, step, value))
-    series = {}
-    for owner, points in grouped.items():
-        points.sort()
-        series[owner] = (
-            np.array([point[0] for point in points], dtype=np.int64),
-            np.array([point[1] for point in points], dtype=np.int64),
-            np.array([point[2] for point in points], dtype=np.float64),  # None is NaN
-        )
-    return series

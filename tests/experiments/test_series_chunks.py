@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from experiments import drift
 from experiments.models import MetricPoint, SeriesChunk
 from experiments.models import chunks as chunks_module
-from experiments.models.ingest import unbucketed_series
 from tests.factories import make_experiment, report_run
 
 pytestmark = pytest.mark.django_db
@@ -167,7 +166,10 @@ def test_a_retried_batch_or_fold_leaves_the_chunks_as_they_were():
         .order_by("seq")
         .values_list("step", "value", "seq")
     ]
-    SeriesChunk.absorb(unbucketed_series(rows))
+    seq, step, value = (
+        np.array(column) for column in zip(*[(r[6], r[3], r[4]) for r in rows], strict=True)
+    )
+    SeriesChunk.absorb({(run.pk, "loss"): (seq, step, value.astype(float))})
     assert _chunks(run) == stored
     _log(run, [(step, 3.0) for step in range(100, 140)], "b2")
     assert [count for _, count, _, _ in _chunks(run)] == [64, 64, 12]
