@@ -2,18 +2,15 @@
 
 Two experiments of 20 runs each (10 baseline, 10 candidate seeds) on a fresh SQLite database:
 one with 1,000 loss points per run, one with 1,000,000 (20 million points). The points are
-bulk-loaded (one executemany on SQLite, MetricPoint.insert_many's COPY on PostgreSQL) with
-their per-series summary and chart tiles (experiments.models.curves.tile_rows, what ingest
-keeps); a few bucketed points go in through Run.log_points, the API's path. Timed, through
+bulk-loaded as the chunks they are stored in (experiments.models.chunks.pack) with their
+per-series summary and chart tiles (experiments.models.curves.tile_rows, what ingest keeps);
+a few bucketed points go in through Run.log_points, the API's path. Timed, through
 Django's test client as a Lead, after a warm-up: the page itself, and the chart data the page's
 script fetches (experiment_curves at 800 pixels: every run downsampled by tsdownsample). The
 target: under 300 ms p95 each, and query counts that do not grow with the number of points.
 Also timed, beside them: the drift comparison of the first baseline run against up to four
-other runs (experiments:experiment_drift, every point of each read and differenced in numpy),
-three ways in one run: reading the point rows through the ORM's cursor (the old path, kept
-here only), reading them with np.fromiter over a raw cursor, and reading the packed chunks
-(SeriesChunk, what the app does). The first divergent step and the largest differences must
-come out the same all three ways.
+other runs (experiments:experiment_drift, every point of each read from its chunks and
+differenced in numpy).
 
     .venv/bin/python bench/experiment_page.py [--points 1000000] [--runs 20] [--repeat 20]
 """
@@ -21,9 +18,7 @@ come out the same all three ways.
 import argparse
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
-from unittest.mock import patch
 from urllib.parse import urlencode
 
 import numpy as np
@@ -74,84 +69,18 @@ def build(key, *, runs, points, user):
 
 
 def load_series(run, key, steps, values):
-    """Points and tiles of one series in bulk: what ingest stores, without per-batch work."""
-    from django.db import connection, transaction
+    """Chunks and tiles of one series in bulk: what ingest stores, without per-batch work."""
+    from django.db import transaction
 
-    from experiments.models import CurveTile, MetricPoint, SeriesChunk
+    from experiments.models import CurveTile, SeriesChunk
     from experiments.models.chunks import pack
     from experiments.models.curves import tile_rows
 
     seq = np.arange(len(steps), dtype=np.int64)
     with transaction.atomic():
-        rows = zip([run.pk] * len(steps), [key] * len(steps), [""] * len(steps), steps.tolist(),
-                   values.tolist(), [None] * len(steps), seq.tolist(), strict=True)  # fmt: skip
-        if connection.vendor == "postgresql":
-            MetricPoint.insert_many(list(rows))
-        else:
-            with connection.cursor() as cursor:
-                cursor.executemany(_insert(MetricPoint, MetricPoint.COLUMNS), rows)
         owner = np.zeros(len(steps), dtype=np.int64)
         CurveTile.insert_rows(list(tile_rows([(run.pk, key)], owner, seq, steps, values)))
         SeriesChunk.objects.bulk_create(pack(run.pk, key, steps, values), batch_size=200)
-
-
-def series_from_rows(cls, run_ids, metric):
-    """The old MetricPoint.series: a query per run, every point row through the cursor."""
-    from experiments.arrays import fetch_array
-    from experiments.models.evidence import one_value_per_step
-
-    found = {}
-    for run_id in dict.fromkeys(run_ids):
-        points = (cls.objects.filter(run_id=run_id, key=metric, bucket="").order_by("seq")
-                  .values_list("step", "value"))  # fmt: skip
-        rows = fetch_array(points)
-        if len(rows):
-            found[run_id] = one_value_per_step(rows[:, 0].astype(np.int64), rows[:, 1])
-    return found
-
-
-def series_from_iter(cls, run_ids, metric):
-    """The rows through a raw cursor into np.fromiter (no list of tuples, no float array of
-    both columns). The bench's values are never NULL, which fromiter could not take as NaN."""
-    from django.db import connection
-
-    from experiments.models.evidence import one_value_per_step
-
-    found = {}
-    for run_id in dict.fromkeys(run_ids):
-        sql, params = (cls.objects.filter(run_id=run_id, key=metric, bucket="").order_by("seq")
-                       .values_list("step", "value").query.sql_with_params())  # fmt: skip
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = np.fromiter(cursor, dtype=[("step", "<i8"), ("value", "<f8")])
-        if len(rows):
-            found[run_id] = one_value_per_step(rows["step"], rows["value"])
-    return found
-
-
-# How the drift comparison reads the points: None is MetricPoint.series as the app has it.
-DRIFT_WAYS = {"rows": series_from_rows, "fromiter": series_from_iter, "chunks": None}
-
-
-def answer(experiment, reference, others):
-    """What the comparison found, to check that every way finds the same."""
-    from experiments import drift
-
-    found = drift.report(experiment, reference=reference,
-                         runs=others,
-                         tolerance=drift.Tolerance(relative=1e-3))  # fmt: skip
-    return [(row["first_divergent_step"], row["divergent_steps"], row["max_abs"], row["max_rel"])
-            for row in found["comparisons"]]  # fmt: skip
-
-
-def _insert(model, columns):
-    from django.db import connection
-
-    names = ", ".join(connection.ops.quote_name(column) for column in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    return (
-        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({names}) VALUES ({marks})"
-    )
 
 
 def measure(client, url, repeat, expect):
@@ -189,8 +118,6 @@ def main():
     from django.test import Client
     from django.urls import reverse
 
-    from experiments.models import MetricPoint
-
     lead = User.objects.create_user("lead")
     lead.groups.add(Group.objects.get(name="Lead"))
     client = Client(SERVER_NAME="localhost")
@@ -221,14 +148,7 @@ def main():
             drift_url = (f"{reverse('experiments:experiment_drift', args=[experiment.pk])}"
                          f"?reference={reference}&{urlencode({'runs': others}, doseq=True)}"
                          "&rel_tol=1e-3")  # fmt: skip
-            drift = {}
-            for way, series in DRIFT_WAYS.items():
-                reading = (patch.object(MetricPoint, "series", classmethod(series)) if series
-                           else nullcontext())  # fmt: skip
-                with reading:
-                    drift[way] = measure(client, drift_url, min(args.repeat, 10),
-                                         "first-divergent")  # fmt: skip
-                    drift[way] += (answer(experiment, reference, others),)
+            drift = measure(client, drift_url, min(args.repeat, 10), "first-divergent")
             rows.append((points, page, chart, drift))
         report(label, rows, args)
 
@@ -242,26 +162,15 @@ def report(label, rows, args):
               f"{percentile(page, 50):>7.1f} {percentile(page, 95):>7.1f} | {chart_queries:>7} "
               f"{percentile(chart, 50):>7.1f} {percentile(chart, 95):>7.1f}")  # fmt: skip
     compared = min(args.runs - 1, 4)
-    print(f"drift comparison, 1 reference against {compared} run(s), by how the points are read")
-    print(f"{'points/run':>12} | " + " | ".join(
-        f"{way + ' q':>11} {'p50 ms':>7} {'p95 ms':>7}" for way in DRIFT_WAYS))  # fmt: skip
-    for points, _, _, drift in rows:
-        print(f"{points:>12,} | " + " | ".join(
-            f"{queries:>11} {percentile(times, 50):>7.1f} {percentile(times, 95):>7.1f}"
-            for queries, times, _ in drift.values()))  # fmt: skip
-        answers = {way: found for way, (_, _, found) in drift.items()}
-        same = all(found == answers["rows"] for found in answers.values())
-        print(
-            f"{'':>12}   first divergent step, divergent steps, largest differences: "
-            f"{'the same all three ways' if same else 'DIFFERENT: ' + repr(answers)}"
-        )
+    print(f"drift comparison, 1 reference against {compared} run(s), points read from chunks")
+    print(f"{'points/run':>12} | {'queries':>7} {'p50 ms':>7} {'p95 ms':>7}")
+    for points, _, _, (queries, times) in rows:
+        print(f"{points:>12,} | {queries:>7} {percentile(times, 50):>7.1f} "
+              f"{percentile(times, 95):>7.1f}")  # fmt: skip
     small, large = rows
-    same = all(small[i][0] == large[i][0] for i in (1, 2)) and all(
-        small[3][way][0] == large[3][way][0] for way in ("chunks",)
-    )
-    slowest = max(percentile(large[1][1], 95), percentile(large[2][1], 95),
-                  percentile(large[3]["chunks"][1], 95))  # fmt: skip
-    print(f"query counts (page, chart, drift from chunks): {'same' if same else 'DIFFERENT'} at "
+    same = all(small[i][0] == large[i][0] for i in (1, 2, 3))
+    slowest = max(percentile(large[i][1], 95) for i in (1, 2, 3))
+    print(f"query counts (page, chart, drift): {'same' if same else 'DIFFERENT'} at "
           f"1k and {args.points:,} points per run; slowest p95 {slowest:.0f} ms "
           f"{'meets' if slowest < 300 else 'MISSES'} the 300 ms target")  # fmt: skip
 

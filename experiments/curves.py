@@ -2,8 +2,8 @@
 
 A constant number of queries however many points were logged: the runs, their per-series
 counts, then one query for the tiles of every run with a long history (CurveTile, kept at
-ingest) and one for the points of the runs with short ones. Each run's candidate points
-(the first, lowest, highest and last finite value of each tile, or its points) are
+ingest) and one for the packed points of the runs with short ones (SeriesChunk). Each run's
+candidate points (the first, lowest, highest and last finite value of each tile, or its points) are
 downsampled by tsdownsample's MinMaxLTTB to `width` points, and its lowest and highest
 points are always kept. NaN and infinities become null values, which the chart draws as gaps.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from django.urls import reverse
 
 from .arrays import fetch_array, json_floats, kept_indices
-from .models import CurveTile, MetricPoint, MetricSummary
+from .models import CurveTile, MetricSummary, SeriesChunk
 from .models.curves import TILE_SIZES
 
 DEFAULT_WIDTH, MIN_WIDTH, MAX_WIDTH = 800, 100, 4000
@@ -112,12 +112,8 @@ def curve_data(experiment, metric, width=DEFAULT_WIDTH, window=None):
             shapes[run_id] = _Shape.from_tiles(rows)
     short = [run_id for run_id, level in levels.items() if level is None]
     if short:
-        points = MetricPoint.objects.filter(run_id__in=short, key=metric, bucket="")
-        if window is not None:
-            points = points.filter(step__gte=window[0], step__lte=window[1])
-        points = points.order_by("run_id", "seq").values_list("run_id", "step", "value")
-        for run_id, rows in _by_run(fetch_array(points)):
-            shapes[run_id] = _Shape.from_points(rows)
+        for run_id, points in SeriesChunk.points(short, metric, steps=window).items():
+            shapes[run_id] = _Shape.from_points(points.step, points.value)
     series = []
     for run_id, run in runs.items():
         if run_id not in shapes:
@@ -170,8 +166,7 @@ class _Shape:
                    finite[filled])  # fmt: skip
 
     @classmethod
-    def from_points(cls, rows):
-        steps, values = rows[:, 1], rows[:, 2]
+    def from_points(cls, steps, values):
         finite = np.isfinite(values)
         return cls(steps[finite], values[finite], steps[~finite], steps[finite], values[finite],
                    np.ones(finite.sum()))  # fmt: skip

@@ -3,13 +3,14 @@ reference run, metric by metric and step by step.
 
 Two runs are compared at the steps both logged (the later value of a step logged twice), in
 numpy over the whole history (experiments/divergence.py), exactly: every point, read from the
-packed copy ingest keeps (SeriesChunk, experiments/models/chunks.py), two queries a metric
-for any number of runs and points. The chart of the differences is downsampled as the curves
+packed chunks they are stored in (SeriesChunk, experiments/models/chunks.py), one query a
+metric for any number of runs and points. The chart of the differences is downsampled as the curves
 are (experiments/arrays.py).
 """
 
 from .divergence import DEFAULT_WIDTH, Tolerance, compare
-from .models import MetricPoint, MetricSummary
+from .models import MetricSummary, SeriesChunk
+from .models.chunks import NO_SERIES
 
 __all__ = ["DEFAULT_WIDTH", "Tolerance", "compare"]
 
@@ -25,13 +26,13 @@ def drift(reference, runs, metrics, tolerance, *, last=None, width=DEFAULT_WIDTH
     """
     rows = []
     for metric in metrics:
-        logged = MetricPoint.series([reference.pk, *(run.pk for run in runs)], metric)
+        logged = SeriesChunk.series([reference.pk, *(run.pk for run in runs)], metric)
         if reference.pk not in logged:
             continue
         for run in runs:
             compared = compare(
                 logged[reference.pk],
-                logged.get(run.pk, MetricPoint.NO_SERIES),
+                logged.get(run.pk, NO_SERIES),
                 tolerance,
                 last=last,
                 width=width,

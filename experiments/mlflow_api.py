@@ -19,12 +19,12 @@ checked by the native API's rules (api.PlatformIn): a bad value is INVALID_PARAM
 
 import hashlib
 from functools import wraps
+from itertools import repeat
 
 import pydantic
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -58,7 +58,7 @@ from .mlflow_protocol import (
     string,
     wire_number,
 )
-from .models import MetricPoint, MetricSummary, Run
+from .models import MetricPoint, MetricSummary, Run, SeriesChunk
 from .models.evidence import IdempotencyKeyReused, RunNotRunning, TooManyMetrics
 
 # What a script that never calls set_experiment() sends: MLflow's default experiment.
@@ -178,25 +178,16 @@ def _run(token, body):
 def _latest_metrics(runs):
     """{run id: {key: latest metric}} from the ingest summaries, in one query."""
     runs = list(runs)
-    timestamp = Subquery(
-        MetricPoint.objects.filter(
-            run=OuterRef("run"), key=OuterRef("key"), bucket="", step=OuterRef("last_step")
-        )
-        .order_by("-seq")
-        .values("wall_time")[:1]
-    )
     latest = {run.pk: {} for run in runs}
-    summaries = (
-        MetricSummary.objects.filter(run__in=[run.pk for run in runs], bucket="")
-        .annotate(wall_time=timestamp)
-        .values("run_id", "key", "last_value", "last_step", "has_non_finite", "wall_time")
+    summaries = MetricSummary.objects.filter(run__in=[run.pk for run in runs], bucket="").values(
+        "run_id", "key", "last_value", "last_step", "has_non_finite", "last_wall_time"
     )
     for row in summaries:
         latest[row["run_id"]][row["key"]] = {
             "key": row["key"],
             "value": row["last_value"],
             "step": row["last_step"] or 0,
-            "timestamp": int((row["wall_time"] or 0) * 1000),
+            "timestamp": int((row["last_wall_time"] or 0) * 1000),
             "non_finite": row["has_non_finite"],
         }
     # A native run's summary (final metrics) counts as its latest value where no point does.
@@ -493,23 +484,41 @@ def metric_get_history(request, token, body):
     key = string(body, "metric_key", required=True)
     limit = min(integer(body, "max_results", default=HISTORY_PAGE, low=1), HISTORY_PAGE)
     after = page_token(string(body, "page_token"))
-    points = MetricPoint.objects.filter(run=run, key=key).order_by("bucket", "seq")
+    bucket, seq = "", -1
     if after:
         bucket, seq = after.get("bucket"), after.get("seq")
         if not isinstance(bucket, str) or not isinstance(seq, int):
             raise invalid("page_token: not a token this server gave.")
-        points = points.filter(bucket__gte=bucket).exclude(bucket=bucket, seq__lte=seq)
-    rows = list(points.values("bucket", "seq", "step", "value", "wall_time")[: limit + 1])
+    # The un-bucketed series first, from its chunks, then the bucketed points, by bucket: a
+    # page ends after limit points and the next begins after the last one it gave.
+    rows = []
+    if bucket == "":
+        series = SeriesChunk.points([run.pk], key, seq_from=seq + 1, seq_to=seq + limit + 2)
+        if run.pk in series:
+            found = series[run.pk]
+            rows = list(zip(repeat(""), *(column.tolist() for column in found), strict=False))
+    if len(rows) <= limit:
+        points = MetricPoint.objects.filter(run=run, key=key)  # bucketed only
+        if bucket:
+            points = points.filter(bucket__gte=bucket).exclude(bucket=bucket, seq__lte=seq)
+        rows += points.order_by("bucket", "seq").values_list(
+            "bucket", "seq", "step", "value", "wall_time"
+        )[: limit + 1 - len(rows)]
     metrics = [
-        {"key": key, "value": wire_number(row["value"]), "step": row["step"],
-         "timestamp": int((row["wall_time"] or 0) * 1000), "run_id": str(run.pk)}
-        for row in rows[:limit]
+        {"key": key, "value": wire_number(value), "step": step,
+         "timestamp": _millis(wall_time), "run_id": str(run.pk)}
+        for _, _, step, value, wall_time in rows[:limit]
     ]  # fmt: skip
     response = {"metrics": metrics}
     if len(rows) > limit:
-        last = {"bucket": rows[limit - 1]["bucket"], "seq": rows[limit - 1]["seq"]}
+        last = {"bucket": rows[limit - 1][0], "seq": rows[limit - 1][1]}
         response["next_page_token"] = make_page_token(last)
     return response
+
+
+def _millis(wall_time):
+    """MLflow's timestamp (integer milliseconds) of a wall time; 0 where none was logged."""
+    return 0 if wall_time is None or wall_time != wall_time else int(wall_time * 1000)
 
 
 @csrf_exempt

@@ -1,6 +1,7 @@
 """Keyword-only factory functions for test data. Each app keeps its section below."""
 
 import itertools
+from collections import namedtuple
 
 from django.contrib.auth.models import Group, User
 
@@ -231,10 +232,36 @@ def give_only_baseline_evidence(experiment):
     report_run(experiment=experiment, seed=1, status="killed", points={"accuracy": [0.5, 0.5]})
 
 
+def stored_points(runs=None, key=None):
+    """Every point stored for `runs` (a run, a queryset of runs; None: all), of `key` if given,
+    as StoredPoint tuples by run, key, bucket and seq: a series (no bucket) from its chunks,
+    bucketed points from their rows; a missing value is NaN, a missing wall time None."""
+    from experiments.models import MetricPoint, Run, SeriesChunk
+
+    if runs is None:
+        runs = Run.objects.all()
+    run_ids = [runs.pk] if isinstance(runs, Run) else list(runs.values_list("pk", flat=True))
+    chunks = SeriesChunk.objects.filter(run_id__in=run_ids)
+    points = MetricPoint.objects.filter(run_id__in=run_ids)
+    if key is not None:
+        chunks, points = chunks.filter(key=key), points.filter(key=key)
+    found = []
+    for run_id, name in chunks.values_list("run_id", "key").distinct():
+        series = SeriesChunk.points([run_id], name)[run_id]
+        found.extend(
+            StoredPoint(run_id, name, "", seq, step, value, None if wall != wall else wall)
+            for seq, step, value, wall in zip(*(column.tolist() for column in series),
+                                              strict=True)
+        )  # fmt: skip
+    found.extend(StoredPoint(*row) for row in points.values_list(
+        "run_id", "key", "bucket", "seq", "step", "value", "wall_time"))  # fmt: skip
+    return sorted(found, key=lambda point: point[:4])
+
+
+StoredPoint = namedtuple("StoredPoint", "run_id key bucket seq step value wall_time")
+
+
 def logged_series(run, metric):
     """[(step, value)] of every point `run` logged for `metric` (no stratum), by step."""
-    return list(
-        run.points.filter(key=metric, bucket="")
-        .order_by("step", "seq")
-        .values_list("step", "value")
-    )
+    points = [point for point in stored_points(run, metric) if point.bucket == ""]
+    return [(point.step, point.value) for point in sorted(points, key=lambda p: (p.step, p.seq))]

@@ -3,18 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from experiments.models.curves import backfill
-
-
-def backfill_tiles(apps, schema_editor):
-    # Points logged before tiles existed get theirs here; new points get them at ingest.
-    backfill(
-        apps.get_model("experiments", "CurveTile"),
-        apps.get_model("experiments", "MetricSummary"),
-        apps.get_model("experiments", "MetricPoint"),
-    )
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -49,5 +37,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('run', 'key', 'level', 'index'), name='curvetile_unique_tile')],
             },
         ),
-        migrations.RunPython(backfill_tiles, migrations.RunPython.noop),
     ]

@@ -1,17 +1,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from experiments.models.chunks import backfill
-
-
-def rebuild_chunks(apps, schema_editor):
-    # Chunks are a copy of the points: rebuilt, not converted, in the layout of pieces.
-    chunk = apps.get_model("experiments", "SeriesChunk")
-    chunk.objects.all().delete()
-    backfill(chunk, apps.get_model("experiments", "MetricSummary"),
-             apps.get_model("experiments", "MetricPoint"))  # fmt: skip
-
-
 def store_blobs_uncompressed(apps, schema_editor):
     # PostgreSQL tries to compress every value over 2 KB; packed floats do not compress, and
     # the attempt cost three times the rest of inserting a chunk.
@@ -78,5 +67,4 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(store_blobs_uncompressed, migrations.RunPython.noop),
-        migrations.RunPython(rebuild_chunks, migrations.RunPython.noop),
     ]

@@ -1,36 +1,45 @@
-"""A packed copy of each logged series, so the drift comparison reads a run's whole history in
-a few rows instead of a million.
+"""Where a run's un-bucketed points of a metric (a series) are stored: packed, in chunks.
 
-Chunk i of a series (one run's un-bucketed points of one metric) holds the points of arrival
-order (`seq`) i * CHUNK_SIZE onwards, up to CHUNK_SIZE of them, as two little-endian arrays:
-int64 steps and float64 values (NaN for a missing value, infinities as they came). Reading a
-point row by row costs SQLite and the database driver about half a microsecond a column; a
-chunk is one row of two blobs, turned into arrays by np.frombuffer without a copy per point.
+Chunk i of a series holds the points of arrival order (`seq`) i * CHUNK_SIZE onwards, up to
+CHUNK_SIZE of them, as three little-endian arrays: int64 steps, float64 values (NaN for a
+missing value, infinities as they came) and float64 wall times (NaN where none was sent),
+with the chunk's lowest and highest step beside them so that a zoomed read skips the chunks
+outside its window. A row per point cost a batch of 1,000 points more than everything else
+it does (the row, two indexes, the text of each value), and reading a million of them back
+cost SQLite and the driver about half a microsecond a column; a chunk is one row of three
+blobs, written with one COPY line and read by np.frombuffer without a copy per point.
+Bucketed points (a few per evaluation, read by bucket) stay rows: MetricPoint.
 
 A full chunk is one row. The chunk being filled is kept as pieces, one row per batch that
-reached it, each starting where the one before it ends; its pieces are merged into one row when
-it fills or holds MAX_PIECES of them. So a batch writes its own points once, instead of reading
-and rewriting the partly filled chunk (64 KiB on average at every batch), and a reader meets at
-most MAX_PIECES rows more per series.
+reached it, each starting where the one before it ends; its pieces are merged into one row
+when it fills or holds MAX_PIECES of them. So a batch writes its own points once, instead of
+reading and rewriting the partly filled chunk (64 KiB on average at every batch), and a
+reader meets at most MAX_PIECES rows more per series.
 
-Chunks are written in the same transaction as the points (Run.log_points calls absorb() with
-the rows it inserts), and a point's place is fixed by its seq, so folding the same rows in
-twice leaves the chunks as they were. Readers still check the chunks' point count against the
-series' MetricSummary count and read the points themselves for a series whose chunks do not add
-up (points stored before chunks existed, or written around log_points): the copy can lag, never
-be wrong. `backfill_series_chunks` rebuilds it.
+Chunks are written in the transaction that records the batch (Run.log_points), with the run
+locked, and a point's place is fixed by its seq, so folding the same points in twice leaves
+the chunks as they were. MetricSummary.count is the series' length: the chunks of a series
+always hold exactly its points 0 .. count - 1.
 """
+
+from collections import namedtuple
 
 import numpy as np
 from django.db import connection, models
 
 from .ingest import delete_rows, insert_rows
 
-# 8,192 points make a 128 KiB chunk: a million-point series is 123 rows.
+# 8,192 points make a 192 KiB chunk: a million-point series is 123 rows.
 CHUNK_SIZE = 8192
 MAX_PIECES = 16
 STEP_TYPE, VALUE_TYPE = np.dtype("<i8"), np.dtype("<f8")
-COLUMNS = ("run_id", "key", "start", "count", "steps", "values")
+COLUMNS = ("run_id", "key", "start", "count", "step_min", "step_max", "steps", "values",
+           "wall_times")  # fmt: skip
+
+# One series' points in seq order, as arrays; seq is the arrival order from 0.
+Points = namedtuple("Points", "seq step value wall_time")
+# A series with no points: what a comparison meets for a run that logged none of a metric.
+NO_SERIES = (np.arange(0, dtype=np.int64), np.arange(0, dtype=np.float64))
 
 
 class SeriesChunk(models.Model):
@@ -45,8 +54,11 @@ class SeriesChunk(models.Model):
     key = models.CharField(max_length=100)
     start = models.BigIntegerField(help_text="seq of its first point")
     count = models.PositiveIntegerField()
+    step_min = models.BigIntegerField()
+    step_max = models.BigIntegerField()
     steps = models.BinaryField(help_text="int64 little-endian, one per point in seq order")
     values = models.BinaryField(help_text="float64 little-endian (NaN for a missing value)")
+    wall_times = models.BinaryField(help_text="float64 little-endian Unix seconds (NaN: none)")
 
     class Meta:
         constraints = [
@@ -58,20 +70,23 @@ class SeriesChunk(models.Model):
 
     @classmethod
     def absorb(cls, series):
-        """Fold the new points of `series` ({(run_id, key): (seq, step, value)} arrays in seq
-        order, NaN where missing; as MetricSummary.absorb returns them) into the chunks.
+        """Store the new points of `series` ({(run_id, key): Points} in seq order, continuing
+        where the series' stored points end; as MetricSummary.absorb returns them).
 
-        Called inside the transaction that inserts them, with the run locked. Points land at
-        the position their seq gives, so a retried fold leaves the chunks as they were.
+        Called inside the transaction that records the batch, with the run locked. Points land
+        at the position their seq gives, so a retried fold leaves the chunks as they were.
         """
         if not series:
             return
-        touched = {}  # (run_id, key, chunk number): (seq, step, value) of its new points
-        for owner, (seq, step, value) in series.items():
-            number = seq // CHUNK_SIZE
+        touched = {}  # (run_id, key, chunk number): Points of the chunk's new points
+        for owner, points in series.items():
+            number = points.seq // CHUNK_SIZE
+            if number[0] == number[-1]:  # the usual batch: one chunk
+                touched[(*owner, int(number[0]))] = points
+                continue
             for chunk in np.unique(number).tolist():
                 at = number == chunk
-                touched[(*owner, chunk)] = (seq[at], step[at], value[at])
+                touched[(*owner, chunk)] = Points(*(column[at] for column in points))
         # The rows already in the chunks the batch reaches, one query without their blobs (a
         # batch may bring thousands of names).
         chunk_numbers = [chunk for _, _, chunk in touched]
@@ -84,49 +99,44 @@ class SeriesChunk(models.Model):
         ):
             pieces.setdefault((run_id, key, start // CHUNK_SIZE), []).append((pk, start, count))
         fresh, merging = [], []
-        for (run_id, key, chunk), (seq, step, value) in touched.items():
+        for (run_id, key, chunk), points in touched.items():
             stored = pieces.get((run_id, key, chunk), [])
             end = chunk * CHUNK_SIZE
             for _, start, count in stored:
                 if start != end:
-                    end = None  # a gap: see below
-                    break
+                    raise ValueError(f"run {run_id} {key!r}: chunk rows overlap at seq {start}")
                 end = start + count
-            if end is None or seq[0] > end or np.any(np.diff(seq) != 1):
-                # Points missing before these (a series older than chunks, not backfilled): no
-                # chunk beats a wrong one, and readers fall back to the points.
-                continue
-            new = seq >= end  # points already in the chunk (a fold retried) stay as they are
+            if points.seq[0] > end:
+                raise ValueError(
+                    f"run {run_id} {key!r}: points from seq {points.seq[0]}, stored up to {end}"
+                )
+            new = points.seq >= end  # points already in the chunk (a fold retried) stay
             if not new.any():
                 continue
-            piece = (step[new], value[new])
-            full = seq[-1] + 1 == (chunk + 1) * CHUNK_SIZE
+            if not new.all():
+                points = Points(*(column[new] for column in points))
+            full = points.seq[-1] + 1 == (chunk + 1) * CHUNK_SIZE
             if stored and (full or len(stored) + 1 >= MAX_PIECES):
-                merging.append(
-                    (run_id, key, chunk * CHUNK_SIZE, [pk for pk, _, _ in stored], piece)
-                )
+                merging.append((run_id, key, chunk * CHUNK_SIZE, [pk for pk, _, _ in stored],
+                                points))  # fmt: skip
             else:
-                fresh.append((run_id, key, int(seq[new][0]), *piece))
+                fresh.append((run_id, key, int(points.seq[0]), points))
         if merging:
             merged = [pk for *_, pks, _ in merging for pk in pks]
             blobs = {
-                pk: _unpack(steps, values)
-                for pk, steps, values in cls.objects.filter(pk__in=merged).values_list(
-                    "pk", "steps", "values"
+                pk: _unpack(steps, values, wall_times)
+                for pk, steps, values, wall_times in cls.objects.filter(pk__in=merged).values_list(
+                    "pk", "steps", "values", "wall_times"
                 )
             }
-            for run_id, key, start, pks, (step, value) in merging:
+            for run_id, key, start, pks, points in merging:
                 parts = [blobs[pk] for pk in pks]
-                fresh.append((
-                    run_id, key, start,
-                    np.concatenate([*(part[0] for part in parts), step]),
-                    np.concatenate([*(part[1] for part in parts), value]),
-                ))  # fmt: skip
+                joined = [np.concatenate([*(part[i] for part in parts), points[i + 1]])
+                          for i in range(3)]  # fmt: skip
+                fresh.append((run_id, key, start, Points(None, *joined)))
             delete_rows(cls, merged)
-        insert_rows(cls, COLUMNS, [
-            (run_id, key, start, len(step), step.tobytes(), value.tobytes())
-            for run_id, key, start, step, value in fresh
-        ])  # fmt: skip
+        insert_rows(cls, COLUMNS, [_row(run_id, key, start, points)
+                                   for run_id, key, start, points in fresh])  # fmt: skip
 
     @classmethod
     def stored(cls, run_ids, keys, first, end):
@@ -146,61 +156,82 @@ class SeriesChunk(models.Model):
             return cursor.fetchall()
 
     @classmethod
-    def arrays(cls, run_ids, key):
-        """{run_id: (count, steps, values)} of `key`'s chunks for each run that has any, one
-        query, arrays in seq order."""
+    def points(cls, run_ids, key, *, steps=None, seq_from=0, seq_to=None):
+        """{run_id: Points} of `key` for each run that logged any, one query.
+
+        `steps` (first, last) keeps only the points in that window of steps, and reads only
+        the chunks that reach into it; `seq_from` and `seq_to` (excluded) keep a range of
+        arrival order, e.g. a page of the history.
+        """
+        chunks = cls.objects.filter(run_id__in=list(run_ids), key=key)
+        if steps is not None:
+            chunks = chunks.filter(step_max__gte=steps[0], step_min__lte=steps[1])
+        if seq_from:
+            chunks = chunks.filter(start__gt=seq_from - CHUNK_SIZE)
+        if seq_to is not None:
+            chunks = chunks.filter(start__lt=seq_to)
         parts = {}
-        chunks = (
-            cls.objects.filter(run_id__in=run_ids, key=key)
-            .order_by("run_id", "start")
-            .values_list("run_id", "count", "steps", "values")
-        )
-        for run_id, count, steps, values in chunks:
-            parts.setdefault(run_id, []).append((count, *_unpack(steps, values)))
-        return {
-            run_id: (
-                sum(part[0] for part in found),
-                np.concatenate([part[1] for part in found]),
-                np.concatenate([part[2] for part in found]),
+        for run_id, start, count, *blobs in chunks.order_by("run_id", "start").values_list(
+            "run_id", "start", "count", "steps", "values", "wall_times"
+        ):
+            parts.setdefault(run_id, []).append(
+                (np.arange(start, start + count, dtype=np.int64), *_unpack(*blobs))
             )
-            for run_id, found in parts.items()
+        found = {}
+        for run_id, part in parts.items():
+            points = Points(*(np.concatenate([p[i] for p in part]) for i in range(4)))
+            keep = points.seq >= seq_from
+            if seq_to is not None:
+                keep &= points.seq < seq_to
+            if steps is not None:
+                keep &= (points.step >= steps[0]) & (points.step <= steps[1])
+            if not keep.all():
+                points = Points(*(column[keep] for column in points))
+            if len(points.seq):
+                found[run_id] = points
+        return found
+
+    @classmethod
+    def series(cls, run_ids, key):
+        """{run_id: (steps, values)}: each run's points of `key`, one value per step (the
+        later of a step logged twice), steps ascending; runs without any are left out. One
+        query for any number of runs and points."""
+        return {
+            run_id: one_value_per_step(points.step, points.value)
+            for run_id, points in cls.points(dict.fromkeys(run_ids), key).items()
         }
 
 
-def _unpack(steps, values):
+def one_value_per_step(steps, values):
+    """(steps ascending, the value logged last for each) from points in arrival order."""
+    if not len(steps) or np.all(steps[1:] > steps[:-1]):
+        return steps, values  # the usual case, each step once and in order: nothing to do
+    # Reversed, np.unique's first occurrence is the last point logged for each step.
+    unique, first = np.unique(steps[::-1], return_index=True)
+    return unique, values[::-1][first]
+
+
+def _row(run_id, key, start, points):
+    step = points.step
+    return (run_id, key, start, len(step), int(step.min()), int(step.max()), step.tobytes(),
+            points.value.tobytes(), points.wall_time.tobytes())  # fmt: skip
+
+
+def _unpack(steps, values, wall_times):
     # bytes on SQLite, memoryview on PostgreSQL: frombuffer reads either without copying.
-    return np.frombuffer(steps, dtype=STEP_TYPE), np.frombuffer(values, dtype=VALUE_TYPE)
+    return (np.frombuffer(steps, dtype=STEP_TYPE), np.frombuffer(values, dtype=VALUE_TYPE),
+            np.frombuffer(wall_times, dtype=VALUE_TYPE))  # fmt: skip
 
 
-def pack(run_id, key, step, value, *, model=None):
+def pack(run_id, key, step, value, wall_time=None, *, model=None):
     """SeriesChunks of one series' points (arrays in seq order from seq 0)."""
     model = model or SeriesChunk
     step, value = np.asarray(step, dtype=STEP_TYPE), np.asarray(value, dtype=VALUE_TYPE)
+    wall_time = (np.full(len(step), np.nan) if wall_time is None
+                 else np.asarray(wall_time, dtype=VALUE_TYPE))  # fmt: skip
     chunks = []
     for start in range(0, len(step), CHUNK_SIZE):
-        steps, values = step[start : start + CHUNK_SIZE], value[start : start + CHUNK_SIZE]
-        chunks.append(model(run_id=run_id, key=key, start=start, count=len(steps),
-                            steps=steps.tobytes(), values=values.tobytes()))  # fmt: skip
+        part = Points(None, *(column[start : start + CHUNK_SIZE]
+                              for column in (step, value, wall_time)))  # fmt: skip
+        chunks.append(model(**dict(zip(COLUMNS, _row(run_id, key, start, part), strict=True))))
     return chunks
-
-
-def backfill(chunk_model, summary_model, point_model, *, runs=None):
-    """Rebuild the chunks of every logged series (of `runs`, if given) from its points.
-
-    Takes the models as arguments so that the migration can pass its historical ones.
-    Returns how many series were rebuilt.
-    """
-    summaries = summary_model.objects.filter(bucket="", count__gt=0)
-    if runs is not None:
-        summaries = summaries.filter(run__in=runs)
-    rebuilt = 0
-    for run_id, key in summaries.values_list("run_id", "key").order_by("run_id", "key"):
-        points = point_model.objects.filter(run_id=run_id, key=key, bucket="").order_by("seq")
-        rows = list(points.values_list("step", "value").iterator(chunk_size=CHUNK_SIZE))
-        step = np.array([row[0] for row in rows], dtype=STEP_TYPE)
-        value = np.array([np.nan if row[1] is None else row[1] for row in rows], dtype=VALUE_TYPE)
-        chunk_model.objects.filter(run_id=run_id, key=key).delete()
-        chunk_model.objects.bulk_create(pack(run_id, key, step, value, model=chunk_model),
-                                        batch_size=200)  # fmt: skip
-        rebuilt += 1
-    return rebuilt

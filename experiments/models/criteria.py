@@ -17,7 +17,8 @@ from ..enums import (
     Stage,
     SupersedeStatus,
 )
-from .evidence import MetricPoint, MetricSummary
+from .chunks import SeriesChunk
+from .evidence import MetricSummary
 
 BASELINE_VARIANT = "baseline"
 
@@ -733,7 +734,7 @@ def assess_reference(criterion, runs):
     latest = max(references, key=lambda run: (run.started_at, run.pk))
     by_seed = {run.seed: run for run in sorted(references, key=lambda r: (r.started_at, r.pk))}
     tolerance = Tolerance(criterion.abs_tolerance, criterion.rel_tolerance)
-    logged = MetricPoint.series({*reference_ids, *(run.pk for run in candidates)}, criterion.metric)
+    logged = SeriesChunk.series({*reference_ids, *(run.pk for run in candidates)}, criterion.metric)
     scale = "max_rel" if tolerance.relative is not None else "max_abs"
     worst, first, compared = None, None, 0
     for run in candidates:

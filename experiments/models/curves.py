@@ -8,15 +8,14 @@ level with at least about width / 2 tiles per run (so up to 4 points per tile, a
 width in all) and downsamples those to `width` points (experiments/curves.py).
 
 Tiles are written in the same transaction as the points (Run.log_points calls absorb() with
-the rows it inserts), so they can never disagree with the points; `backfill_curve_tiles`
-rebuilds them from the points.
+the points it stores), so they can never disagree with them; `backfill_curve_tiles` rebuilds
+them from the points.
 """
-
-import math
 
 import numpy as np
 from django.db import connection, models
 
+from .chunks import SeriesChunk
 from .ingest import delete_rows, insert_rows
 
 # Power-of-4 levels from 8 points per tile: 9 levels reach 2**21 points per tile, so even a
@@ -250,24 +249,12 @@ def _beats(mine, theirs, better):
     return mine is not None and (theirs is None or better(mine, theirs))
 
 
-def backfill(tile_model, summary_model, point_model, *, runs=None):
-    """Rebuild the tiles of every logged series (of `runs`, if given) from its points.
-
-    Takes the models as arguments so that the migration can pass its historical ones.
-    Returns how many series were rebuilt.
-    """
-    summaries = summary_model.objects.filter(bucket="", count__gt=0)
-    if runs is not None:
-        summaries = summaries.filter(run__in=runs)
-    rebuilt = 0
-    for run_id, key in summaries.values_list("run_id", "key").order_by("run_id", "key"):
-        points = point_model.objects.filter(run_id=run_id, key=key, bucket="").order_by("seq")
-        rows = list(points.values_list("seq", "step", "value"))
-        seq = np.array([row[0] for row in rows], dtype=np.int64)
-        step = np.array([row[1] for row in rows], dtype=np.int64)
-        value = np.array([math.nan if row[2] is None else row[2] for row in rows], dtype=float)
-        tiles = summarise(run_id, key, seq, step, value, model=tile_model)
-        tile_model.objects.filter(run_id=run_id, key=key).delete()
-        tile_model.objects.bulk_create(tiles, batch_size=1000)
-        rebuilt += 1
-    return rebuilt
+def rebuild(series):
+    """Rebuild the tiles of `series` ((run_id, key) pairs) from their points."""
+    for run_id, key in series:
+        points = SeriesChunk.points([run_id], key).get(run_id)
+        CurveTile.objects.filter(run_id=run_id, key=key).delete()
+        if points is not None:
+            CurveTile.objects.bulk_create(
+                summarise(run_id, key, points.seq, points.step, points.value), batch_size=1000
+            )

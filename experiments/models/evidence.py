@@ -20,11 +20,10 @@ from django.core.validators import RegexValidator
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from ..arrays import fetch_array
 from ..enums import AcceleratorVendor, Precision, RunStatus, Runtime, Stage
-from .chunks import SeriesChunk
+from .chunks import Points, SeriesChunk
 from .curves import CurveTile
-from .ingest import copy_float, copy_into, copy_text, insert_rows, update_rows
+from .ingest import insert_rows, update_rows
 
 
 class NaNFloatField(models.FloatField):
@@ -478,8 +477,8 @@ class Run(models.Model):
                 return batch, False
             rows, series = MetricSummary.absorb(locked, points)
             MetricPoint.insert_many(rows)
-            CurveTile.absorb(series)
             SeriesChunk.absorb(series)
+            CurveTile.absorb(series)
         return batch, True
 
     def add_artifact(self, *, uri, kind="", size=None, sha256=""):
@@ -526,7 +525,11 @@ class RunCarryOver(models.Model):
 
 
 class MetricPoint(models.Model):
-    # No index of its own (both indexes below start with the run) and no database constraint:
+    """A bucketed point (a value per stratum of an evaluation, e.g. accuracy by sequence
+    length): few per run, read by bucket. A run's un-bucketed points, its curves, are stored
+    packed in SeriesChunk rows (experiments/models/chunks.py)."""
+
+    # No index of its own (the index below starts with the run) and no database constraint:
     # PostgreSQL checked that once per point at commit, a sixth of a batch's database time.
     # Points are only written under their run's row lock (log_points), and deleting a run
     # deletes them through Django's cascade; the same holds for curve tiles and chunks.
@@ -534,94 +537,27 @@ class MetricPoint(models.Model):
         Run, on_delete=models.CASCADE, related_name="points", db_index=False, db_constraint=False
     )
     key = models.CharField(max_length=100)
-    bucket = models.CharField(max_length=100, blank=True, help_text="Stratum label")
+    bucket = models.CharField(max_length=100, help_text="Stratum label")
     step = models.BigIntegerField()
     value = NaNFloatField()
     wall_time = models.FloatField(null=True, blank=True, help_text="Unix time, seconds")
-    # Arrival order within (run, key, bucket): curve tiles and MLflow history pages follow it.
+    # Arrival order within (run, key, bucket): MLflow history pages follow it.
     seq = models.BigIntegerField(default=0)
 
     class Meta:
         indexes = [
-            models.Index(fields=["run", "key", "step"], name="metricpoint_run_key_step"),
             models.Index(fields=["run", "key", "bucket", "seq"], name="metricpoint_run_key_seq"),
         ]
 
     def __str__(self):
-        return f"{self.key}@{self.step}={self.value}"
+        return f"{self.key}[{self.bucket}]@{self.step}={self.value}"
 
     COLUMNS = ("run_id", "key", "bucket", "step", "value", "wall_time", "seq")
-    # A run with no points of a metric: no steps, no values.
-    NO_SERIES = (np.arange(0, dtype=np.int64), np.arange(0, dtype=np.float64))
-
-    @classmethod
-    def series(cls, run_ids, metric):
-        """{run_id: (steps, values)}: each run's un-bucketed points of `metric`, one value per step
-        (the later of a step logged twice), steps ascending; runs without any are left out.
-
-        Read from the packed chunks (SeriesChunk, kept at ingest): two queries for any number of
-        runs and points. A run whose chunks do not hold as many points as its summary counts
-        (points older than the chunks) is read from its points instead, so the answer is always
-        the points' own.
-        """
-        run_ids = list(dict.fromkeys(run_ids))
-        counts = dict(
-            MetricSummary.objects.filter(
-                run_id__in=run_ids, key=metric, bucket="", count__gt=0
-            ).values_list("run_id", "count")
-        )
-        packed = SeriesChunk.arrays([run_id for run_id in run_ids if run_id in counts], metric)
-        found = {}
-        for run_id in run_ids:
-            if run_id not in counts:
-                continue
-            if run_id in packed and packed[run_id][0] == counts[run_id]:
-                _, steps, values = packed[run_id]
-            else:
-                steps, values = cls._read_points(run_id, metric)
-            if not len(steps):
-                continue
-            found[run_id] = one_value_per_step(steps, values)
-        return found
-
-    @classmethod
-    def _read_points(cls, run_id, metric):
-        """(steps, values) of one series in seq order, from the point rows themselves."""
-        points = (
-            cls.objects.filter(run_id=run_id, key=metric, bucket="")
-            .order_by("seq")
-            .values_list("step", "value")
-        )
-        rows = fetch_array(points)
-        return rows[:, 0].astype(np.int64), rows[:, 1]
 
     @classmethod
     def insert_many(cls, rows):
-        """Insert tuples in COLUMNS order."""
-        if not rows:
-            return
-        if connection.vendor == "postgresql":
-            # One f-string per row rather than a formatter per value: a third of the time.
-            # NaN arrives as None; wall times are finite or None.
-            names, null = {}, "\\N"
-            copy_into(cls, cls.COLUMNS, "".join(
-                f"{run_id}\t{names.get(key) or names.setdefault(key, copy_text(key))}\t"
-                f"{names.get(bucket) or names.setdefault(bucket, copy_text(bucket))}\t{step}\t"
-                f"{copy_float(value) if value is None or value - value else repr(value)}\t"
-                f"{null if wall is None else repr(wall)}\t{seq}\n"
-                for run_id, key, bucket, step, value, wall, seq in rows
-            ))  # fmt: skip
-            return
+        """Insert tuples in COLUMNS order (NaN as None)."""
         insert_rows(cls, cls.COLUMNS, rows)
-
-
-def one_value_per_step(steps, values):
-    """(steps ascending, the value logged last for each) from points in arrival order."""
-    if not len(steps) or np.all(steps[1:] > steps[:-1]):
-        return steps, values  # the usual case, each step once and in order: nothing to do
-    # Reversed, np.unique's first occurrence is the last point logged for each step.
-    unique, first = np.unique(steps[::-1], return_index=True)
-    return unique, values[::-1][first]
 
 
 class MetricSummaryQuerySet(models.QuerySet):
@@ -647,15 +583,12 @@ class MetricSummaryQuerySet(models.QuerySet):
             buckets.setdefault(run_id, []).append(value)
         if buckets:
             return buckets, "per-bucket"
-        unbucketed = summaries.filter(bucket="")
+        unbucketed = summaries.filter(bucket="", count__gt=0)
         if unbucketed.filter(count__gt=1).exists():
-            samples = {}
-            points = MetricPoint.objects.filter(
-                run_id__in=unbucketed.values("run_id"), key=metric, bucket=""
+            logged = SeriesChunk.points(unbucketed.values_list("run_id", flat=True), metric)
+            return {run_id: points.value.tolist() for run_id, points in logged.items()}, (
+                "per-sample"
             )
-            for run_id, value in points.values_list("run_id", "value").iterator():
-                samples.setdefault(run_id, []).append(value)
-            return samples, "per-sample"
         return None
 
 
@@ -669,6 +602,7 @@ class MetricSummary(models.Model):
     first_step = models.BigIntegerField(null=True)
     last_step = models.BigIntegerField(null=True)
     last_value = NaNFloatField()
+    last_wall_time = models.FloatField(null=True, help_text="Unix time of the last step's point")
     has_non_finite = models.BooleanField(default=False)
 
     objects = MetricSummaryQuerySet.as_manager()
@@ -683,15 +617,17 @@ class MetricSummary(models.Model):
     def __str__(self):
         return f"{self.run} {self.key} {self.bucket}".strip()
 
-    UPDATED = ("id", "count", "first_step", "last_step", "last_value", "has_non_finite")
+    UPDATED = ("id", "count", "first_step", "last_step", "last_value", "last_wall_time",
+               "has_non_finite")  # fmt: skip
 
     @classmethod
     def absorb(cls, run, points):
         """Fold a batch into the summaries of a locked run.
 
-        Returns (rows, series): the point rows to insert (MetricPoint.COLUMNS tuples), and the
-        new points of each un-bucketed series as arrays for the curve tiles and the chunks
-        ({(run_id, key): (seq, step, value)}, NaN where the value is missing).
+        Returns (rows, series): the bucketed points as rows to insert (MetricPoint.COLUMNS
+        tuples), and the new points of each un-bucketed series as arrays for the chunks and
+        the curve tiles ({(run_id, key): chunks.Points}, NaN where a value or wall time is
+        missing).
         """
         by_series = defaultdict(list)
         for point in points:
@@ -720,12 +656,8 @@ class MetricSummary(models.Model):
                 changed.append(summary)
             steps = [point["step"] for point in batch]
             values = [point["value"] for point in batch]
-            seq = range(summary.count, summary.count + len(batch))
-            rows.extend(zip(
-                repeat(run.pk), repeat(key), repeat(bucket), steps,
-                [None if value != value else value for value in values],  # NaN is stored as NULL
-                [point.get("wall_time") for point in batch], seq, strict=False,
-            ))  # fmt: skip
+            walls = [point.get("wall_time") for point in batch]
+            seq = np.arange(summary.count, summary.count + len(batch), dtype=np.int64)
             step, value = np.array(steps, dtype=np.int64), np.array(values, dtype=np.float64)
             summary.count += len(batch)
             if not np.isfinite(value).all():
@@ -736,12 +668,21 @@ class MetricSummary(models.Model):
             last = len(step) - 1 - int(np.argmax(step[::-1]))
             if summary.last_step is None or step[last] >= summary.last_step:
                 summary.last_step, summary.last_value = steps[last], values[last]
+                summary.last_wall_time = walls[last]
             if bucket == "":
-                arrays[(run.pk, key)] = (np.array(seq, dtype=np.int64), step, value)
+                wall = np.array([math.nan if w is None else w for w in walls], dtype=np.float64)
+                arrays[(run.pk, key)] = Points(seq, step, value, wall)
+            else:
+                rows.extend(zip(
+                    repeat(run.pk), repeat(key), repeat(bucket), steps,
+                    [None if value != value else value for value in values],  # NaN as NULL
+                    walls, seq.tolist(), strict=False,
+                ))  # fmt: skip
         cls.objects.bulk_create(created)
         update_rows(cls, cls.UPDATED, [
             (s.pk, s.count, s.first_step, s.last_step,
-             None if s.last_value != s.last_value else s.last_value, s.has_non_finite)
+             None if s.last_value != s.last_value else s.last_value, s.last_wall_time,
+             s.has_non_finite)
             for s in changed
         ])  # fmt: skip
         return rows, arrays

@@ -2,6 +2,7 @@ import pytest
 
 from tests import factories
 from tests.api import Api
+from tests.factories import stored_points
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def test_a_nul_character_in_a_metric_key_is_refused_and_nothing_is_written(clien
     )
     assert response.status_code == 422
     assert "points.0.key" in response.json()["detail"]
-    assert not run.points.exists()
+    assert not stored_points(run)
 
 
 def test_a_nul_character_in_a_query_parameter_is_refused(bob_client):

@@ -12,8 +12,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from experiments.models import MetricPoint, Run
+from experiments.models import Run
 from tests import factories
+from tests.factories import stored_points
 from tests.services import PYTHON, ROOT
 
 from .conftest import log_in, person, save_screenshot
@@ -66,9 +67,9 @@ def test_honest_gates(live, page, tmp_path):
     assert sorted(runs) == ["baseline-s1", "baseline-s2", "candidate-s1"]
     for name in ("baseline-s1", "baseline-s2"):
         # Every step of the finished runs was logged, none lost for the stop to be heard.
-        assert MetricPoint.objects.filter(run=runs[name], key="loss", bucket="").count() == STEPS
+        assert len([p for p in stored_points(runs[name], "loss") if p.bucket == ""]) == STEPS
     # The candidate logged each step up to the stop, and stopped well short of STEPS.
-    killed_steps = MetricPoint.objects.filter(run=runs["candidate-s1"], key="loss").count()
+    killed_steps = len(stored_points(runs["candidate-s1"], "loss"))
     assert killed_steps == int(stopped.group(1)) + 1 < STEPS, output
     print(f"the candidate stopped itself after {killed_steps} of {STEPS} steps")  # pytest -s
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from experiments.models import MetricPoint, Run
-from tests.factories import make_criterion, make_experiment, make_token, report_run
+from experiments.models import Run
+from tests.factories import make_criterion, make_experiment, make_token, report_run, stored_points
 from tests.services import PYTHON, ROOT, service_env, wait_for
 
 pytestmark = [pytest.mark.slow]
@@ -62,7 +62,7 @@ def test_a_job_logging_every_25ms_is_told_to_stop_in_time(web, tmp_path):
         # Trip the criterion once the job is logging and has had its first should-stop answer.
         def logging():
             assert job.poll() is None, job.communicate()[0]
-            return MetricPoint.objects.filter(run__name="every-step").count() > 40
+            return len(stored_points(Run.objects.filter(name="every-step"))) > 40
 
         wait_for(logging, timeout=30, what="the job to log")
         report_run(experiment=experiment, variant="candidate", seed=1, values={"accuracy": 0.2})
@@ -83,4 +83,4 @@ def test_a_job_logging_every_25ms_is_told_to_stop_in_time(web, tmp_path):
     assert run.status == "killed"
     # Every point logged before the stop arrived: sending had its turns too.
     steps = int(found.group(2)) + 1
-    assert MetricPoint.objects.filter(run=run).count() == 2 * steps
+    assert len(stored_points(run)) == 2 * steps

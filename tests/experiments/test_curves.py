@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from experiments import curves
-from experiments.models import CurveTile, MetricPoint, MetricSummary, Run
-from experiments.models.curves import TILE_SIZES, backfill, summarise
+from experiments.models import CurveTile, MetricSummary, Run
+from experiments.models.curves import TILE_SIZES, rebuild, summarise
 from tests.factories import make_experiment, make_run, report_run
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_tiles_kept_at_ingest_match_tiles_built_from_all_points_at_once():
         start += size
     assert start == len(values)
     incremental = _tiles(run)
-    backfill(CurveTile, MetricSummary, MetricPoint, runs=[run])
+    rebuild(MetricSummary.objects.filter(run=run, bucket="").values_list("run_id", "key"))
     assert _rounded(incremental) == _rounded(_tiles(run))
     top = CurveTile.objects.get(run=run, key="loss", level=len(TILE_SIZES) - 1)
     finite = [v for v in values if math.isfinite(v)]
@@ -73,7 +73,7 @@ def test_batches_of_several_metrics_keep_each_metrics_tiles_apart():
             idempotency_key=f"b{batch}",
         )  # fmt: skip
     incremental = {key: _tiles(run, key) for key in ("loss", "lr")}
-    backfill(CurveTile, MetricSummary, MetricPoint, runs=[run])
+    rebuild(MetricSummary.objects.filter(run=run, bucket="").values_list("run_id", "key"))
     assert incremental == {key: _tiles(run, key) for key in ("loss", "lr")}
     top = CurveTile.objects.get(run=run, key="lr", level=len(TILE_SIZES) - 1)
     assert (top.count, top.max_value, top.max_step) == (30, 18.0, 9)

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from experiments.models import Artifact, MetricPoint, Run
-from tests.factories import logged_series, make_experiment, make_run
+from tests.factories import logged_series, make_experiment, make_run, stored_points
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def test_batch_is_stored_once_per_idempotency_key():
 
     assert (created, created_again) == (True, False)
     assert again.pk == batch.pk
-    assert MetricPoint.objects.filter(run=run).count() == 3
+    assert len(stored_points(run)) == 3
     assert logged_series(run, "loss") == [(0, 3.0), (1, 2.0), (2, 1.0)]
 
 
@@ -52,7 +52,7 @@ def test_reused_key_with_other_points_is_refused_and_writes_nothing():
         run.log_points(points("loss", [1.0, 2.0]), idempotency_key="b1")
 
     assert "idempotency_key" in error.value.message_dict
-    assert MetricPoint.objects.filter(run=run).count() == 1
+    assert len(stored_points(run)) == 1
 
 
 def test_nan_and_infinity_are_stored_faithfully_and_flagged():

@@ -10,8 +10,15 @@ from django.core.cache import cache
 from django.test import Client
 
 from experiments import mlflow_api
-from experiments.models import Artifact, IngestBatch, MetricPoint, MetricSummary, Run
-from tests.factories import make_criterion, make_experiment, make_run, make_token, report_run
+from experiments.models import Artifact, IngestBatch, MetricSummary, Run
+from tests.factories import (
+    make_criterion,
+    make_experiment,
+    make_run,
+    make_token,
+    report_run,
+    stored_points,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -231,7 +238,7 @@ def test_log_batch_stores_metrics_params_and_tags_and_a_retry_stores_nothing_twi
     for _ in range(3):  # MLflow's client retries after a 5xx or a dropped connection
         response = mlflow.post("runs/log-batch", body)
         assert (response.status_code, strict_json(response)) == (200, {})
-    assert MetricPoint.objects.count() == 3 and IngestBatch.objects.count() == 1
+    assert len(stored_points()) == 3 and IngestBatch.objects.count() == 1
     got = strict_json(mlflow.get("runs/get", run_id=run_id))["run"]
     latest = {m["key"]: (m["value"], m["step"]) for m in got["data"]["metrics"]}
     assert latest == {"loss": (0.5, 1), "accuracy": (0.7, 1)}
@@ -240,7 +247,7 @@ def test_log_batch_stores_metrics_params_and_tags_and_a_retry_stores_nothing_twi
     assert tags_of(got)["team"] == "platform"
     # The same values in another batch (another step) are new points.
     mlflow.post("runs/log-batch", {"run_id": run_id, "metrics": [metric("loss", 0.5, 2)]})
-    assert MetricPoint.objects.count() == 4
+    assert len(stored_points()) == 4
 
 
 def test_a_param_keeps_its_first_value_as_in_mlflow(mlflow):
@@ -261,7 +268,7 @@ def test_a_param_keeps_its_first_value_as_in_mlflow(mlflow):
         "INVALID_PARAMETER_VALUE",
     )
     assert "Changing param values is not allowed" in message
-    assert not MetricPoint.objects.exists()  # all or nothing
+    assert not stored_points()  # all or nothing
 
 
 def test_set_tag_log_metric_and_rename(mlflow):
@@ -276,7 +283,7 @@ def test_set_tag_log_metric_and_rename(mlflow):
     response = mlflow.post("runs/update", {"run_id": run_id, "run_name": "second"})
     assert response.json()["run_info"]["run_name"] == "second"
     run = Run.objects.get()
-    assert (run.name, run.tags["note"], MetricPoint.objects.get().step) == (
+    assert (run.name, run.tags["note"], stored_points()[0].step) == (
         "second",
         "warm start",
         4,
@@ -315,7 +322,7 @@ def test_mlflows_limits_are_enforced_with_its_error_code(mlflow, body, words):
         mlflow.post("runs/log-batch", {"run_id": run_id, **body}), 400, "INVALID_PARAMETER_VALUE"
     )
     assert words in message
-    assert not MetricPoint.objects.exists() and Run.objects.get().params == {}
+    assert not stored_points() and Run.objects.get().params == {}
 
 
 def test_too_many_metric_names_is_a_resource_limit(mlflow, settings):
@@ -337,7 +344,7 @@ def test_nan_and_infinity_are_stored_flagged_and_sent_back_as_protobuf_strings(m
         ],
     }
     assert mlflow.post("runs/log-batch", body).status_code == 200
-    values = list(MetricPoint.objects.order_by("key", "step").values_list("value", flat=True))
+    values = [point.value for point in sorted(stored_points(), key=lambda p: (p.key, p.step))]
     assert values[0] == -math.inf and math.isnan(values[1]) and values[2] == math.inf
     assert MetricSummary.objects.filter(has_non_finite=True).count() == 2
     got = strict_json(mlflow.get("runs/get", run_id=run_id))["run"]

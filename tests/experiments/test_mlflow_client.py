@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from experiments.models import Artifact, MetricPoint, Run
-from tests.factories import make_criterion, make_experiment, make_token
+from experiments.models import Artifact, Run
+from tests.factories import make_criterion, make_experiment, make_token, stored_points
 from tests.services import ROOT, AppServer, database_url_of, service_env
 
 pytestmark = [pytest.mark.slow]
@@ -106,8 +106,8 @@ def test_an_mlflow_script_reports_unchanged_and_is_killed_by_a_hard_kill_criteri
     assert finished.params == {"learning_rate": "0.1", "steps": "100", "optimizer": "sgd",
                                "eval_set": "held-out"}  # fmt: skip
     assert finished.tags["team"] == "ml-platform" and finished.tags["evaluated"] == "true"
-    assert MetricPoint.objects.filter(run=finished, key="loss").count() == 100
-    assert MetricPoint.objects.filter(run=finished, key="eval_accuracy").get().step == 100
+    assert len(stored_points(finished, "loss")) == 100
+    assert [point.step for point in stored_points(finished, "eval_accuracy")] == [100]
     # The model file went to the team's store (here a folder) and Assay knows where it is.
     artifact = Artifact.objects.get(run=finished)
     assert artifact.kind == "checkpoint"

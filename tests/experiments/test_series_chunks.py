@@ -1,18 +1,19 @@
-"""The packed series (SeriesChunk) the drift comparison reads: its answers are the points' own,
-whatever the points hold, however they arrived, and at any length in the same queries."""
+"""The packed series (SeriesChunk), where a run's un-bucketed points are stored: it gives back
+every point as it was sent, and the drift comparison that reads it answers as the points
+themselves do, however they arrived, and at any length in the same queries."""
 
 import math
 
 import numpy as np
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from experiments import drift
-from experiments.models import MetricPoint, SeriesChunk
+from experiments.models import MetricSummary, SeriesChunk
 from experiments.models import chunks as chunks_module
-from tests.factories import make_experiment, report_run
+from experiments.models.curves import TILE_SIZES
+from tests.factories import make_experiment, report_run, stored_points
 
 pytestmark = pytest.mark.django_db
 
@@ -23,23 +24,32 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(chunks_module, "CHUNK_SIZE", 64)
 
 
+SENT = {}  # (run id, key): [(step, value, wall time)] of the batches stored, in order
+
+
+@pytest.fixture(autouse=True)
+def forget_sent():
+    SENT.clear()
+
+
 def _log(run, points, batch, key="loss"):
-    return run.log_points(
-        [{"key": key, "step": int(step), "value": float(value)} for step, value in points],
+    points = [(int(step), float(value), 1.7e9 + int(step) / 8) for step, value in points]
+    found = run.log_points(
+        [{"key": key, "step": step, "value": value, "wall_time": wall}
+         for step, value, wall in points],
         idempotency_key=batch,
-    )
+    )  # fmt: skip
+    if found[1]:
+        SENT.setdefault((run.pk, key), []).extend(points)
+    return found
 
 
 def raw_series(run, key="loss"):
-    """(steps, values) straight from the point rows, in plain Python: the later value of a
+    """(steps, values) of the points as they were sent, in plain Python: the later value of a
     step logged twice wins, steps ascending. What the comparison must agree with."""
     by_step = {}
-    for step, value in (
-        MetricPoint.objects.filter(run=run, key=key, bucket="")
-        .order_by("seq")
-        .values_list("step", "value")
-    ):
-        by_step[step] = math.nan if value is None else value
+    for step, value, _ in SENT.get((run.pk, key), []):
+        by_step[step] = value
     steps = sorted(by_step)
     return np.array(steps, dtype=np.int64), np.array([by_step[s] for s in steps], dtype=float)
 
@@ -152,6 +162,17 @@ def test_the_query_count_does_not_grow_with_the_points_or_the_runs():
     assert queries(10, 2) == queries(5_000, 2) == queries(5_000, 5)
 
 
+def test_every_point_comes_back_as_it_was_sent():
+    _, reference, run = awkward_runs()
+    for stored in (reference, run):
+        points = stored_points(stored, "loss")
+        assert [point.seq for point in points] == list(range(len(points)))
+        got = [(point.step, repr(point.value), point.wall_time) for point in points]
+        sent = [(step, repr(value), wall) for step, value, wall in SENT[(stored.pk, "loss")]]
+        assert got == sent  # NaN and infinities as sent
+    assert MetricSummary.objects.get(run=run, key="loss").count == len(stored_points(run))
+
+
 def test_a_retried_batch_or_fold_leaves_the_chunks_as_they_were():
     run = report_run(experiment=make_experiment(key="EXP-9"), name="mi300x", seed=1)
     first = [(step, 1 + step / 100) for step in range(100)]  # ends in the second chunk
@@ -159,22 +180,24 @@ def test_a_retried_batch_or_fold_leaves_the_chunks_as_they_were():
     stored = _chunks(run)
     _, created = _log(run, first, "b1")  # the client sends the batch again
     assert created is False and _chunks(run) == stored
-    # The same rows folded in twice (a fold retried after a failure) land where they were.
-    rows = [
-        (run.pk, "loss", "", step, value, None, seq)
-        for step, value, seq in MetricPoint.objects.filter(run=run, seq__gte=50)
-        .order_by("seq")
-        .values_list("step", "value", "seq")
-    ]
-    seq, step, value = (
-        np.array(column) for column in zip(*[(r[6], r[3], r[4]) for r in rows], strict=True)
-    )
-    SeriesChunk.absorb({(run.pk, "loss"): (seq, step, value.astype(float))})
+    # The same points folded in twice (a fold retried after a failure) land where they were.
+    again = SeriesChunk.points([run.pk], "loss", seq_from=50)[run.pk]
+    assert again.seq.tolist() == list(range(50, 100))
+    SeriesChunk.absorb({(run.pk, "loss"): again})
     assert _chunks(run) == stored
     _log(run, [(step, 3.0) for step in range(100, 140)], "b2")
     assert [count for _, count, _, _ in _chunks(run)] == [64, 64, 12]
     assert raw_series(run)[0].tolist() == list(range(140))
-    assert np.array_equal(MetricPoint.series([run.pk], "loss")[run.pk][1], raw_series(run)[1])
+    assert np.array_equal(SeriesChunk.series([run.pk], "loss")[run.pk][1], raw_series(run)[1])
+
+
+def test_a_fold_that_would_leave_a_gap_is_refused():
+    run = report_run(experiment=make_experiment(key="EXP-9"), name="mi300x", seed=1)
+    _log(run, [(step, 1.0) for step in range(10)], "b1")
+    later = chunks_module.Points(*(np.array(column) for column in (
+        [20, 21], [20, 21], [1.0, 1.0], [np.nan, np.nan])))  # fmt: skip
+    with pytest.raises(ValueError, match="points from seq 20, stored up to 10"):
+        SeriesChunk.absorb({(run.pk, "loss"): later})
 
 
 def test_deleting_a_run_deletes_its_chunks_and_other_runs_keep_theirs():
@@ -185,40 +208,6 @@ def test_deleting_a_run_deletes_its_chunks_and_other_runs_keep_theirs():
     assert _chunks(reference) == kept
     reference.delete()
     assert not SeriesChunk.objects.exists()
-
-
-def test_points_without_chunks_are_read_from_the_points_until_the_backfill():
-    experiment, reference, run = awkward_runs()
-    tolerance = drift.Tolerance(relative=1e-3)
-    packed = {reference.pk: _chunks(reference), run.pk: _chunks(run)}
-    # Points stored before chunks existed: none, or only the latest of them.
-    SeriesChunk.objects.filter(run=reference).delete()
-    SeriesChunk.objects.filter(run=run, start__lt=2 * 64).delete()
-    _log(run, [(step, 2.0) for step in range(300, 310)], "c5")
-    expected = raw_comparison(reference, run, tolerance)
-    row = drift.report(experiment, reference=reference.pk, runs=[run.pk],
-                       tolerance=tolerance)["comparisons"][0]  # fmt: skip
-    assert {key: row[key] for key in expected} == expected
-    call_command("backfill_series_chunks", experiment="EXP-9", stdout=open("/dev/null", "w"))
-    assert _chunks(reference) == packed[reference.pk]
-    assert sum(count for _, count, _, _ in _chunks(run)) == run.points.count()
-    row = drift.report(experiment, reference=reference.pk, runs=[run.pk],
-                       tolerance=tolerance)["comparisons"][0]  # fmt: skip
-    assert {key: row[key] for key in expected} == expected
-
-
-def test_a_long_series_without_chunks_is_compared_from_its_points():
-    experiment = make_experiment(key="EXP-9")
-    reference = report_run(experiment=experiment, name="h100", seed=1)
-    run = report_run(experiment=experiment, name="mi300x", seed=1)
-    _log(reference, enumerate(np.linspace(1, 2, 3000)), "r")
-    _log(run, enumerate(np.linspace(1, 2, 3000) + 1e-3), "c")
-    SeriesChunk.objects.all().delete()  # logged before chunks existed
-    tolerance = drift.Tolerance(absolute=1e-4)
-    row = drift.report(experiment, reference=reference.pk, runs=[run.pk],
-                       tolerance=tolerance)["comparisons"][0]  # fmt: skip
-    expected = raw_comparison(reference, run, tolerance)
-    assert {key: row[key] for key in expected} == expected and row["first_divergent_step"] == 0
 
 
 def test_small_batches_are_kept_as_pieces_and_merged_when_their_chunk_fills():
@@ -238,31 +227,55 @@ def test_small_batches_are_kept_as_pieces_and_merged_when_their_chunk_fills():
     # Full chunks are one row each; the one being filled is in pieces of a few points.
     assert [count for _, count, _, _ in _chunks(run)][:2] == [64, 64]
     assert np.array_equal(
-        MetricPoint.series([run.pk], "loss")[run.pk][1], raw_series(run)[1], equal_nan=True
+        SeriesChunk.series([run.pk], "loss")[run.pk][1], raw_series(run)[1], equal_nan=True
     )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_rebuilds_chunks_of_the_old_layout_from_the_points():
+def test_the_migration_moves_a_series_from_its_point_rows_into_chunks():
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("experiments", "0016_series_chunks")]
-    after = [("experiments", "0017_lighter_ingest")]
+    before = [("experiments", "0017_lighter_ingest")]
+    after = [("experiments", "0018_series_stored_packed")]
     run = report_run(experiment=make_experiment(key="EXP-9"), name="mi300x", seed=1)
-    _log(run, enumerate(np.linspace(1, 2, 150)), "b1")
-    expected = raw_series(run)
     executor = MigrationExecutor(connection)
     executor.migrate(before)
-    old = executor.loader.project_state(before).apps.get_model("experiments", "SeriesChunk")
-    old.objects.all().delete()
-    # The old layout: one row per chunk, numbered; this one says it holds nothing.
-    old.objects.create(run_id=run.pk, key="loss", index=0, count=0, steps=b"", values=b"")
+    old = executor.loader.project_state(before).apps
+    summary = old.get_model("experiments", "MetricSummary")
+    point = old.get_model("experiments", "MetricPoint")
+    # Points as they were stored: a row each, a missing value as NULL, step 3 logged twice.
+    steps = [*range(150), 3]
+    values = [None if step == 40 else 1 + step / 100 for step in steps]
+    point.objects.bulk_create(
+        [point(run_id=run.pk, key="loss", bucket="", step=step, value=value,
+               wall_time=None if seq == 7 else 1.7e9 + seq, seq=seq)
+         for seq, (step, value) in enumerate(zip(steps, values, strict=True))]
+        + [point(run_id=run.pk, key="accuracy", bucket="long", step=0, value=0.5, seq=0)]
+    )  # fmt: skip
+    summary.objects.create(run_id=run.pk, key="loss", bucket="", count=151, first_step=0,
+                           last_step=149, last_value=2.49)  # fmt: skip
+    summary.objects.create(run_id=run.pk, key="accuracy", bucket="long", count=1, first_step=0,
+                           last_step=0, last_value=0.5)  # fmt: skip
+    old.get_model("experiments", "SeriesChunk").objects.create(
+        run_id=run.pk, key="loss", start=0, count=0, steps=b"", values=b""
+    )  # a copy that does not add up: replaced
     executor = MigrationExecutor(connection)
     executor.migrate(after)
-    new = executor.loader.project_state(after).apps.get_model("experiments", "SeriesChunk")
-    rebuilt = new.objects.filter(run_id=run.pk, key="loss").order_by("start")
-    assert [(chunk.start, chunk.count) for chunk in rebuilt] == [(0, 64), (64, 64), (128, 22)]
-    steps = np.concatenate([np.frombuffer(chunk.steps, dtype="<i8") for chunk in rebuilt])
-    assert steps.tolist() == expected[0].tolist()
+    new = executor.loader.project_state(after).apps
+    chunk = new.get_model("experiments", "SeriesChunk")
+    rows = chunk.objects.filter(run_id=run.pk, key="loss").order_by("start")
+    assert [(row.start, row.count, row.step_min, row.step_max) for row in rows] == [
+        (0, 64, 0, 63), (64, 64, 64, 127), (128, 23, 3, 149)]  # fmt: skip
+    assert list(new.get_model("experiments", "MetricPoint").objects.values_list(
+        "key", "bucket")) == [("accuracy", "long")]  # fmt: skip
+    loss = new.get_model("experiments", "MetricSummary").objects.get(run_id=run.pk, key="loss")
+    assert loss.last_wall_time == 1.7e9 + 149
+    assert new.get_model("experiments", "CurveTile").objects.filter(
+        run_id=run.pk, key="loss", level=len(TILE_SIZES) - 1).get().count == 151  # fmt: skip
     MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())
-    assert np.array_equal(MetricPoint.series([run.pk], "loss")[run.pk][1], expected[1])
+    stored = stored_points(run, "loss")
+    assert [(p.step, repr(p.value)) for p in stored] == [
+        (step, repr(math.nan if value is None else value))
+        for step, value in zip(steps, values, strict=True)
+    ]
+    assert [p.wall_time for p in stored][6:9] == [1.7e9 + 6, None, 1.7e9 + 8]

@@ -16,10 +16,11 @@ import numpy as np
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from experiments import drift
-from experiments.models import Experiment, MetricPoint, Run, SeriesChunk
+from experiments.models import Experiment, MetricSummary, Run, SeriesChunk
 from experiments.models.chunks import CHUNK_SIZE
 from radar.models import Quadrant, Technique
 from django.contrib.auth.models import User
+from tests.factories import stored_points
 
 user = User.objects.create_user("lead")
 technique = Technique(name="T", slug="t", quadrant=Quadrant.objects.get_or_create(name="Q")[0])
@@ -32,9 +33,8 @@ def log(run, points, batch):
 
 def raw(run):
     by_step = {}
-    for step, value in run.points.filter(key="loss", bucket="").order_by("seq").values_list(
-            "step", "value"):
-        by_step[step] = math.nan if value is None else value
+    for point in stored_points(run, "loss"):
+        by_step[point.step] = math.nan if point.value is None else point.value
     steps = sorted(by_step)
     return np.array(steps, dtype=np.int64), np.array([by_step[s] for s in steps])
 
@@ -69,7 +69,8 @@ for size in (50, 2 * CHUNK_SIZE + 100):
         "first": row["first_divergent_step"],
         "queries": len(queries),
         "retry": same_after_retry,
-        "packed": sum(c for _, c, _, _ in chunks(run)) == run.points.count(),
+        "packed": [p.seq for p in stored_points(run)] == list(range(
+            MetricSummary.objects.get(run=run, key="loss").count)),
     }
     run.delete()
     found[size]["deleted"] = not SeriesChunk.objects.filter(run_id=run.pk).exists()

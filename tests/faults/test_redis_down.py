@@ -12,9 +12,9 @@ import pytest
 from django.utils import timezone
 
 from core.models import DeferredTask
-from experiments.models import MetricPoint
 from papers.models import PaperNote
 from tests import factories
+from tests.factories import stored_points
 from tests.services import (
     AppServer,
     CeleryWorker,
@@ -91,7 +91,7 @@ def test_work_goes_on_without_redis_and_nothing_is_lost(stack, tmp_path):
         headers={"Authorization": f"Bearer {key}"}, timeout=30,
     )  # fmt: skip
     assert response.status_code in (200, 201), response.text
-    assert MetricPoint.objects.filter(run=run).count() == 1
+    assert len(stored_points(run)) == 1
 
     # The background work is kept, not dropped, and the UI says so.
     deferred = set(DeferredTask.objects.values_list("task_name", flat=True))
