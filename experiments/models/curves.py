@@ -18,9 +18,11 @@ from django.db import connection, models
 from .chunks import SeriesChunk
 from .ingest import delete_rows, insert_rows
 
-# Power-of-4 levels from 8 points per tile: 9 levels reach 2**21 points per tile, so even a
-# series of a billion points has under 500 tiles at its coarsest level.
-TILE_SIZES = tuple(8 * 4**level for level in range(9))
+# Power-of-4 levels from 32 points per tile: 8 levels reach 2**21 points per tile, so even a
+# series of a billion points has under 500 tiles at its coarsest level. No finer level: a
+# series short enough to need one is read from its chunks, and each level costs every batch
+# its share of tile rows (a level of 8 points would be three quarters of them).
+TILE_SIZES = tuple(8 * 4**level for level in range(1, 9))
 
 
 class CurveTileQuerySet(models.QuerySet):

@@ -7,6 +7,7 @@ NULL back into NaN when read. Infinity is stored as itself on both.
 """
 
 import hashlib
+import json
 import math
 import re
 from collections import defaultdict
@@ -731,10 +732,31 @@ class IngestBatch(models.Model):
 
     @staticmethod
     def hash_points(points):
-        """A digest of the points in order; equal for a batch sent again unchanged."""
-        # Each point reads as repr((key, bucket, step, repr(float(value)), repr(wall_time)))
-        # (repr keeps every float bit and spells NaN and infinities one way), spelled out
-        # because that is twice as fast: a float's or None's repr holds no quote to escape.
+        """A digest of the points in order; equal for a batch sent again unchanged.
+
+        Keys and buckets as one JSON list each, steps as int64, values and wall times as
+        float64 bits (every float exactly, NaN and infinities one way; a missing wall time as
+        NaN, which a wall time can never be): a few arrays instead of a string per point,
+        about a quarter of the cost, which every batch pays.
+        """
+        fields = [
+            json.dumps([point["key"] for point in points]).encode(),
+            json.dumps([point.get("bucket") or "" for point in points]).encode(),
+            np.array([point["step"] for point in points], dtype=np.int64).tobytes(),
+            np.array([point["value"] for point in points], dtype=np.float64).tobytes(),
+            np.array([math.nan if (wall := point.get("wall_time")) is None else wall
+                      for point in points], dtype=np.float64).tobytes(),
+        ]  # fmt: skip
+        digest = hashlib.sha256(b"points-v2")
+        for field in fields:
+            digest.update(len(field).to_bytes(8, "little"))
+            digest.update(field)
+        return digest.hexdigest()
+
+    @staticmethod
+    def hash_points_v1(points):
+        """The digest batches stored before points-v2 carry (a retry of one must still be
+        recognised): repr((key, bucket, step, repr(float(value)), repr(wall_time))) per point."""
         names = {}
         text = "".join(
             f"({names.get(key) or names.setdefault(key, repr(key))}, "
@@ -750,7 +772,7 @@ class IngestBatch(models.Model):
 
     def is_same_as(self, points, content_hash):
         if self.content_hash:
-            return self.content_hash == content_hash
+            return self.content_hash in (content_hash, self.hash_points_v1(points))
         return self.points == len(points)
 
 

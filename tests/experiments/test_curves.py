@@ -44,7 +44,7 @@ def test_tiles_kept_at_ingest_match_tiles_built_from_all_points_at_once():
     rng = np.random.default_rng(1)
     values = rng.normal(size=1000).tolist()
     values[17] = math.nan
-    values[400:420] = [math.nan] * 20  # a tile with no finite value at level 0
+    values[400:450] = [math.nan] * 50  # a tile with no finite value at level 0
     values[901] = math.inf
     start = 0
     # Batches that cut tiles anywhere, so that stored tiles are extended again and again.
@@ -60,8 +60,8 @@ def test_tiles_kept_at_ingest_match_tiles_built_from_all_points_at_once():
     assert (top.count, top.finite) == (1000, len(finite))
     assert top.min_value == min(finite) and top.max_value == max(finite)
     assert top.gap_step == 17 and top.total == pytest.approx(sum(finite))
-    empty = CurveTile.objects.get(run=run, key="loss", level=0, index=401 // 8)
-    assert empty.finite == 0 and empty.min_value is None and empty.gap_step == 401 // 8 * 8
+    empty = CurveTile.objects.get(run=run, key="loss", level=0, index=416 // 32)
+    assert empty.finite == 0 and empty.min_value is None and empty.gap_step == 416
 
 
 def test_batches_of_several_metrics_keep_each_metrics_tiles_apart():
@@ -102,8 +102,8 @@ def test_summarise_keeps_the_earliest_of_equal_extremes():
 
 @pytest.mark.parametrize(
     ("count", "width", "level"),
-    [(1000, 800, None), (3192, 800, None), (3193, 800, 0), (5000, 800, 0), (1_000_000, 800, 4),
-     (1_000_000, 4000, 2), (10**9, 800, 8)],
+    [(1000, 800, None), (12_768, 800, None), (12_769, 800, 0), (20_000, 800, 0),
+     (1_000_000, 800, 3), (1_000_000, 4000, 1), (10**9, 800, 7)],
 )  # fmt: skip
 def test_level_is_the_coarsest_with_half_the_width_in_tiles(count, width, level):
     assert curves.level_for(count, width) == level
@@ -129,7 +129,7 @@ def test_downsampled_series_keep_each_runs_lowest_and_highest_point(points):
     _spiky_run(experiment, points // 3, seed=1, name="b")
     data = curves.curve_data(experiment, "loss", width=100)
     first = data["runs"][0]
-    assert first["level"] == (None if points < 400 else curves.level_for(points, 100))
+    assert first["level"] == (None if points < 1600 else curves.level_for(points, 100))
     assert len(first["values"]) <= 102
     assert min(first["values"]) == -50.0 and max(first["values"]) == 50.0
     assert first["steps"] == sorted(first["steps"])

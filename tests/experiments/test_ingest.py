@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from experiments.models import Artifact, MetricPoint, Run
+from experiments.models import Artifact, IngestBatch, MetricPoint, Run
 from tests.factories import logged_series, make_experiment, make_run, stored_points
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +53,34 @@ def test_reused_key_with_other_points_is_refused_and_writes_nothing():
 
     assert "idempotency_key" in error.value.message_dict
     assert len(stored_points(run)) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"key": "lossx"}, {"bucket": "long"}, {"step": 8}, {"value": -0.0}, {"value": math.nan},
+     {"value": math.inf}, {"wall_time": None}, {"wall_time": 1.0000000000000002}],
+)  # fmt: skip
+def test_a_key_sent_again_with_any_one_field_changed_is_refused(change):
+    sent = [{"key": "loss", "step": 7, "value": 0.0, "wall_time": 1.0}, *points("acc", [0.5])]
+    run = make_run()
+    run.log_points(sent, idempotency_key="b1")
+    _, created = run.log_points([dict(point) for point in sent], idempotency_key="b1")
+    assert not created
+    with pytest.raises(ValidationError):
+        run.log_points([{**sent[0], **change}, *sent[1:]], idempotency_key="b1")
+
+
+def test_a_batch_stored_with_the_earlier_digest_is_still_recognised_when_retried():
+    run = make_run()
+    sent = points("loss", [1.0, math.nan, 3.0])
+    batch, _ = run.log_points(sent, idempotency_key="b1")
+    IngestBatch.objects.filter(pk=batch.pk).update(content_hash=IngestBatch.hash_points_v1(sent))
+
+    again, created = run.log_points(points("loss", [1.0, math.nan, 3.0]), idempotency_key="b1")
+    assert (again.pk, created) == (batch.pk, False)
+    with pytest.raises(ValidationError):
+        run.log_points(points("loss", [1.0, math.nan, 4.0]), idempotency_key="b1")
+    assert len(stored_points(run)) == 3
 
 
 def test_nan_and_infinity_are_stored_faithfully_and_flagged():
