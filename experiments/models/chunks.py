@@ -195,10 +195,23 @@ class SeriesChunk(models.Model):
     def series(cls, run_ids, key):
         """{run_id: (steps, values)}: each run's points of `key`, one value per step (the
         later of a step logged twice), steps ascending; runs without any are left out. One
-        query for any number of runs and points."""
+        query for any number of runs and points. Only the steps and values are read: at a
+        million points a run the wall times would be a third more bytes to fetch and copy."""
+        parts = {}
+        for run_id, steps, values in (
+            cls.objects.filter(run_id__in=list(dict.fromkeys(run_ids)), key=key)
+            .order_by("run_id", "start")
+            .values_list("run_id", "steps", "values")
+        ):
+            parts.setdefault(run_id, []).append(
+                (np.frombuffer(steps, dtype=STEP_TYPE), np.frombuffer(values, dtype=VALUE_TYPE))
+            )
         return {
-            run_id: one_value_per_step(points.step, points.value)
-            for run_id, points in cls.points(dict.fromkeys(run_ids), key).items()
+            run_id: one_value_per_step(
+                np.concatenate([steps for steps, _ in part]),
+                np.concatenate([values for _, values in part]),
+            )
+            for run_id, part in parts.items()
         }
 
 
