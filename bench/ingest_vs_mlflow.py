@@ -136,6 +136,13 @@ def load(client_function, target, clients, seconds):
     return sum(sent) / elapsed, sum(sent)
 
 
+def overall(rounds):
+    """(points/s, points) over several loads' (rate, points): over the time they took, the
+    tail of each included."""
+    total = sum(points for _, points in rounds)
+    return total / sum(points / rate for rate, points in rounds), total
+
+
 def setup_assay(database_url):
     env = service_env(DATABASE_URL=database_url)
     subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env,
@@ -233,15 +240,14 @@ def main():
           f"batches of {BATCH} points; {args.rounds} rounds of {args.seconds:g} s on each server, "
           f"interleaved, after {args.warm_up:g} s of warm-up each; box: {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
-    mlflow_points = sum(points for _, points in rounds[MLFLOW])
+    mlflow_rate, _ = overall(rounds[MLFLOW])
     print(f"{'':<26}{'points/s':>12}{'points':>12}{'/ MLflow':>10}{'per round':>20}")
     for name, done in rounds.items():
-        total = sum(points for _, points in done)
-        rate = total / (args.rounds * args.seconds)
+        rate, total = overall(done)
         ratios = [rate / theirs for (rate, _), (theirs, _) in
                   zip(done, rounds[MLFLOW], strict=True)]  # fmt: skip
         spread = f"{min(ratios):.1f}x-{max(ratios):.1f}x"
-        print(f"{name:<26}{rate:>12,.0f}{total:>12,}{total / mlflow_points:>9.1f}x{spread:>20}")
+        print(f"{name:<26}{rate:>12,.0f}{total:>12,}{rate / mlflow_rate:>9.1f}x{spread:>20}")
     print("Target: Assay at least 10x MLflow's server, on either endpoint.")
 
 
