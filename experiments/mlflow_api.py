@@ -162,17 +162,23 @@ def _experiment(token, experiment_id):
 
 def _run(token, body):
     """The token's experiment's run named by run_id (or the older run_uuid)."""
+    run_id = _run_id(token, body)
+    run = Run.objects.for_experiment(token.experiment).select_related("experiment")
+    return run.filter(pk=run_id).first() or _no_such_run(token, run_id)
+
+
+def _run_id(token, body):
+    """run_id (or the older run_uuid) as the number of an Assay run."""
     run_id = string(body, "run_id", required=True, aliases=("run_uuid",))
-    run = None
     if run_id.isascii() and run_id.isdigit() and len(run_id) < 19:
-        queryset = Run.objects.for_experiment(token.experiment).select_related("experiment")
-        run = queryset.filter(pk=int(run_id)).first()
-    if run is None:
-        raise MlflowError(
-            "RESOURCE_DOES_NOT_EXIST",
-            f"Run with id={run_id} not found in {token.experiment.key}.",
-        )
-    return run
+        return int(run_id)
+    _no_such_run(token, run_id)
+
+
+def _no_such_run(token, run_id):
+    raise MlflowError(
+        "RESOURCE_DOES_NOT_EXIST", f"Run with id={run_id} not found in {token.experiment.key}."
+    )
 
 
 def _latest_metrics(runs):
@@ -312,16 +318,19 @@ def _register_artifacts(run, tags):
             run.add_artifact(uri=value, kind=key.removeprefix(ARTIFACT_TAG)[:50])
 
 
-def _log(request, run, points):
+def _log(request, token, run_id, points):
     """Store points once: the request's digest is their idempotency key, so the same request
     sent again (MLflow's client retries after a 5xx, a 429 or a dropped connection) stores
     nothing. A digest of the bytes, not the points: a hundredth of the cost."""
     if not points:
         return
     key = f"mlflow-{hashlib.sha256(request.body).hexdigest()}"
-    _, created = run.log_points(points, idempotency_key=key)
+    try:
+        _, created = Run.log_points_to(token.experiment_id, run_id, points, idempotency_key=key)
+    except Run.DoesNotExist:
+        _no_such_run(token, run_id)
     if created:
-        tasks.queue_evaluation(run.experiment, debounce=True)
+        tasks.queue_evaluation(token.experiment, debounce=True)
 
 
 # --- experiments ---
@@ -437,26 +446,31 @@ def run_search(request, token, body):
 @endpoint("POST")
 def run_log_metric(request, token, body):
     _writable(token)
-    run = _run(token, body)
+    run_id = _run_id(token, body)
     metric = {key: body.get(key) for key in ("key", "value", "timestamp", "step")}
-    _log(request, run, metric_points([metric], field="metric"))
+    _log(request, token, run_id, metric_points([metric], field="metric"))
     return {}
 
 
 @endpoint("POST")
 def run_log_batch(request, token, body):
     _writable(token)
-    run = _run(token, body)
     metrics, params, tags = entries(body, "metrics"), entries(body, "params"), entries(body, "tags")
     check_batch_limits(metrics, params, tags)
     points = metric_points(metrics)
     params = key_values(params, "params", value_limit=MAX_PARAM_VAL_LENGTH)
     tags = key_values(tags, "tags", value_limit=MAX_TAG_VAL_LENGTH)
+    if not (params or tags):
+        # The usual batch, metrics only: the run is looked up as it is locked.
+        if not points:
+            _run(token, body)
+        _log(request, token, _run_id(token, body), points)
+        return {}
+    run = _run(token, body)
     with transaction.atomic():
         # All or nothing, as MLflow's log-batch: refused points leave no params behind.
-        if params or tags:
-            run = _record(run, params=params, tags=tags)
-        _log(request, run, points)
+        run = _record(run, params=params, tags=tags)
+        _log(request, token, run.pk, points)
     return {}
 
 

@@ -458,9 +458,18 @@ class Run(models.Model):
         `points` are dicts with key, value, step and optional wall_time and bucket. Returns
         (ingest batch, created); created is False when the key was seen before for this run.
         """
+        return Run.log_points_to(
+            self.experiment_id, self.pk, points, idempotency_key=idempotency_key
+        )
+
+    @classmethod
+    def log_points_to(cls, experiment_id, run_id, points, *, idempotency_key):
+        """log_points() for the run `run_id` of an experiment, found and locked in one query
+        (the APIs' path: a job sends many batches a second); Run.DoesNotExist when the
+        experiment has no such run."""
         with transaction.atomic():
             # Locking the run serialises batches of one run, so summaries count every point once.
-            locked = Run.objects.select_for_update().get(pk=self.pk)
+            locked = cls._locked_for_points(experiment_id, run_id)
             content_hash = IngestBatch.hash_points(points)
             batch = None
             if not locked.is_finished:
@@ -481,6 +490,28 @@ class Run(models.Model):
             SeriesChunk.absorb(series)
             CurveTile.absorb(series)
         return batch, True
+
+    @classmethod
+    def _locked_for_points(cls, experiment_id, run_id):
+        """The run, locked, with only what a batch needs loaded (other fields load on use).
+        Plain SQL: the ORM spends more CPU building this query than the database running it."""
+        if not 0 < run_id < 2**63:
+            raise cls.DoesNotExist
+        # In the model's field order, as from_db() takes them.
+        fields = [f.attname for f in cls._meta.concrete_fields
+                  if f.attname in ("id", "experiment_id", "status", "name")]  # fmt: skip
+        quote = connection.ops.quote_name
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(map(quote, fields))} FROM {quote(cls._meta.db_table)} "
+                f"WHERE id = %s AND experiment_id = %s{lock}",
+                [run_id, experiment_id],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise cls.DoesNotExist
+        return cls.from_db(connection.alias, fields, row)
 
     def add_artifact(self, *, uri, kind="", size=None, sha256=""):
         """Register an artifact; returns (artifact, created).

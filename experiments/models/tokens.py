@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.rows import RelatedRowQuery
+
 KEY_PREFIX = "assay"
 # last_used_at is written at most this often, so a busy job does not add a write per batch.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -102,11 +104,7 @@ class ApiToken(models.Model):
         parts = key.split("_")
         token = None
         if len(parts) >= 3 and parts[0] == KEY_PREFIX:
-            token = (
-                cls.objects.select_related("experiment", "created_by")
-                .filter(prefix=parts[1])
-                .first()
-            )
+            token = _with_prefix.get(parts[1])
         if token is None or not hmac.compare_digest(token.key_hash, hash_key(key)):
             raise TokenRefused("Unknown API token: check ASSAY_TOKEN (a key starts with assay_).")
         now = timezone.now()
@@ -161,3 +159,7 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+# Every API request looks its token up: the query is written once (core/rows.py).
+_with_prefix = RelatedRowQuery(ApiToken, ["experiment", "created_by"], where="prefix")

@@ -166,6 +166,45 @@ def test_nan_and_infinity_are_accepted_stored_and_flagged(api, experiment, encod
     assert experiment.runs.non_finite_metrics() == {"loss", "grad_norm"}
 
 
+def test_lenient_forms_of_a_point_are_stored_as_the_strict_ones(api):
+    # Well-formed points take a fast check; the forms it leaves to the full one ("NaN"
+    # strings, an integer step written 3.0, integer values) must land as the same points.
+    strict = create_run(api, name="strict", seed=1)
+    lenient = create_run(api, name="lenient", seed=2)
+    points = {
+        strict["id"]: [
+            {"key": "loss", "value": 1.0, "step": 0, "wall_time": 1700000000.5},
+            {"key": "loss", "value": math.nan, "step": 3, "wall_time": None},
+            {"key": "loss", "value": 2.0, "step": 4, "bucket": "long"},
+        ],
+        lenient["id"]: [
+            {"key": "loss", "value": 1, "step": 0.0, "wall_time": 1700000000.5},
+            {"key": "loss", "value": "NaN", "step": 3.0, "wall_time": None},
+            {"key": "loss", "value": 2, "step": 4, "bucket": "long", "note": "ignored"},
+        ],
+    }
+    for run_id, sent in points.items():
+        response = api.post(
+            f"/EXP-12/runs/{run_id}/metrics", {"idempotency_key": "b", "points": sent}
+        )
+        assert response.status_code == 201, response.content
+
+    def stored(run_id):
+        return [
+            (p.key, p.bucket, p.step, repr(p.value), p.wall_time, type(p.step), type(p.value))
+            for p in stored_points(Run.objects.get(pk=run_id), "loss")
+        ]
+
+    assert stored(lenient["id"]) == stored(strict["id"])
+    assert len(stored(strict["id"])) == 3
+
+
+def test_run_number_past_any_run_is_not_found(api):
+    response = api.post("/EXP-12/runs/99999999999999999999/metrics", batch())
+    assert response.status_code == 404
+    assert not stored_points()
+
+
 def test_nan_summary_is_stored_and_flagged(api, experiment):
     run = create_run(api)
     response = api.post(

@@ -47,6 +47,28 @@ def test_valid_token_reports_and_records_last_use(client):
     assert token.last_used_at is not None
 
 
+@pytest.mark.parametrize("with_creator", [True, False])
+def test_a_verified_token_carries_its_experiment_and_creator_as_stored(
+    with_creator, django_user_model
+):
+    creator = django_user_model.objects.create_user("dana") if with_creator else None
+    experiment = make_experiment(key="EXP-1")
+    token, key = make_token(experiment=experiment, created_by=creator, name="cluster")
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+
+    verified = ApiToken.verify(key)
+
+    stored = ApiToken.objects.select_related("experiment", "created_by").get(pk=token.pk)
+    for mine, theirs in [(verified, stored), (verified.experiment, stored.experiment)]:
+        for field in type(theirs)._meta.concrete_fields:
+            assert getattr(mine, field.attname) == getattr(theirs, field.attname), field.name
+    assert verified.last_used_at.tzinfo is not None  # read as a time, not as text
+    if with_creator:
+        assert verified.created_by.get_username() == "dana" and verified.created_by.is_active
+    else:
+        assert verified.created_by is None
+
+
 @pytest.mark.parametrize("header", [None, "Bearer nonsense", "Bearer assay_abc_def", "Basic x"])
 def test_missing_or_wrong_token_is_401(client, header):
     make_experiment(key="EXP-1")
