@@ -24,7 +24,7 @@ from django.utils import timezone
 from ..enums import AcceleratorVendor, Precision, RunStatus, Runtime, Stage
 from .chunks import Points, SeriesChunk
 from .curves import CurveTile
-from .ingest import insert_rows, update_rows
+from .ingest import PointColumns, insert_rows, update_rows
 
 
 class NaNFloatField(models.FloatField):
@@ -470,7 +470,8 @@ class Run(models.Model):
         with transaction.atomic():
             # Locking the run serialises batches of one run, so summaries count every point once.
             locked = cls._locked_for_points(experiment_id, run_id)
-            content_hash = IngestBatch.hash_points(points)
+            columns = PointColumns.of(points)
+            content_hash = IngestBatch.hash_columns(columns)
             batch = None
             if not locked.is_finished:
                 batch = IngestBatch.record(locked, idempotency_key, len(points), content_hash)
@@ -485,7 +486,7 @@ class Run(models.Model):
                         {"idempotency_key": "already used for a different batch of this run"}
                     )
                 return batch, False
-            rows, series = MetricSummary.absorb(locked, points)
+            rows, series = MetricSummary.absorb(locked, columns)
             MetricPoint.insert_many(rows)
             SeriesChunk.absorb(series)
             CurveTile.absorb(series)
@@ -653,8 +654,8 @@ class MetricSummary(models.Model):
                "has_non_finite")  # fmt: skip
 
     @classmethod
-    def absorb(cls, run, points):
-        """Fold a batch into the summaries of a locked run.
+    def absorb(cls, run, columns):
+        """Fold a batch (PointColumns) into the summaries of a locked run.
 
         Returns (rows, series): the bucketed points as rows to insert (MetricPoint.COLUMNS
         tuples), and the new points of each un-bucketed series as arrays for the chunks and
@@ -662,8 +663,8 @@ class MetricSummary(models.Model):
         missing).
         """
         by_series = defaultdict(list)
-        for point in points:
-            by_series[(point["key"], point.get("bucket") or "")].append(point)
+        for position, series in enumerate(zip(columns.keys, columns.buckets, strict=True)):
+            by_series[series].append(position)
         summaries = {
             (s.key, s.bucket): s
             for s in cls.objects.filter(run=run, key__in={key for key, _ in by_series})
@@ -673,25 +674,25 @@ class MetricSummary(models.Model):
             # Only a batch that brings new names pays for the count: most batches bring none.
             logged = cls.objects.filter(run=run).values_list("key", flat=True).distinct()
             refused = [
-                f"points.{index}.key"
-                for index, point in enumerate(points)
-                if point["key"] in new_names
+                f"points.{index}.key" for index, key in enumerate(columns.keys) if key in new_names
             ]
             check_metric_count(run, {*logged, *run.summary, *new_names}, refused)
+        whole = len(by_series) == 1  # the whole batch is one series: no need to pick
         rows, arrays, created, changed = [], {}, [], []
-        for (key, bucket), batch in by_series.items():
+        for (key, bucket), positions in by_series.items():
             summary = summaries.get((key, bucket))
             if summary is None:
                 summary = cls(run=run, key=key, bucket=bucket)
                 created.append(summary)
             else:
                 changed.append(summary)
-            steps = [point["step"] for point in batch]
-            values = [point["value"] for point in batch]
-            walls = [point.get("wall_time") for point in batch]
-            seq = np.arange(summary.count, summary.count + len(batch), dtype=np.int64)
-            step, value = np.array(steps, dtype=np.int64), np.array(values, dtype=np.float64)
-            summary.count += len(batch)
+            if whole:
+                step, value, wall = columns.step, columns.value, columns.wall_time
+            else:
+                at = np.array(positions, dtype=np.intp)
+                step, value, wall = columns.step[at], columns.value[at], columns.wall_time[at]
+            seq = np.arange(summary.count, summary.count + len(step), dtype=np.int64)
+            summary.count += len(step)
             if not np.isfinite(value).all():
                 summary.has_non_finite = True
             if summary.first_step is None or step.min() < summary.first_step:
@@ -699,16 +700,16 @@ class MetricSummary(models.Model):
             # Ties go to the later point: a value logged again for a step replaces it.
             last = len(step) - 1 - int(np.argmax(step[::-1]))
             if summary.last_step is None or step[last] >= summary.last_step:
-                summary.last_step, summary.last_value = steps[last], values[last]
-                summary.last_wall_time = walls[last]
+                summary.last_step, summary.last_value = int(step[last]), float(value[last])
+                summary.last_wall_time = None if math.isnan(wall[last]) else float(wall[last])
             if bucket == "":
-                wall = np.array([math.nan if w is None else w for w in walls], dtype=np.float64)
                 arrays[(run.pk, key)] = Points(seq, step, value, wall)
             else:
                 rows.extend(zip(
-                    repeat(run.pk), repeat(key), repeat(bucket), steps,
-                    [None if value != value else value for value in values],  # NaN as NULL
-                    walls, seq.tolist(), strict=False,
+                    repeat(run.pk), repeat(key), repeat(bucket), step.tolist(),
+                    [None if value != value else value for value in value.tolist()],  # NaN
+                    [None if wall != wall else wall for wall in wall.tolist()],  # as NULL
+                    seq.tolist(), strict=False,
                 ))  # fmt: skip
         cls.objects.bulk_create(created)
         update_rows(cls, cls.UPDATED, [
@@ -762,8 +763,9 @@ class IngestBatch(models.Model):
                    content_hash=content_hash, received_at=received_at)  # fmt: skip
 
     @staticmethod
-    def hash_points(points):
-        """A digest of the points in order; equal for a batch sent again unchanged.
+    def hash_columns(columns):
+        """A digest of a batch's points (PointColumns) in order; equal for a batch sent again
+        unchanged.
 
         Keys and buckets as one JSON list each, steps as int64, values and wall times as
         float64 bits (every float exactly, NaN and infinities one way; a missing wall time as
@@ -771,13 +773,12 @@ class IngestBatch(models.Model):
         about a quarter of the cost, which every batch pays.
         """
         fields = [
-            json.dumps([point["key"] for point in points]).encode(),
-            json.dumps([point.get("bucket") or "" for point in points]).encode(),
-            np.array([point["step"] for point in points], dtype=np.int64).tobytes(),
-            np.array([point["value"] for point in points], dtype=np.float64).tobytes(),
-            np.array([math.nan if (wall := point.get("wall_time")) is None else wall
-                      for point in points], dtype=np.float64).tobytes(),
-        ]  # fmt: skip
+            json.dumps(columns.keys).encode(),
+            json.dumps(columns.buckets).encode(),
+            columns.step.tobytes(),
+            columns.value.tobytes(),
+            columns.wall_time.tobytes(),
+        ]
         digest = hashlib.sha256(b"points-v2")
         for field in fields:
             digest.update(len(field).to_bytes(8, "little"))

@@ -2,7 +2,35 @@
 and updates past the ORM, whose per-object work costs more than the database's at a thousand
 rows: PostgreSQL's COPY (several times faster than INSERT) and one executemany elsewhere."""
 
+import math
+from typing import NamedTuple
+
+import numpy as np
 from django.db import connection
+
+
+class PointColumns(NamedTuple):
+    """A batch's points (dicts with key, value, step, optional wall_time and bucket) as
+    columns, read once for the digest and the summaries: keys and buckets ("" for none) as
+    lists, steps int64, values and wall times float64 (NaN for a wall time not sent)."""
+
+    keys: list
+    buckets: list
+    step: np.ndarray
+    value: np.ndarray
+    wall_time: np.ndarray
+
+    @classmethod
+    def of(cls, points):
+        return cls(
+            [point["key"] for point in points],
+            [point.get("bucket") or "" for point in points],
+            np.array([point["step"] for point in points], dtype=np.int64),
+            np.array([point["value"] for point in points], dtype=np.float64),
+            np.array([math.nan if (wall := point.get("wall_time")) is None else wall
+                      for point in points], dtype=np.float64),
+        )  # fmt: skip
+
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
