@@ -239,17 +239,16 @@ def metric_points(items, field="metrics"):
     """
     points, names = [], set()
     for index, item in enumerate(items):
-        path = f"{field}[{index}]"
         key, value = item.get("key"), item.get("value")
         if not (isinstance(key, str) and key in names):
-            names.add(name(key, f"{path}.key", limit=MAX_METRIC_KEY_LENGTH))
+            names.add(name(key, f"{field}[{index}].key", limit=MAX_METRIC_KEY_LENGTH))
         if type(value) is not float:
-            value = number(value, f"{path}.value")
+            value = number(value, f"{field}[{index}].value")
         timestamp, step = item.get("timestamp"), item.get("step", 0)
         if type(timestamp) is not int or not -(2**63) <= timestamp < 2**63:
             timestamp = integer(item, "timestamp", low=-(2**63), high=2**63)
             if timestamp is None:
-                raise missing(f"{path}.timestamp")
+                raise missing(f"{field}[{index}].timestamp")
         if type(step) is not int or not 0 <= step < MAX_STEP:
             step = integer(item, "step", default=0, low=0, high=MAX_STEP)
         points.append({"key": key, "value": value, "step": step, "wall_time": timestamp / 1000})
