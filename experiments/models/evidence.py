@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import re
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from itertools import repeat
 from urllib.parse import urlsplit
 
@@ -24,7 +24,7 @@ from django.utils import timezone
 from ..enums import AcceleratorVendor, Precision, RunStatus, Runtime, Stage
 from .chunks import Points, SeriesChunk
 from .curves import CurveTile
-from .ingest import PointColumns, insert_rows, update_rows
+from .ingest import PointColumns, insert_rows
 
 
 class NaNFloatField(models.FloatField):
@@ -650,9 +650,6 @@ class MetricSummary(models.Model):
     def __str__(self):
         return f"{self.run} {self.key} {self.bucket}".strip()
 
-    UPDATED = ("id", "count", "first_step", "last_step", "last_value", "last_wall_time",
-               "has_non_finite")  # fmt: skip
-
     @classmethod
     def absorb(cls, run, columns):
         """Fold a batch (PointColumns) into the summaries of a locked run.
@@ -665,43 +662,31 @@ class MetricSummary(models.Model):
         by_series = defaultdict(list)
         for position, series in enumerate(zip(columns.keys, columns.buckets, strict=True)):
             by_series[series].append(position)
-        summaries = {
-            (s.key, s.bucket): s
-            for s in cls.objects.filter(run=run, key__in={key for key, _ in by_series})
-        }
-        new_names = {key for key, _ in by_series} - {key for key, _ in summaries}
-        if new_names:
-            # Only a batch that brings new names pays for the count: most batches bring none.
-            logged = cls.objects.filter(run=run).values_list("key", flat=True).distinct()
-            refused = [
-                f"points.{index}.key" for index, key in enumerate(columns.keys) if key in new_names
-            ]
-            check_metric_count(run, {*logged, *run.summary, *new_names}, refused)
-        whole = len(by_series) == 1  # the whole batch is one series: no need to pick
-        rows, arrays, created, changed = [], {}, [], []
+        parts, folds = {}, []
         for (key, bucket), positions in by_series.items():
-            summary = summaries.get((key, bucket))
-            if summary is None:
-                summary = cls(run=run, key=key, bucket=bucket)
-                created.append(summary)
-            else:
-                changed.append(summary)
-            if whole:
+            if len(by_series) == 1:  # the whole batch is one series: nothing to pick
                 step, value, wall = columns.step, columns.value, columns.wall_time
             else:
                 at = np.array(positions, dtype=np.intp)
                 step, value, wall = columns.step[at], columns.value[at], columns.wall_time[at]
-            seq = np.arange(summary.count, summary.count + len(step), dtype=np.int64)
-            summary.count += len(step)
-            if not np.isfinite(value).all():
-                summary.has_non_finite = True
-            if summary.first_step is None or step.min() < summary.first_step:
-                summary.first_step = int(step.min())
+            parts[(key, bucket)] = step, value, wall
             # Ties go to the later point: a value logged again for a step replaces it.
             last = len(step) - 1 - int(np.argmax(step[::-1]))
-            if summary.last_step is None or step[last] >= summary.last_step:
-                summary.last_step, summary.last_value = int(step[last]), float(value[last])
-                summary.last_wall_time = None if math.isnan(wall[last]) else float(wall[last])
+            folds.append(_Fold(
+                key, bucket, len(step), int(step.min()), int(step[last]),
+                None if math.isnan(value[last]) else float(value[last]),
+                None if math.isnan(wall[last]) else float(wall[last]),
+                not np.isfinite(value).all(),
+            ))  # fmt: skip
+        counts = cls._fold_into_stored(run, folds)
+        fresh = [fold for fold in folds if (fold.key, fold.bucket) not in counts]
+        if fresh:
+            cls._create(run, fresh, columns)
+            counts.update({(fold.key, fold.bucket): fold.count for fold in fresh})
+        rows, arrays = [], {}
+        for (key, bucket), (step, value, wall) in parts.items():
+            end = counts[(key, bucket)]
+            seq = np.arange(end - len(step), end, dtype=np.int64)
             if bucket == "":
                 arrays[(run.pk, key)] = Points(seq, step, value, wall)
             else:
@@ -711,14 +696,74 @@ class MetricSummary(models.Model):
                     [None if wall != wall else wall for wall in wall.tolist()],  # as NULL
                     seq.tolist(), strict=False,
                 ))  # fmt: skip
-        cls.objects.bulk_create(created)
-        update_rows(cls, cls.UPDATED, [
-            (s.pk, s.count, s.first_step, s.last_step,
-             None if s.last_value != s.last_value else s.last_value, s.last_wall_time,
-             s.has_non_finite)
-            for s in changed
-        ])  # fmt: skip
         return rows, arrays
+
+    @classmethod
+    def _fold_into_stored(cls, run, folds):
+        """Fold each _Fold into its stored summary, if there is one, in one statement (no read
+        first: the arithmetic is the database's). {(key, bucket): count} of those folded."""
+        quote = connection.ops.quote_name
+        table = quote(cls._meta.db_table)
+
+        def given(name, field):
+            kind = cls._meta.get_field(field).db_type(connection)
+            # CAST: in a VALUES list PostgreSQL types a NULL as text.
+            return f"CAST(given.{name} AS {kind})"
+
+        def old(field):
+            return f"{table}.{quote(field)}"
+
+        last_step = given("last_step", "last_step")
+        later = f"({old('last_step')} IS NULL OR {last_step} >= {old('last_step')})"
+        marks = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(folds))
+        sql = (
+            "WITH given (g_key, g_bucket, n, first_step, last_step, last_value, last_wall_time, "
+            f"non_finite) AS (VALUES {marks}) "
+            f"UPDATE {table} SET "
+            f"{quote('count')} = {old('count')} + {given('n', 'count')}, "
+            f"first_step = CASE WHEN {old('first_step')} IS NULL OR "
+            f"{given('first_step', 'first_step')} < {old('first_step')} "
+            f"THEN {given('first_step', 'first_step')} ELSE {old('first_step')} END, "
+            + ", ".join(
+                f"{field} = CASE WHEN {later} THEN {given(field, field)} ELSE {old(field)} END"
+                for field in ("last_step", "last_value", "last_wall_time")
+            )
+            + f", has_non_finite = {old('has_non_finite')} OR "
+            f"{given('non_finite', 'has_non_finite')} "
+            f"FROM given WHERE {old('run_id')} = %s AND {old('key')} = given.g_key "
+            f"AND {old('bucket')} = given.g_bucket "
+            f"RETURNING {quote('key')}, bucket, {quote('count')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for fold in folds for value in fold] + [run.pk])
+            return {(key, bucket): count for key, bucket, count in cursor.fetchall()}
+
+    @classmethod
+    def _create(cls, run, folds, columns):
+        """The summaries of series the run had not logged, once their names are allowed."""
+        new_names = {fold.key for fold in folds}
+        logged = set(cls.objects.filter(run=run).values_list("key", flat=True).distinct())
+        if new_names - logged:
+            # Only a batch that brings new names pays for the count: most batches bring none.
+            refused = [
+                f"points.{index}.key"
+                for index, key in enumerate(columns.keys)
+                if key in new_names - logged
+            ]
+            check_metric_count(run, {*logged, *run.summary, *new_names}, refused)
+        cls.objects.bulk_create(
+            cls(run=run, key=fold.key, bucket=fold.bucket, count=fold.count,
+                first_step=fold.first_step, last_step=fold.last_step,
+                last_value=math.nan if fold.last_value is None else fold.last_value,
+                last_wall_time=fold.last_wall_time, has_non_finite=fold.non_finite)
+            for fold in folds
+        )  # fmt: skip
+
+
+# What one batch brings to one series' summary (NaN values as None).
+_Fold = namedtuple(
+    "_Fold", "key bucket count first_step last_step last_value last_wall_time non_finite"
+)
 
 
 class IngestBatch(models.Model):

@@ -1,5 +1,5 @@
-"""What the ingest path (Run.log_points) shares: a batch's series as arrays, and row inserts
-and updates past the ORM, whose per-object work costs more than the database's at a thousand
+"""What the ingest path (Run.log_points) shares: a batch's points as columns, and row inserts
+and deletes past the ORM, whose per-object work costs more than the database's at a thousand
 rows: PostgreSQL's COPY (several times faster than INSERT) and one executemany elsewhere."""
 
 import math
@@ -97,30 +97,4 @@ def delete_rows(model, pks):
             part = pks[start : start + 1000]
             cursor.execute(
                 f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(part))})", part
-            )
-
-
-def update_rows(model, columns, rows):
-    """Set `columns` (after the first, the primary key) of each row in one UPDATE per 500 rows:
-    Django's bulk_update writes a CASE per column and cost more than the rest of the update."""
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    names = [quote(model._meta.get_field(name).column) for name in columns]
-    types = [model._meta.get_field(name).db_type(connection) for name in columns]
-    # CAST: in a VALUES list PostgreSQL types a NULL as text, which no bigint column takes.
-    assignments = ", ".join(
-        f"{name} = CAST(given.{name} AS {kind})"
-        for name, kind in zip(names[1:], types[1:], strict=True)
-    )
-    table = quote(model._meta.db_table)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            part = rows[start : start + 500]
-            marks = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(part))
-            cursor.execute(
-                f"WITH given ({', '.join(names)}) AS (VALUES {marks}) "
-                f"UPDATE {table} SET {assignments} FROM given "
-                f"WHERE {table}.{names[0]} = CAST(given.{names[0]} AS {types[0]})",
-                [value for row in part for value in row],
             )

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from experiments.models import Artifact, IngestBatch, MetricPoint, Run
+from experiments.models import Artifact, IngestBatch, MetricPoint, MetricSummary, Run
 from tests.factories import logged_series, make_experiment, make_run, stored_points
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +225,38 @@ def test_finish_refuses_running_as_a_final_status():
     with pytest.raises(ValidationError) as error:
         run.finish(status="running")
     assert "status" in error.value.message_dict
+
+
+def test_summaries_follow_every_batch_whatever_order_the_steps_come_in():
+    run = make_run()
+    run.log_points(
+        [{"key": "loss", "value": v, "step": s, "wall_time": 100.0 + s}
+         for s, v in [(5, 5.0), (6, 6.0), (7, 7.0)]]
+        + [{"key": "acc", "value": 0.5, "step": 7, "bucket": "long"}],
+        idempotency_key="b1",
+    )  # fmt: skip
+    # Earlier steps (first_step moves back, last stays), step 7 again (a tie: the later
+    # point wins), a NaN that is not last, a series new to this batch, the bucket again.
+    run.log_points(
+        [{"key": "loss", "value": 3.0, "step": 3},
+         {"key": "loss", "value": math.nan, "step": 4},
+         {"key": "loss", "value": 70.0, "step": 7, "wall_time": 170.0},
+         {"key": "lr", "value": 0.1, "step": 0},
+         {"key": "acc", "value": 0.75, "step": 6, "bucket": "long"}],
+        idempotency_key="b2",
+    )  # fmt: skip
+    run.log_points([{"key": "lr", "value": math.inf, "step": 9}], idempotency_key="b3")
+
+    summaries = {
+        (s.key, s.bucket): (s.count, s.first_step, s.last_step, s.last_value, s.last_wall_time,
+                            s.has_non_finite)
+        for s in MetricSummary.objects.filter(run=run)
+    }  # fmt: skip
+    assert summaries == {
+        ("loss", ""): (6, 3, 7, 70.0, 170.0, True),
+        ("acc", "long"): (2, 6, 7, 0.5, None, False),
+        ("lr", ""): (2, 0, 9, math.inf, None, True),
+    }
+    bucketed = MetricPoint.objects.filter(run=run, bucket="long").order_by("seq")
+    assert list(bucketed.values_list("seq", "step", "value")) == [(0, 7, 0.5), (1, 6, 0.75)]
+    assert [step for step, _ in logged_series(run, "loss")] == [3, 4, 5, 6, 7, 7]
