@@ -7,7 +7,7 @@ with the chunk's lowest and highest step beside them so that a zoomed read skips
 outside its window. A row per point cost a batch of 1,000 points more than everything else
 it does (the row, two indexes, the text of each value), and reading a million of them back
 cost SQLite and the driver about half a microsecond a column; a chunk is one row of three
-blobs, written with one COPY line and read by np.frombuffer without a copy per point.
+blobs, written as one row of a binary COPY and read by np.frombuffer without a copy per point.
 Bucketed points (a few per evaluation, read by bucket) stay rows: MetricPoint.
 
 A full chunk is one row. The chunk being filled is kept as pieces, one row per batch that

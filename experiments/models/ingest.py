@@ -32,61 +32,33 @@ class PointColumns(NamedTuple):
         )  # fmt: skip
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(value):
-    return value.translate(_COPY_ESCAPES)
-
-
-def copy_float(value):
-    """A float (or None) in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if value - value == 0:  # finite; NaN arrives here as None
-        return repr(value)
-    return "Infinity" if value > 0 else "-Infinity"
-
-
-def _copy_column(values):
-    """One column's values in COPY's text format; formatted a column at a time, so that the
-    type is looked at once per column rather than once per value."""
-    kinds = {type(value) for value in values} - {type(None)}
-    if kinds <= {int}:
-        return ["\\N" if value is None else str(value) for value in values]
-    if kinds <= {int, float}:
-        return [copy_float(None if value is None else float(value)) for value in values]
-    if kinds <= {bytes}:
-        return ["\\N" if value is None else "\\\\x" + value.hex() for value in values]
-    if kinds <= {str}:
-        return ["\\N" if value is None else copy_text(value) for value in values]
-    raise TypeError(f"no COPY format for {', '.join(sorted(kind.__name__ for kind in kinds))}")
-
-
-def copy_into(model, columns, text):
-    """COPY `text` (rows in COPY's text format, `columns` order) into model's table."""
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy:
-            copy.write(text)
+def _copy_types(model, columns):
+    """PostgreSQL's type of each column, as binary COPY must be told them."""
+    types = []
+    for name in columns:
+        kind = model._meta.get_field(name).db_type(connection)
+        types.append("text" if kind.startswith("varchar") else kind)
+    return types
 
 
 def insert_rows(model, columns, rows):
-    """Insert tuples of plain values (str, int, float, None) in `columns` order."""
+    """Insert tuples of plain values (str, int, float, bytes, None) in `columns` order."""
     if not rows:
         return
-    if connection.vendor == "postgresql":
-        columns_text = [_copy_column(values) for values in zip(*rows, strict=True)]
-        text = "".join("\t".join(row) + "\n" for row in zip(*columns_text, strict=True))
-        copy_into(model, columns, text)
-        return
     quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
     names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    if connection.vendor == "postgresql":
+        # Binary COPY: psycopg writes each row in C, with no text to format or parse.
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_copy_types(model, columns))
+                for row in rows:
+                    copy.write_row(row)
+        return
     marks = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
 
 def delete_rows(model, pks):
