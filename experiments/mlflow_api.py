@@ -461,10 +461,10 @@ def run_log_batch(request, token, body):
     params = key_values(params, "params", value_limit=MAX_PARAM_VAL_LENGTH)
     tags = key_values(tags, "tags", value_limit=MAX_TAG_VAL_LENGTH)
     if not (params or tags):
-        # The usual batch, metrics only: the run is looked up as it is locked.
-        if not points:
+        if points:  # the usual batch, metrics only: the run is looked up as it is locked
+            _log(request, token, _run_id(token, body), points)
+        else:  # an empty batch still names a run that must exist
             _run(token, body)
-        _log(request, token, _run_id(token, body), points)
         return {}
     run = _run(token, body)
     with transaction.atomic():

@@ -700,8 +700,9 @@ class MetricSummary(models.Model):
 
     @classmethod
     def _fold_into_stored(cls, run, folds):
-        """Fold each _Fold into its stored summary, if there is one, in one statement (no read
-        first: the arithmetic is the database's). {(key, bucket): count} of those folded."""
+        """Fold each _Fold into its stored summary, if there is one, in one statement per 2,000
+        series (no read first: the arithmetic is the database's). {(key, bucket): count} of
+        those folded."""
         quote = connection.ops.quote_name
         table = quote(cls._meta.db_table)
 
@@ -715,10 +716,7 @@ class MetricSummary(models.Model):
 
         last_step = given("last_step", "last_step")
         later = f"({old('last_step')} IS NULL OR {last_step} >= {old('last_step')})"
-        marks = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(folds))
-        sql = (
-            "WITH given (g_key, g_bucket, n, first_step, last_step, last_value, last_wall_time, "
-            f"non_finite) AS (VALUES {marks}) "
+        update = (
             f"UPDATE {table} SET "
             f"{quote('count')} = {old('count')} + {given('n', 'count')}, "
             f"first_step = CASE WHEN {old('first_step')} IS NULL OR "
@@ -734,9 +732,18 @@ class MetricSummary(models.Model):
             f"AND {old('bucket')} = given.g_bucket "
             f"RETURNING {quote('key')}, bucket, {quote('count')}"
         )
+        counts = {}
         with connection.cursor() as cursor:
-            cursor.execute(sql, [value for fold in folds for value in fold] + [run.pk])
-            return {(key, bucket): count for key, bucket, count in cursor.fetchall()}
+            for start in range(0, len(folds), 2000):  # SQLite allows 32,766 parameters
+                part = folds[start : start + 2000]
+                marks = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
+                cursor.execute(
+                    "WITH given (g_key, g_bucket, n, first_step, last_step, last_value, "
+                    f"last_wall_time, non_finite) AS (VALUES {marks}) {update}",
+                    [value for fold in part for value in fold] + [run.pk],
+                )
+                counts.update({(key, bucket): count for key, bucket, count in cursor.fetchall()})
+        return counts
 
     @classmethod
     def _create(cls, run, folds, columns):

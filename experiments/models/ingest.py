@@ -2,6 +2,7 @@
 and deletes past the ORM, whose per-object work costs more than the database's at a thousand
 rows: PostgreSQL's COPY (several times faster than INSERT) and one executemany elsewhere."""
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -32,8 +33,9 @@ class PointColumns(NamedTuple):
         )  # fmt: skip
 
 
+@functools.cache
 def _copy_types(model, columns):
-    """PostgreSQL's type of each column, as binary COPY must be told them."""
+    """PostgreSQL's type of each column (a tuple of names), as binary COPY must be told."""
     types = []
     for name in columns:
         kind = model._meta.get_field(name).db_type(connection)
@@ -52,7 +54,7 @@ def insert_rows(model, columns, rows):
         # Binary COPY: psycopg writes each row in C, with no text to format or parse.
         with connection.cursor() as cursor:
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(_copy_types(model, columns))
+                copy.set_types(_copy_types(model, tuple(columns)))
                 for row in rows:
                     copy.write_row(row)
         return

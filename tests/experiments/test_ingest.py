@@ -260,3 +260,19 @@ def test_summaries_follow_every_batch_whatever_order_the_steps_come_in():
     bucketed = MetricPoint.objects.filter(run=run, bucket="long").order_by("seq")
     assert list(bucketed.values_list("seq", "step", "value")) == [(0, 7, 0.5), (1, 6, 0.75)]
     assert [step for step, _ in logged_series(run, "loss")] == [3, 4, 5, 6, 7, 7]
+
+
+def test_a_batch_of_thousands_of_series_is_folded_into_every_summary():
+    # More series than one statement folds (2,000): each is counted, none twice.
+    run = make_run()
+    for batch, step in (("b1", 0), ("b2", 1)):
+        run.log_points(
+            [{"key": "acc", "value": step / 2, "step": step, "bucket": f"len-{i}"}
+             for i in range(2500)],
+            idempotency_key=batch,
+        )  # fmt: skip
+    summaries = MetricSummary.objects.filter(run=run)
+    assert summaries.count() == 2500
+    assert set(summaries.values_list("count", "first_step", "last_step", "last_value")) == {
+        (2, 0, 1, 0.5)
+    }

@@ -271,6 +271,21 @@ def test_a_param_keeps_its_first_value_as_in_mlflow(mlflow):
     assert not stored_points()  # all or nothing
 
 
+@pytest.mark.parametrize("endpoint", ["runs/log-batch", "runs/log-metric"])
+def test_points_for_a_run_the_token_cannot_reach_are_not_found_and_not_stored(mlflow, endpoint):
+    other = make_run(experiment=make_experiment(key="EXP-99"))
+    for run_id in (str(other.pk), "999999", "run-7", "99999999999999999999"):
+        if endpoint == "runs/log-batch":
+            body = {"run_id": run_id, "metrics": [metric()]}
+        else:
+            body = {"run_id": run_id, **metric()}
+        message = error(mlflow.post(endpoint, body), 404, "RESOURCE_DOES_NOT_EXIST")
+        assert run_id in message and "EXP-12" in message
+    # A batch with nothing to log still names a run that must exist.
+    error(mlflow.post("runs/log-batch", {"run_id": str(other.pk)}), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert not stored_points()
+
+
 def test_set_tag_log_metric_and_rename(mlflow):
     run_id = mlflow.create_run(run_name="first")["info"]["run_id"]
     assert (
