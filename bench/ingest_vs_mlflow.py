@@ -9,7 +9,9 @@ the sustained points per second of each and the ratios. Each server first runs -
 seconds of the same load, unmeasured: MLflow's runs its first seconds at a third of its later
 rate, and is measured as it runs, not as it wakes. Then --rounds rounds take the three loads
 in turn, so that a machine whose speed drifts (a shared 2-core box does) slows all three alike;
-the figures are totals over the rounds, with the spread of the per-round ratios.
+the figures are totals over the rounds, with the spread of the per-round ratios. Last, it
+counts the points each database holds against the points its server acknowledged, so that a
+fast row is also a row that stored everything it was sent.
 
 MLflow goes into its own virtual environment, so that its pins do not fight Assay's:
 
@@ -33,6 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
+import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +146,17 @@ def overall(rounds):
     return total / sum(points / rate for rate, points in rounds), total
 
 
+# Assay packs a run's curve points into chunks (experiments/models/chunks.py): their counts
+# add up to the points stored; MLflow keeps a row per point.
+ASSAY_POINTS = 'SELECT coalesce(sum("count"), 0) FROM experiments_serieschunk'
+MLFLOW_POINTS = "SELECT count(*) FROM metrics"
+
+
+def stored_points(database_url, query):
+    with psycopg.connect(database_url.replace("postgres://", "postgresql://")) as connection:
+        return connection.execute(query).fetchone()[0]
+
+
 def setup_assay(database_url):
     env = service_env(DATABASE_URL=database_url)
     subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env,
@@ -218,8 +232,8 @@ def main():
                 MLFLOW: (mlflow_client, (url, experiment_id, None)),
             }
             print(f"Warming up each server for {args.warm_up:g} s", flush=True)
-            for function, target in loads.values():
-                load(function, target, args.clients, args.warm_up)
+            warm_up = {name: load(function, target, args.clients, args.warm_up)[1]
+                       for name, (function, target) in loads.items()}  # fmt: skip
             rounds = {name: [] for name in loads}
             for number in range(args.rounds):
                 for name, (function, target) in loads.items():
@@ -228,6 +242,16 @@ def main():
                 latest = [f"{name} {done[-1][0]:,.0f} points/s ({done[-1][0] / mlflow_rate:.1f}x)"
                           for name, done in rounds.items()]  # fmt: skip
                 print(f"round {number + 1}: " + ", ".join(latest), flush=True)
+            acknowledged = {name: warm_up[name] + sum(points for _, points in rounds[name])
+                            for name in loads}  # fmt: skip
+            assay_sent = (
+                acknowledged["Assay (metrics batch)"] + acknowledged["Assay /mlflow log-batch"]
+            )
+            assay_held = stored_points(assay_db, ASSAY_POINTS)
+            stored = {
+                "Assay (both endpoints)": (assay_held, assay_sent),
+                "MLflow's server": (stored_points(mlflow_db, MLFLOW_POINTS), acknowledged[MLFLOW]),
+            }
         finally:
             if process is not None:
                 os.killpg(process.pid, 15)
@@ -249,6 +273,11 @@ def main():
         spread = f"{min(ratios):.1f}x-{max(ratios):.1f}x"
         print(f"{name:<26}{rate:>12,.0f}{total:>12,}{rate / mlflow_rate:>9.1f}x{spread:>20}")
     print("Target: Assay at least 10x MLflow's server, on either endpoint.")
+    for name, (held, sent) in stored.items():
+        print(f"Stored: {name} holds {held:,} points of the {sent:,} its server acknowledged"
+              f" (warm-up included){'' if held == sent else '  <-- MISMATCH'}")  # fmt: skip
+    if any(held != sent for held, sent in stored.values()):
+        sys.exit("a server acknowledged points it did not store")
 
 
 if __name__ == "__main__":
