@@ -37,6 +37,8 @@ STEP_TYPE, VALUE_TYPE = np.dtype("<i8"), np.dtype("<f8")
 COLUMNS = ("run_id", "key", "start", "count", "step_min", "step_max", "steps", "values",
            "wall_times")  # fmt: skip
 
+# The most parameters one PostgreSQL statement can bind on the server (a 16-bit count).
+BOUND_PARAMETERS_MAX = 65535
 # One series' points in seq order, as arrays; seq is the arrival order from 0.
 Points = namedtuple("Points", "seq step value wall_time")
 # A series with no points: what a comparison meets for a run that logged none of a metric.
@@ -226,6 +228,8 @@ def _blob_rows(chunks, *fields):
     if connection.vendor != "postgresql":
         return list(rows)
     sql, params = rows.query.sql_with_params()
+    if len(params) > BOUND_PARAMETERS_MAX:
+        return list(rows)  # bound on the server, as binary results need: its protocol's limit
     connection.ensure_connection()
     binary = Cursor(connection.connection)
     binary.format = pq.Format.BINARY

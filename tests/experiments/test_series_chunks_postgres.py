@@ -1,6 +1,6 @@
 """The packed series on a real PostgreSQL (bytea, COPY-inserted points): the drift comparison
-answers as the raw points do, in the same queries at any length, and a retried batch or a
-deleted run leaves the chunks right."""
+answers as the raw points do, in the same queries at any length, for more runs than one
+statement binds on the server, and a retried batch or a deleted run leaves the chunks right."""
 
 import json
 
@@ -72,6 +72,10 @@ for size in (50, 2 * CHUNK_SIZE + 100):
         "packed": [p.seq for p in stored_points(run)] == list(range(
             MetricSummary.objects.get(run=run, key="loss").count)),
     }
+    # More runs than PostgreSQL binds on the server in one statement: still one answer.
+    many = SeriesChunk.series([reference.pk, *range(10**9, 10**9 + 70_000)], "loss")
+    found[size]["many_runs"] = list(many) == [reference.pk] and np.array_equal(
+        many[reference.pk][0], SeriesChunk.series([reference.pk], "loss")[reference.pk][0])
     run.delete()
     found[size]["deleted"] = not SeriesChunk.objects.filter(run_id=run.pk).exists()
 print("RESULT", json.dumps(found))
@@ -91,5 +95,6 @@ def test_the_packed_series_answers_as_the_points_do_on_postgresql(request, tmp_p
     small, large = json.loads(line.removeprefix("RESULT ")).values()
     for found in (small, large):
         assert found["equal"] and found["retry"] and found["packed"] and found["deleted"]
+        assert found["many_runs"]
         assert found["first"] == 2  # the step logged again, 9.0 against about 1
     assert small["queries"] == large["queries"]
