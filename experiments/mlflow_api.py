@@ -501,7 +501,7 @@ def metric_get_history(request, token, body):
     bucket, seq = "", -1
     if after:
         bucket, seq = after.get("bucket"), after.get("seq")
-        if not isinstance(bucket, str) or not isinstance(seq, int):
+        if not isinstance(bucket, str) or type(seq) is not int or not 0 <= seq < 2**63:
             raise invalid("page_token: not a token this server gave.")
     # The un-bucketed series first, from its chunks, then the bucketed points, by bucket: a
     # page ends after limit points and the next begins after the last one it gave.

@@ -25,6 +25,7 @@ always hold exactly its points 0 .. count - 1.
 from collections import namedtuple
 
 import numpy as np
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from psycopg import Cursor, pq
 
@@ -227,13 +228,19 @@ def _blob_rows(chunks, *fields):
     rows = chunks.values_list(*fields)
     if connection.vendor != "postgresql":
         return list(rows)
-    sql, params = rows.query.sql_with_params()
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:  # e.g. no runs, or a step past int64: what list(rows) gives
+        return []
     if len(params) > BOUND_PARAMETERS_MAX:
         return list(rows)  # bound on the server, as binary results need: its protocol's limit
+    # What connection.cursor() does first.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     binary = Cursor(connection.connection)
     binary.format = pq.Format.BINARY
-    # Django's wrappers, as connection.cursor() gives: its query log and error translation.
+    # Django's wrappers, as connection.cursor() gives: its query count and error translation
+    # (the logged SQL shows $1, $2 ... where client-side binding would show the values).
     make = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
     with make(binary) as cursor:
         cursor.execute(sql, params)

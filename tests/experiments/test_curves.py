@@ -242,3 +242,15 @@ def test_backfill_command_rebuilds_lost_tiles():
     CurveTile.objects.all().delete()
     call_command("backfill_curve_tiles", stdout=open("/dev/null", "w"))
     assert _tiles(run) == kept
+
+
+def test_a_window_past_the_largest_step_gives_empty_curves_not_an_error(bob_client):
+    experiment = make_experiment()
+    report_run(experiment=experiment, points={"loss": [1.0, 0.5]})  # read from its chunks
+    _spiky_run(experiment, 20_000, name="long")  # read from its tiles
+    beyond = bob_client.get(_url(experiment), {"metric": "loss", "from": "30000", "to": "40000"})
+    for first, last in ((2**63, 2**64), (-(2**64), -(2**63) - 1)):
+        window = {"metric": "loss", "from": str(first), "to": str(last)}
+        response = bob_client.get(_url(experiment), window)
+        assert response.status_code == 200
+        assert response.json()["runs"] == beyond.json()["runs"]

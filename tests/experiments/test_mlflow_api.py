@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from experiments import mlflow_api
+from experiments.mlflow_protocol import make_page_token
 from experiments.models import Artifact, IngestBatch, MetricSummary, Run
 from tests.factories import (
     make_criterion,
@@ -398,6 +399,14 @@ def test_metric_history_is_paged_and_never_unbounded(mlflow, monkeypatch):
         400,
         "INVALID_PARAMETER_VALUE",
     )
+    # A position no page ends at (past int64, or before the first point) is not a token either.
+    for seq in (2**70, 2**63 - 1 + 2**13, -2, -(2**70), True, 1.5):
+        forged = make_page_token({"bucket": "", "seq": seq})
+        error(
+            mlflow.get("metrics/get-history", run_id=run_id, metric_key="loss", page_token=forged),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        )
 
 
 # --- ending runs, evaluation, should-stop, closed experiments ---
