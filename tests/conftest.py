@@ -26,6 +26,18 @@ def _fast_and_isolated(settings, tmp_path):
     settings.ASSAY_MODEL_CACHE_DIR = tmp_path / "models"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _background_thread_disconnects_before_the_test_databases_go(django_db_setup):
+    """The embedded default's task thread keeps its database connection between tasks, as a
+    request thread does; PostgreSQL refuses to drop a test database it is still connected to."""
+    yield
+    from django.db import connections
+
+    from core import tasks
+
+    tasks._background.submit(connections.close_all).result()
+
+
 @pytest.fixture
 def htmx():
     """The header htmx sends with each request: `client.get(url, headers=htmx)`."""
