@@ -106,12 +106,16 @@ def experiment_evidence(request, pk):
     """The evidence region, polled by the page while new evidence can still arrive.
 
     New evidence changes criteria results too (the evaluation runs on ingest): when they
-    differ from those the page shows, the criteria card comes along, swapped out of band. An
-    unchanged card is left alone, so a hand check being typed into it is not wiped.
+    differ from those the page shows, the criteria card comes along, swapped out of band, with
+    the gate's flags and the reasons YES is refused (what the gate form says must follow the
+    evidence). An unchanged card is left alone, so a hand check being typed into it is not
+    wiped; the gate form's own fields are never swapped.
     """
     experiment = get_experiment_for_user(request, pk)
     context = {**criteria_context(request, experiment), **evidence_context(experiment, request.GET)}
     context["oob"] = request.GET.get("criteria_shown") != context["criteria_fingerprint"]
+    if context["oob"] and experiment.is_active:
+        context["gate_blockers"] = experiment.gate_blockers()
     # Status 286 swaps the region one last time and tells htmx to stop polling.
     status = 200 if context["listening"] else HttpResponseStopPolling.status_code
     return TemplateResponse(request, f"{PAGE}#evidence_polled", context, status=status)

@@ -74,5 +74,7 @@ def test_training_evidence(live, page, tmp_path):
     expect(criterion).to_contain_text("accuracy")
     expect(criterion.locator("span.badge", has_text="pending")).to_have_count(0, timeout=30_000)
     expect(criterion.locator("td").nth(3)).not_to_be_empty()  # the observed mean
+    # ...and so does the gate's reason for refusing YES, once the evidence is in.
+    expect(page.locator("#gate-blockers")).not_to_contain_text("lacks evidence", timeout=30_000)
     assert page.evaluate("window.journeyMarker") == "never reloaded"
     save_screenshot(page, "training-evidence")

@@ -203,6 +203,25 @@ def test_polling_brings_the_criteria_card_along_only_when_results_changed(bob_cl
     assert 'id="criteria"' not in bob_client.get(next_url, headers=htmx).content.decode()
 
 
+def test_polling_updates_why_yes_is_refused_but_not_the_gate_form(alice_client, htmx):
+    experiment = make_experiment()
+    make_criterion(experiment=experiment, threshold=0.85, min_seeds=3)
+    page = alice_client.get(_detail(experiment)).content.decode()
+    assert "YES is refused on this evidence" in page
+    shown = re.search(r'criteria_shown=(\w+)"', page).group(1)
+    url = reverse("experiments:experiment_evidence", args=[experiment.pk])
+
+    _with_evidence(experiment)
+    polled = alice_client.get(url, {"criteria_shown": shown}, headers=htmx).content.decode()
+    assert 'id="gate-blockers" hx-swap-oob="true"' in polled
+    assert 'id="gate-flags" hx-swap-oob="true"' in polled
+    assert "YES is refused on this evidence" not in polled
+    assert 'name="conditions"' not in polled  # what a Lead is typing stays as typed
+    # A fresh page says the same as the swapped parts.
+    fresh = alice_client.get(_detail(experiment)).content.decode()
+    assert "YES is refused on this evidence" not in fresh
+
+
 def test_evidence_region_stops_polling_once_the_experiment_is_closed(bob_client, htmx):
     experiment = make_experiment()
     run = report_run(experiment=experiment, points={"loss": [1.0, 0.9]})
