@@ -183,13 +183,19 @@ def test_evidence_region_of_an_active_experiment_polls_before_any_run_reports(bo
     assert "live" in polled and "<html" not in polled
 
 
-def test_polling_brings_the_criteria_card_along_only_when_results_changed(bob_client, htmx):
+def _page_before_evidence(client):
+    """(experiment, its page, the criteria state the page shows, the evidence poll's URL) for
+    an experiment with one criterion and no runs yet."""
     experiment = make_experiment()
     make_criterion(experiment=experiment, threshold=0.85, min_seeds=3)
-    page = bob_client.get(_detail(experiment)).content.decode()
-    assert ">pending<" in page
+    page = client.get(_detail(experiment)).content.decode()
     shown = re.search(r'criteria_shown=(\w+)"', page).group(1)
-    url = reverse("experiments:experiment_evidence", args=[experiment.pk])
+    return experiment, page, shown, reverse("experiments:experiment_evidence", args=[experiment.pk])
+
+
+def test_polling_brings_the_criteria_card_along_only_when_results_changed(bob_client, htmx):
+    experiment, page, shown, url = _page_before_evidence(bob_client)
+    assert ">pending<" in page
 
     unchanged = bob_client.get(url, {"criteria_shown": shown}, headers=htmx).content.decode()
     assert 'id="criteria"' not in unchanged
@@ -204,12 +210,8 @@ def test_polling_brings_the_criteria_card_along_only_when_results_changed(bob_cl
 
 
 def test_polling_updates_why_yes_is_refused_but_not_the_gate_form(alice_client, htmx):
-    experiment = make_experiment()
-    make_criterion(experiment=experiment, threshold=0.85, min_seeds=3)
-    page = alice_client.get(_detail(experiment)).content.decode()
+    experiment, page, shown, url = _page_before_evidence(alice_client)
     assert "YES is refused on this evidence" in page
-    shown = re.search(r'criteria_shown=(\w+)"', page).group(1)
-    url = reverse("experiments:experiment_evidence", args=[experiment.pk])
 
     _with_evidence(experiment)
     polled = alice_client.get(url, {"criteria_shown": shown}, headers=htmx).content.decode()
