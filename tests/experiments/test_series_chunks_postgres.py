@@ -76,6 +76,8 @@ for size in (50, 2 * CHUNK_SIZE + 100):
     many = SeriesChunk.series([reference.pk, *range(10**9, 10**9 + 70_000)], "loss")
     found[size]["many_runs"] = list(many) == [reference.pk] and np.array_equal(
         many[reference.pk][0], SeriesChunk.series([reference.pk], "loss")[reference.pk][0])
+    # No runs at all (Django knows before asking that nothing matches): nothing, as the ORM says.
+    found[size]["no_runs"] = SeriesChunk.series([], "loss") == SeriesChunk.points([], "loss") == {}
     run.delete()
     found[size]["deleted"] = not SeriesChunk.objects.filter(run_id=run.pk).exists()
 print("RESULT", json.dumps(found))
@@ -95,6 +97,6 @@ def test_the_packed_series_answers_as_the_points_do_on_postgresql(request, tmp_p
     small, large = json.loads(line.removeprefix("RESULT ")).values()
     for found in (small, large):
         assert found["equal"] and found["retry"] and found["packed"] and found["deleted"]
-        assert found["many_runs"]
+        assert found["many_runs"] and found["no_runs"]
         assert found["first"] == 2  # the step logged again, 9.0 against about 1
     assert small["queries"] == large["queries"]
